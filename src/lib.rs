@@ -1,0 +1,22 @@
+//! vgg-wasm: VGG networks from ONNX, run with tract, for the browser.
+//!
+//! Module map: `model` (the only user of tract), `preprocess` (pixels to tensor),
+//! `predictions` (softmax, top-k), `labels`, `pipeline` (the whole path in plain Rust),
+//! `bindings` (the JS API), `clock` (timings on wasm and native).
+
+pub mod bindings;
+mod clock;
+pub mod labels;
+pub mod model;
+pub mod pipeline;
+pub mod predictions;
+pub mod preprocess;
+
+use wasm_bindgen::prelude::*;
+
+/// Runs when the module is instantiated: Rust panics go to `console.error` with a message
+/// instead of a bare `RuntimeError: unreachable`.
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}

@@ -1,0 +1,210 @@
+//! The whole path from pixels to answers, in plain Rust: preprocess, run, interpret.
+//! `bindings.rs` wraps this type for JS; native tests use it directly.
+
+use crate::clock::now_ms;
+use crate::labels::Labels;
+use crate::model::{fmt_shape, GraphInfo, Model};
+use crate::predictions::{softmax, top_k, Prediction};
+use crate::preprocess::{self, ChannelOrder, Layout, PreprocessSpec, SpecOptions};
+use anyhow::{bail, ensure, Context, Result};
+use image::RgbaImage;
+use serde::{Deserialize, Serialize};
+
+/// Spatial size a dynamic-size model is first planned for, before any image arrives.
+const DEFAULT_PLAN_HW: [usize; 2] = [224, 224];
+
+/// Options a user may pass with a model (the JS options object, or a JSON sidecar).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Options {
+    /// How pixels become the input tensor; defaults to ImageNet at the graph's input size.
+    pub preprocess: Option<SpecOptions>,
+    /// Class names in output order; defaults to ImageNet's for 1000 classes.
+    pub labels: Option<Vec<String>>,
+}
+
+/// What the model's output is.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Head {
+    /// One score per class; `softmax_in_graph` says they are probabilities already.
+    #[serde(rename_all = "camelCase")]
+    Classifier { classes: usize, softmax_in_graph: bool },
+    /// Feature maps (a convolution-only network).
+    Features,
+}
+
+/// Milliseconds spent per stage of one call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timings {
+    pub preprocess_ms: f64,
+    pub inference_ms: f64,
+}
+
+/// A classification answer.
+#[derive(Clone, Debug, Serialize)]
+pub struct Classification {
+    pub predictions: Vec<Prediction>,
+    pub timings: Timings,
+}
+
+/// A raw model output.
+#[derive(Clone, Debug)]
+pub struct Output {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+    pub timings: Timings,
+}
+
+/// Facts about a loaded model, for display and for choosing what to call.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelInfo {
+    pub input_name: String,
+    /// Declared input shape, `null` where dynamic.
+    pub input_shape: Vec<Option<usize>>,
+    pub output_name: String,
+    /// Output shape at the current planned input size.
+    pub output_shape: Vec<usize>,
+    pub head: Head,
+    pub preprocess: PreprocessSpec,
+    pub dynamic_size: bool,
+    pub nodes: usize,
+}
+
+/// A loaded model with its preprocessing and labels.
+#[derive(Debug)]
+pub struct Pipeline {
+    model: Model,
+    spec: PreprocessSpec,
+    head: Head,
+    labels: Labels,
+}
+
+impl Pipeline {
+    /// Loads ONNX `bytes` with `options`.
+    pub fn new(bytes: &[u8], options: Options) -> Result<Pipeline> {
+        let mut spec_opts = options.preprocess.unwrap_or_default();
+        let nhwc = spec_opts.layout == Some(Layout::Nhwc);
+        let plan_hw = spec_opts.crop.map_or(DEFAULT_PLAN_HW, |[h, w]| [h as usize, w as usize]);
+        let plan_hw = if plan_hw.contains(&0) { DEFAULT_PLAN_HW } else { plan_hw };
+        let model = Model::load(bytes, plan_hw, nhwc).context("loading the model")?;
+        let info = model.info().clone();
+        let (c_axis, h_axis, w_axis) = if nhwc { (3, 1, 2) } else { (1, 2, 3) };
+        // a one-channel model wants grey pixels unless told otherwise
+        if spec_opts.channel_order.is_none() && info.input_shape[c_axis] == Some(1) {
+            spec_opts.channel_order = Some(ChannelOrder::Gray);
+        }
+        let fixed_hw = match (info.input_shape[h_axis], info.input_shape[w_axis]) {
+            (Some(h), Some(w)) => Some([h as u32, w as u32]),
+            _ => None,
+        };
+        let spec = PreprocessSpec::resolve(&spec_opts, fixed_hw).context("options.preprocess")?;
+        if let Some(c) = info.input_shape[c_axis] {
+            ensure!(
+                c == spec.channel_order.channels(),
+                "the model's input '{}' {} has {c} channels on axis {c_axis}, but preprocess gives {} \
+                 ({:?} order, {:?} layout)",
+                info.input_name,
+                fmt_shape(&info.input_shape),
+                spec.channel_order.channels(),
+                spec.channel_order,
+                spec.layout
+            );
+        }
+        let head = head_of(&model.planned_output_shape()?, &info);
+        let labels = match &head {
+            Head::Classifier { classes, .. } => Labels::for_classes(*classes, options.labels)?,
+            Head::Features => Labels::Numbered,
+        };
+        Ok(Pipeline { model, spec, head, labels })
+    }
+
+    pub fn info(&self) -> Result<ModelInfo> {
+        let g: &GraphInfo = self.model.info();
+        Ok(ModelInfo {
+            input_name: g.input_name.clone(),
+            input_shape: g.input_shape.clone(),
+            output_name: g.output_name.clone(),
+            output_shape: self.model.planned_output_shape()?,
+            head: self.head.clone(),
+            preprocess: self.spec.clone(),
+            dynamic_size: self.model.is_dynamic(),
+            nodes: g.op_types.len(),
+        })
+    }
+
+    pub fn spec(&self) -> &PreprocessSpec {
+        &self.spec
+    }
+
+    /// Top-`k` classes for a straight RGBA image.
+    pub fn classify(&mut self, rgba: &[u8], width: u32, height: u32, k: usize) -> Result<Classification> {
+        let img = preprocess::rgba_image(rgba, width, height)?;
+        self.classify_image(&img, k)
+    }
+
+    /// Top-`k` classes for PNG or JPEG bytes.
+    pub fn classify_encoded(&mut self, bytes: &[u8], k: usize) -> Result<Classification> {
+        let img = preprocess::decode_image(bytes)?;
+        self.classify_image(&img, k)
+    }
+
+    fn classify_image(&mut self, img: &RgbaImage, k: usize) -> Result<Classification> {
+        ensure!(k >= 1, "topK must be at least 1, got {k}");
+        let Head::Classifier { softmax_in_graph, .. } = self.head else {
+            bail!(
+                "this model has no classifier: its output '{}' is a feature map of shape {:?}; \
+                 use forward() to get it",
+                self.model.info().output_name,
+                self.model.planned_output_shape().unwrap_or_default()
+            );
+        };
+        let out = self.forward_image(img)?;
+        // never apply softmax twice
+        let probs = if softmax_in_graph { out.data } else { softmax(&out.data) };
+        let predictions = top_k(&probs, k)
+            .into_iter()
+            .map(|i| Prediction { index: i, label: self.labels.name(i), probability: probs[i] })
+            .collect();
+        Ok(Classification { predictions, timings: out.timings })
+    }
+
+    /// The model's raw first output for a straight RGBA image.
+    pub fn forward(&mut self, rgba: &[u8], width: u32, height: u32) -> Result<Output> {
+        let img = preprocess::rgba_image(rgba, width, height)?;
+        self.forward_image(&img)
+    }
+
+    fn forward_image(&mut self, img: &RgbaImage) -> Result<Output> {
+        let t0 = now_ms();
+        let prepared = preprocess::prepare(img, &self.spec)?;
+        let t1 = now_ms();
+        let (shape, data) = self.model.run(prepared.tensor, &prepared.shape)?;
+        let t2 = now_ms();
+        Ok(Output { shape, data, timings: Timings { preprocess_ms: t1 - t0, inference_ms: t2 - t1 } })
+    }
+
+    /// The model's raw first output for an already prepared input tensor.
+    pub fn forward_tensor(&mut self, data: &[f32], shape: &[usize]) -> Result<Output> {
+        ensure!(data.iter().all(|v| v.is_finite()), "input tensor contains NaN or infinite values");
+        let t0 = now_ms();
+        let (shape, data) = self.model.run(data.to_vec(), shape)?;
+        let inference_ms = now_ms() - t0;
+        Ok(Output { shape, data, timings: Timings { preprocess_ms: 0.0, inference_ms } })
+    }
+}
+
+/// A [1, K] or [1, K, 1, 1] output is a classifier over K classes; anything else is
+/// feature maps.
+fn head_of(out_shape: &[usize], info: &GraphInfo) -> Head {
+    let classes = match out_shape {
+        [1, k] | [1, k, 1, 1] => Some(*k),
+        _ => None,
+    };
+    match classes {
+        Some(classes) if classes > 1 => Head::Classifier { classes, softmax_in_graph: info.ends_in_softmax },
+        _ => Head::Features,
+    }
+}

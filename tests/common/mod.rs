@@ -1,0 +1,44 @@
+//! Fixtures shared by the native and browser tests: small ONNX models in each export
+//! layout, a seeded input, and onnxruntime's output on it (tests/fixtures/make_fixtures.py).
+#![allow(dead_code)]
+
+pub struct Fixture {
+    pub name: &'static str,
+    pub model: &'static [u8],
+    pub input: &'static [u8],
+    pub output: &'static [u8],
+    pub input_shape: &'static [usize],
+    pub output_shape: &'static [usize],
+}
+
+include!("../fixtures/gen/fixtures.rs");
+
+pub fn fixture(name: &str) -> &'static Fixture {
+    FIXTURES.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no fixture {name}"))
+}
+
+pub fn f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+/// Largest |a - b| relative to the largest |b|: the acceptance measure.
+pub fn rel_max_err(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "output lengths differ");
+    let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let err = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+    err / scale
+}
+
+/// The acceptance tolerance: within 1e-4 of the largest reference value.
+pub const TOLERANCE: f32 = 1e-4;
+
+/// A deterministic RGBA test image, `w` x `h`.
+pub fn gradient_rgba(w: u32, h: u32) -> Vec<u8> {
+    let mut v = Vec::with_capacity((w * h * 4) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            v.extend_from_slice(&[(x * 255 / w) as u8, (y * 255 / h) as u8, ((x + y) % 256) as u8, 255]);
+        }
+    }
+    v
+}

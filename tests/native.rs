@@ -1,0 +1,125 @@
+//! Native tests of the whole pipeline against onnxruntime, and of its error handling.
+
+mod common;
+
+use common::*;
+use vgg_wasm::pipeline::{Head, Options, Pipeline};
+
+#[test]
+fn every_fixture_matches_onnxruntime() {
+    for fx in FIXTURES {
+        let mut p = Pipeline::new(fx.model, Options::default()).unwrap_or_else(|e| panic!("{}: {e:#}", fx.name));
+        let out = p.forward_tensor(&f32s(fx.input), fx.input_shape).unwrap_or_else(|e| panic!("{}: {e:#}", fx.name));
+        assert_eq!(out.shape, fx.output_shape, "{}", fx.name);
+        let err = rel_max_err(&out.data, &f32s(fx.output));
+        println!("{:24} relative max error {err:.2e}", fx.name);
+        assert!(err <= TOLERANCE, "{}: relative error {err} > {TOLERANCE}", fx.name);
+    }
+}
+
+#[test]
+fn heads_are_detected_and_softmax_is_never_applied_twice() {
+    let head = |n: &str| Pipeline::new(fixture(n).model, Options::default()).unwrap().info().unwrap().head;
+    assert_eq!(head("caffe2_vgg19"), Head::Classifier { classes: 1000, softmax_in_graph: true });
+    assert_eq!(head("zoo_vgg16"), Head::Classifier { classes: 1000, softmax_in_graph: false });
+    assert_eq!(head("torchvision_vgg16"), Head::Classifier { classes: 1000, softmax_in_graph: false });
+    assert_eq!(head("zoo_vgg16_int8"), Head::Classifier { classes: 1000, softmax_in_graph: false });
+    assert_eq!(head("features_vgg16"), Head::Features);
+
+    // a graph ending in Softmax: classify reports its output as is
+    let fx = fixture("caffe2_vgg19");
+    let mut p = Pipeline::new(fx.model, Options::default()).unwrap();
+    let rgba = gradient_rgba(300, 200);
+    let probs = p.forward(&rgba, 300, 200).unwrap().data;
+    let c = p.classify(&rgba, 300, 200, 3).unwrap();
+    let best = probs.iter().copied().fold(f32::MIN, f32::max);
+    assert_eq!(c.predictions[0].probability, best);
+    // logits: classify applies softmax once
+    let fx = fixture("zoo_vgg16");
+    let mut p = Pipeline::new(fx.model, Options::default()).unwrap();
+    let logits = p.forward(&rgba, 300, 200).unwrap().data;
+    let c = p.classify(&rgba, 300, 200, 5).unwrap();
+    let soft = vgg_wasm::predictions::softmax(&logits);
+    assert_eq!(c.predictions.len(), 5);
+    assert!((c.predictions[0].probability - soft[c.predictions[0].index]).abs() < 1e-7);
+    assert!(c.predictions.windows(2).all(|w| w[0].probability >= w[1].probability));
+    assert_eq!(c.predictions[0].label, vgg_wasm::labels::Labels::ImageNet.name(c.predictions[0].index));
+}
+
+#[test]
+fn conv_only_model_runs_at_any_size_and_refuses_to_classify() {
+    let fx = fixture("features_vgg16");
+    let mut p = Pipeline::new(fx.model, Options::default()).unwrap();
+    assert!(p.info().unwrap().dynamic_size);
+    // no resize or crop for a dynamic model: a 100x70 image gives pool5 of 3x2
+    let out = p.forward(&gradient_rgba(100, 70), 100, 70).unwrap();
+    assert_eq!(out.shape, vec![1, 32, 2, 3]);
+    let e = p.classify(&gradient_rgba(100, 70), 100, 70, 5).unwrap_err().to_string();
+    assert!(e.contains("no classifier") && e.contains("forward"), "{e}");
+}
+
+#[test]
+fn bad_models_fail_with_messages() {
+    let msg = |bytes: &[u8]| format!("{:#}", Pipeline::new(bytes, Options::default()).unwrap_err());
+    let e = msg(&[]);
+    assert!(e.contains("empty"), "{e}");
+    let e = msg(b"this is not a model at all, just some text");
+    assert!(e.contains("loading the model"), "{e}");
+    let m = fixture("zoo_vgg16").model;
+    let e = msg(&m[..m.len() / 2]);
+    assert!(e.contains("loading the model"), "{e}");
+}
+
+#[test]
+fn bad_inputs_fail_with_messages_and_the_pipeline_keeps_working() {
+    let fx = fixture("zoo_vgg16");
+    let mut p = Pipeline::new(fx.model, Options::default()).unwrap();
+    let good = gradient_rgba(64, 48);
+    let before = p.classify(&good, 64, 48, 5).unwrap().predictions;
+    let e = p.classify(&good[..100], 64, 48, 5).unwrap_err().to_string();
+    assert!(e.contains("100 bytes") && e.contains("64x48"), "{e}");
+    let e = p.classify(&[], 0, 48, 5).unwrap_err().to_string();
+    assert!(e.contains("0x48"), "{e}");
+    let e = p.classify(&good, 64, 48, 0).unwrap_err().to_string();
+    assert!(e.contains("topK"), "{e}");
+    let e = format!("{:#}", p.forward_tensor(&[0.0; 12], &[1, 3, 2, 2]).unwrap_err());
+    assert!(e.contains("[1, 3, 2, 2]") && e.contains("[?, 3, 224, 224]"), "{e}");
+    let e = format!("{:#}", p.classify_encoded(b"\x89PNG garbage", 5).unwrap_err());
+    assert!(e.contains("decoding image"), "{e}");
+    assert_eq!(p.classify(&good, 64, 48, 5).unwrap().predictions, before);
+}
+
+#[test]
+fn options_are_validated_by_name() {
+    let m = fixture("zoo_vgg16").model;
+    let opts: Options = serde_json::from_str(r#"{"labels": ["a", "b"]}"#).unwrap();
+    let e = format!("{:#}", Pipeline::new(m, opts).unwrap_err());
+    assert!(e.contains("2 names") && e.contains("1000 classes"), "{e}");
+    let e = serde_json::from_str::<Options>(r#"{"preprocess": {"meen": [0, 0, 0]}}"#).unwrap_err().to_string();
+    assert!(e.contains("meen"), "{e}");
+    let opts: Options = serde_json::from_str(r#"{"preprocess": {"channelOrder": "gray"}}"#).unwrap();
+    let e = format!("{:#}", Pipeline::new(m, opts).unwrap_err());
+    assert!(e.contains("3 channels") && e.contains("gives 1"), "{e}");
+    let opts: Options = serde_json::from_str(r#"{"preprocess": {"preset": "caffe", "resize": 300}}"#).unwrap();
+    let p = Pipeline::new(m, opts).unwrap();
+    assert_eq!(p.spec().resize, Some(300));
+    assert_eq!(p.spec().crop, Some([224, 224]));
+}
+
+#[test]
+fn resize_matches_pil_bilinear() {
+    // torchvision's Resize on a PIL image is PIL's BILINEAR (antialiased when shrinking)
+    let src = image::open(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gen/resize_src.png")).unwrap().to_rgba8();
+    let pil = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gen/resize_pil_384x256.rgb")).unwrap();
+    let ours = image::imageops::resize(&src, 384, 256, image::imageops::FilterType::Triangle);
+    let mut max = 0i32;
+    let mut sum = 0i64;
+    for (o, p) in ours.pixels().flat_map(|px| px.0[..3].to_vec()).zip(pil.iter()) {
+        let d = (o as i32 - *p as i32).abs();
+        max = max.max(d);
+        sum += d as i64;
+    }
+    let mean = sum as f64 / pil.len() as f64;
+    println!("resize vs PIL: max |diff| {max} levels, mean {mean:.3}");
+    assert!(max <= 2 && mean < 0.5, "resize differs from PIL: max {max}, mean {mean}");
+}
