@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# vgg-wasm's one entry point. Each subcommand installs what it is missing (and says so),
+# then does its job. Safe to run again: every install step checks first.
+#
+#   ./build.sh serve   build and serve the page on http://127.0.0.1:8080
+#   ./build.sh test    every test: native cargo test, wasm-pack test in headless Chrome
+#                      (and Firefox), the page's end-to-end tests in headless Chromium
+#   ./build.sh build   the release wasm package into www/pkg
+#   ./build.sh setup   install everything the other commands need
+#   ./build.sh fixtures   regenerate the ONNX test fixtures and onnxruntime references
+#   ./build.sh bench   per-image time of a full-size VGG16 replica: onnxruntime vs the page
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+
+PORT="${PORT:-8080}"
+VENV="$ROOT/.venv"
+# tract's wasm32 SIMD kernels are compiled only with simd128; set for the wasm target
+# alone so native builds keep their own flags (and their cache).
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128"
+# The model-loading tests run a few seconds each in a debug build; the default is 20 s.
+export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-180}"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# --- installs -------------------------------------------------------------------------
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+APT_UPDATED=""
+apt_install() {
+    # installs the Debian packages given that are not installed yet
+    local missing=()
+    for p in "$@"; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ -z "$APT_UPDATED" ]; then
+        say "apt-get update"
+        $SUDO apt-get update -qq
+        APT_UPDATED=1
+    fi
+    say "installing Debian packages: ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+apt_available() { apt-cache show "$1" >/dev/null 2>&1; }
+
+# The wasm-bindgen version the crate is locked to; the CLI must match it exactly.
+wasm_bindgen_version() {
+    awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+setup_build() {
+    have cargo || { echo "cargo not found: install the Rust toolchain (https://rustup.rs) first" >&2; exit 1; }
+    if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+        say "rustup target add wasm32-unknown-unknown"
+        rustup target add wasm32-unknown-unknown
+    fi
+    if ! have wasm-pack; then
+        say "cargo install wasm-pack --locked"
+        cargo install wasm-pack --locked
+    fi
+    local want
+    want="$(wasm_bindgen_version)"
+    if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
+        # Not --locked: the CLI's lock file names a crate version the registry lacks.
+        # Having it on PATH stops wasm-pack from trying to download one (it cannot here).
+        say "cargo install wasm-bindgen-cli --version $want"
+        cargo install wasm-bindgen-cli --version "$want" --force
+    fi
+    # the static server for `serve` and the e2e tests
+    have python3 || apt_install python3
+}
+
+setup_test() {
+    setup_build
+    apt_install chromium chromium-driver
+    # Node runs the page's e2e tests; keep whatever node/npm the machine has
+    have node || apt_install nodejs
+    have npm || apt_install npm
+    if apt_available firefox-esr; then
+        apt_install firefox-esr
+        if ! have geckodriver; then
+            say "cargo install geckodriver --locked"
+            cargo install geckodriver --locked
+        fi
+    fi
+    # Python is developer tooling only: it makes the test fixtures and reference outputs.
+    if [ ! -x "$VENV/bin/python" ]; then
+        say "creating the Python venv .venv (fixtures only)"
+        python3 -m venv "$VENV" 2>/dev/null || { rm -rf "$VENV"; apt_install python3-venv; python3 -m venv "$VENV"; }
+    fi
+    if ! cmp -s tests/fixtures/requirements.txt "$VENV/.requirements.txt"; then
+        say "pip install -r tests/fixtures/requirements.txt (into .venv)"
+        "$VENV/bin/pip" install -q -r tests/fixtures/requirements.txt
+        cp tests/fixtures/requirements.txt "$VENV/.requirements.txt"
+    fi
+    # Playwright's driver only (playwright-core); it drives Debian's chromium, no download
+    if ! cmp -s tests/e2e/package-lock.json tests/e2e/node_modules/.installed-lock.json; then
+        say "npm ci in tests/e2e (playwright-core)"
+        (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error &&
+            cp package-lock.json node_modules/.installed-lock.json)
+    fi
+}
+
+# --- jobs -----------------------------------------------------------------------------
+
+build() {
+    say "wasm-pack build --release --target web -> www/pkg"
+    wasm-pack build --release --target web --out-dir www/pkg
+    ls -l www/pkg/vgg_wasm_bg.wasm | awk '{printf "    vgg_wasm_bg.wasm: %d bytes\n", $5}'
+}
+
+serve() {
+    say "serving www/ on http://127.0.0.1:$PORT (Ctrl-C stops)"
+    exec python3 -m http.server "$PORT" --bind 127.0.0.1 --directory www
+}
+
+fixtures() {
+    say "making ONNX test fixtures and onnxruntime references (tests/fixtures/gen)"
+    "$VENV/bin/python" tests/fixtures/make_fixtures.py
+}
+
+run_tests() {
+    local t0=$SECONDS
+    fixtures
+    say "native tests: cargo test"
+    cargo test
+    say "browser tests: wasm-pack test --headless --chrome"
+    wasm-pack test --headless --chrome -- --test web
+    if have firefox-esr && have geckodriver; then
+        say "browser tests: wasm-pack test --headless --firefox"
+        # wasm-pack ignores GECKODRIVER in the environment; it must be passed
+        wasm-pack test --headless --firefox --geckodriver "$(command -v geckodriver)" -- --test web
+    else
+        say "firefox-esr is not available from apt here: Firefox browser tests skipped"
+    fi
+    build
+    say "page end-to-end tests: node --test tests/e2e (headless Chromium)"
+    node --test --test-concurrency=1 tests/e2e/
+    say "all tests passed in $((SECONDS - t0)) s"
+}
+
+bench() {
+    mkdir -p .cache
+    if [ ! -f .cache/vgg16-replica.onnx ]; then
+        say "writing the full-size VGG16 replica (zoo layout, random weights, 553 MB)"
+        "$VENV/bin/python" tests/fixtures/make_fixtures.py --full-vgg16 .cache/vgg16-replica.onnx
+    fi
+    node tests/e2e/bench.mjs .cache/vgg16-replica.onnx
+}
+
+case "${1:-}" in
+    setup) setup_test ;;
+    build) setup_build; build ;;
+    serve) setup_build; build; serve ;;
+    fixtures) setup_test; fixtures ;;
+    test) setup_test; run_tests ;;
+    bench) setup_test; build; bench ;;
+    *)
+        sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+        exit 2
+        ;;
+esac

@@ -1,0 +1,117 @@
+//! Browser tests of the JS API (`wasm-pack test --headless --chrome`, and `--firefox`):
+//! every fixture against onnxruntime's output, and every error case as a JS `Error`
+//! after which the same instance still answers.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::*;
+use vgg_wasm::bindings::Vgg;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(v, &key.into()).expect("property exists")
+}
+
+/// The message of a thrown JS `Error`, failing the test if it is anything else.
+fn error_message(e: wasm_bindgen::JsError) -> String {
+    let v: JsValue = e.into();
+    let err = v.dyn_ref::<js_sys::Error>().expect("a JS Error, not a string or panic");
+    String::from(err.message())
+}
+
+fn tensor_data(out: &JsValue) -> Vec<f32> {
+    get(out, "data").dyn_into::<js_sys::Float32Array>().expect("data is a Float32Array").to_vec()
+}
+
+#[wasm_bindgen_test]
+fn every_fixture_matches_onnxruntime() {
+    for fx in FIXTURES {
+        let mut vgg = Vgg::new(fx.model, JsValue::UNDEFINED).unwrap_or_else(|e| panic!("{}: {}", fx.name, error_message(e)));
+        let shape = serde_wasm_bindgen::to_value(fx.input_shape).unwrap();
+        let out = vgg.forward_tensor(&f32s(fx.input), shape).unwrap_or_else(|e| panic!("{}: {}", fx.name, error_message(e)));
+        let got_shape: Vec<usize> = serde_wasm_bindgen::from_value(get(&out, "shape")).unwrap();
+        assert_eq!(got_shape, fx.output_shape, "{}", fx.name);
+        let err = rel_max_err(&tensor_data(&out), &f32s(fx.output));
+        console_log!("{:24} relative max error {err:.2e}", fx.name);
+        assert!(err <= TOLERANCE, "{}: relative error {err} > {TOLERANCE}", fx.name);
+    }
+}
+
+#[wasm_bindgen_test]
+fn classify_answers_sorted_labelled_predictions_with_timings() {
+    let mut vgg = Vgg::new(fixture("zoo_vgg16").model, JsValue::UNDEFINED).unwrap();
+    let rgba = gradient_rgba(320, 240);
+    let preds = vgg.classify(&rgba, 320.0, 240.0, Some(3.0)).unwrap();
+    let arr = preds.dyn_ref::<js_sys::Array>().expect("an array");
+    assert_eq!(arr.length(), 3);
+    let probs: Vec<f64> = arr.iter().map(|p| get(&p, "probability").as_f64().unwrap()).collect();
+    assert!(probs.windows(2).all(|w| w[0] >= w[1]), "{probs:?}");
+    let label = get(&arr.get(0), "label").as_string().unwrap();
+    let index = get(&arr.get(0), "index").as_f64().unwrap() as usize;
+    assert_eq!(label, vgg_wasm::labels::Labels::ImageNet.name(index));
+    let timings = get(&preds, "timings");
+    assert!(get(&timings, "inferenceMs").as_f64().unwrap() > 0.0);
+    assert!(get(&timings, "preprocessMs").as_f64().unwrap() >= 0.0);
+    // the same pixels as PNG bytes give the same answer
+    let mut png = Vec::new();
+    image::RgbaImage::from_raw(320, 240, rgba)
+        .unwrap()
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let from_png = vgg.classify_image(&png, Some(3.0)).unwrap();
+    assert_eq!(get(&js_sys::Array::from(&from_png).get(0), "index").as_f64().unwrap() as usize, index);
+    // info describes the model
+    let info = vgg.info().unwrap();
+    assert_eq!(get(&info, "inputName").as_string().unwrap(), "data");
+    assert_eq!(get(&get(&info, "head"), "kind").as_string().unwrap(), "classifier");
+    assert!(get(&info, "inputShape").dyn_ref::<js_sys::Array>().unwrap().get(0).is_null());
+}
+
+#[wasm_bindgen_test]
+fn every_error_is_a_js_error_and_the_instance_keeps_working() {
+    let mut vgg = Vgg::new(fixture("zoo_vgg16").model, JsValue::UNDEFINED).unwrap();
+    let rgba = gradient_rgba(64, 64);
+    let first = js_sys::JSON::stringify(&vgg.classify(&rgba, 64.0, 64.0, None).unwrap()).unwrap();
+
+    let msg = error_message(Vgg::new(&[], JsValue::UNDEFINED).err().unwrap());
+    assert!(msg.contains("empty"), "{msg}");
+    let msg = error_message(Vgg::new(b"garbage bytes, not onnx", JsValue::UNDEFINED).err().unwrap());
+    assert!(msg.contains("loading the model"), "{msg}");
+    let m = fixture("zoo_vgg16").model;
+    let msg = error_message(Vgg::new(&m[..m.len() - 1000], JsValue::UNDEFINED).err().unwrap());
+    assert!(msg.contains("loading the model"), "{msg}");
+    let bad_opts = js_sys::JSON::parse(r#"{"preprocess": {"std": [1, 0, 1]}}"#).unwrap();
+    let msg = error_message(Vgg::new(m, bad_opts).err().unwrap());
+    assert!(msg.contains("std"), "{msg}");
+
+    let msg = error_message(vgg.classify(&rgba[..1000], 64.0, 64.0, None).unwrap_err());
+    assert!(msg.contains("1000 bytes") && msg.contains("64x64"), "{msg}");
+    let msg = error_message(vgg.classify(&rgba, 0.0, 64.0, None).unwrap_err());
+    assert!(msg.contains("width") && msg.contains("got 0"), "{msg}");
+    let msg = error_message(vgg.classify(&rgba, 64.0, -3.0, None).unwrap_err());
+    assert!(msg.contains("height") && msg.contains("-3"), "{msg}");
+    let msg = error_message(vgg.classify(&rgba, 64.0, 64.0, Some(0.0)).unwrap_err());
+    assert!(msg.contains("topK"), "{msg}");
+    let msg = error_message(vgg.classify_image(b"not a png", None).unwrap_err());
+    assert!(msg.contains("decoding image"), "{msg}");
+    let msg = error_message(vgg.forward_tensor(&[0.0; 4], JsValue::from_str("nope")).unwrap_err());
+    assert!(msg.contains("shape"), "{msg}");
+
+    let again = js_sys::JSON::stringify(&vgg.classify(&rgba, 64.0, 64.0, None).unwrap()).unwrap();
+    assert_eq!(String::from(again), String::from(first));
+}
+
+#[wasm_bindgen_test]
+fn conv_only_model_returns_feature_maps_at_any_size() {
+    let mut vgg = Vgg::new(fixture("features_vgg16").model, JsValue::UNDEFINED).unwrap();
+    let out = vgg.forward(&gradient_rgba(130, 97), 130.0, 97.0).unwrap();
+    let shape: Vec<usize> = serde_wasm_bindgen::from_value(get(&out, "shape")).unwrap();
+    assert_eq!(shape, vec![1, 32, 3, 4]);
+    assert_eq!(tensor_data(&out).len(), 32 * 3 * 4);
+    let msg = error_message(vgg.classify(&gradient_rgba(64, 64), 64.0, 64.0, None).unwrap_err());
+    assert!(msg.contains("no classifier"), "{msg}");
+}
