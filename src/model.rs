@@ -8,6 +8,8 @@
 
 use anyhow::{ensure, Context, Result};
 use std::sync::Arc;
+use crate::receptive_field::{Layer, Op};
+use std::collections::HashMap;
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
@@ -24,6 +26,9 @@ pub struct GraphInfo {
     pub ends_in_softmax: bool,
     /// ONNX operator types in graph order (one entry per node).
     pub op_types: Vec<String>,
+    /// The graph as a chain of layers from input to output, for receptive-field
+    /// analysis; the reason where the graph is not a simple chain.
+    pub layers: std::result::Result<Vec<Layer>, String>,
 }
 
 /// A loaded model: graph facts plus a plan ready to run.
@@ -184,7 +189,129 @@ fn graph_info(proto: &pb::ModelProto) -> Result<GraphInfo> {
         output_shape: declared_shape(output),
         ends_in_softmax: ends_in_softmax(graph, &output.name),
         op_types: graph.node.iter().map(|n| n.op_type.clone()).collect(),
+        layers: layer_chain(graph, &inputs[0].name),
     })
+}
+
+fn attr<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProto> {
+    node.attribute.iter().find(|a| a.name == name)
+}
+
+fn attr_pair(node: &pb::NodeProto, name: &str, default: usize) -> [usize; 2] {
+    match attr(node, name).map(|a| a.ints.as_slice()) {
+        Some([a, b, ..]) => [*a as usize, *b as usize],
+        _ => [default; 2],
+    }
+}
+
+/// Follows the graph from `input` to its end, one consumer at a time, reading each node's
+/// geometry. VGG exports are chains; a graph that branches is reported, not guessed at.
+fn layer_chain(graph: &pb::GraphProto, input: &str) -> std::result::Result<Vec<Layer>, String> {
+    let dims: HashMap<&str, &[i64]> = graph.initializer.iter().map(|t| (t.name.as_str(), t.dims.as_slice())).collect();
+    let is_const = |name: &str| dims.contains_key(name) || name.is_empty();
+    let mut layers = Vec::new();
+    let mut current = input.to_string();
+    let (mut block, mut conv_in_block, mut dense) = (1, 0, 0);
+    for _ in 0..=graph.node.len() {
+        let consumers: Vec<&pb::NodeProto> =
+            graph.node.iter().filter(|n| n.input.iter().any(|i| *i == current)).collect();
+        let node = match consumers.as_slice() {
+            [] => return Ok(layers),
+            [one] => *one,
+            many => {
+                return Err(format!(
+                    "the graph branches after '{current}' (into {}); analysis needs a chain",
+                    many.iter().map(|n| n.op_type.as_str()).collect::<Vec<_>>().join(", ")
+                ))
+            }
+        };
+        let out = node.output.first().cloned().unwrap_or_default();
+        let weight_dims = |idx: usize| node.input.get(idx).and_then(|w| dims.get(w.as_str()).copied());
+        let has_input = |idx: usize| node.input.get(idx).is_some_and(|n| !n.is_empty());
+        let op = match node.op_type.as_str() {
+            "Conv" | "QLinearConv" => {
+                let (w, b) = if node.op_type == "Conv" { (1, 2) } else { (3, 8) };
+                let wd = weight_dims(w).ok_or_else(|| format!("{out}: convolution weights are not constant"))?;
+                let groups = attr(node, "group").map_or(1, |a| a.i.max(1) as usize);
+                Op::Conv { out_channels: wd[0] as usize, groups, has_bias: has_input(b) }
+            }
+            "MaxPool" => Op::MaxPool,
+            "AveragePool" => Op::AveragePool,
+            "Flatten" | "Reshape" => Op::Flatten,
+            "Gemm" => {
+                let wd = weight_dims(1).ok_or_else(|| format!("{out}: Gemm weights are not constant"))?;
+                let trans_b = attr(node, "transB").is_some_and(|a| a.i != 0);
+                Op::Dense { out_features: wd[if trans_b { 0 } else { 1 }] as usize, has_bias: has_input(2) }
+            }
+            "MatMul" | "QLinearMatMul" => {
+                let w = if node.op_type == "MatMul" { 1 } else { 3 };
+                let wd = weight_dims(w).ok_or_else(|| format!("{out}: MatMul weights are not constant"))?;
+                Op::Dense { out_features: wd[1] as usize, has_bias: false }
+            }
+            "Softmax" => Op::Softmax,
+            "Relu" | "BatchNormalization" | "Dropout" | "Identity" | "LRN" | "QuantizeLinear" | "DequantizeLinear"
+            | "Add" | "Mul" | "Sub" | "Div" => Op::Pointwise,
+            other => return Err(format!("{out}: {other} is not part of the VGG operator set")),
+        };
+        if matches!(op, Op::Pointwise) && node.input.iter().filter(|i| !is_const(i)).count() > 1 {
+            return Err(format!("{out}: {} joins two branches; analysis needs a chain", node.op_type));
+        }
+        // a bias Add straight after MatMul belongs to the dense layer
+        if node.op_type == "Add" {
+            if let Some(Layer { op: Op::Dense { has_bias: has_bias @ false, .. }, name, .. }) = layers.last_mut() {
+                *has_bias = true;
+                *name = out.clone();
+                current = out;
+                continue;
+            }
+        }
+        let label = match op {
+            Op::Conv { .. } => {
+                conv_in_block += 1;
+                format!("conv{block}_{conv_in_block}")
+            }
+            // a pool closes a block of convolutions; one after it (torchvision's adaptive
+            // average pool) does not
+            Op::MaxPool | Op::AveragePool if conv_in_block > 0 => {
+                let l = format!("pool{block}");
+                block += 1;
+                conv_in_block = 0;
+                l
+            }
+            Op::MaxPool | Op::AveragePool => node.op_type.to_lowercase(),
+            Op::Dense { .. } => {
+                dense += 1;
+                // VGG numbers its fully connected layers after the 5 blocks: fc6, fc7, fc8
+                format!("fc{}", block - 1 + dense)
+            }
+            _ => node.op_type.to_lowercase(),
+        };
+        let pads: Vec<usize> = attr(node, "pads").map(|a| a.ints.iter().map(|&p| p as usize).collect()).unwrap_or_default();
+        let kernel = match (&op, weight_dims(if node.op_type == "QLinearConv" { 3 } else { 1 })) {
+            (Op::Conv { .. }, Some(wd)) if wd.len() == 4 => [wd[2] as usize, wd[3] as usize],
+            _ => attr_pair(node, "kernel_shape", 1),
+        };
+        if let Some(a) = attr(node, "auto_pad") {
+            let mode = String::from_utf8_lossy(&a.s);
+            if mode != "NOTSET" && mode != "VALID" {
+                return Err(format!("{out}: auto_pad {mode} is not supported by the analysis"));
+            }
+        }
+        layers.push(Layer {
+            name: out.clone(),
+            label,
+            op_type: node.op_type.clone(),
+            op,
+            kernel,
+            stride: attr_pair(node, "strides", 1),
+            pad_begin: [pads.first().copied().unwrap_or(0), pads.get(1).copied().unwrap_or(0)],
+            pad_end: [pads.get(2).copied().unwrap_or(0), pads.get(3).copied().unwrap_or(0)],
+            dilation: attr_pair(node, "dilations", 1),
+            ceil_mode: attr(node, "ceil_mode").is_some_and(|a| a.i != 0),
+        });
+        current = out;
+    }
+    Err("the graph has a cycle".into())
 }
 
 fn declared_shape(v: &pb::ValueInfoProto) -> Vec<Option<usize>> {

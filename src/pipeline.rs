@@ -6,6 +6,7 @@ use crate::labels::Labels;
 use crate::model::{fmt_shape, GraphInfo, Model};
 use crate::predictions::{softmax, top_k, Prediction};
 use crate::preprocess::{self, ChannelOrder, Layout, PreprocessSpec, SpecOptions};
+use crate::receptive_field::{self, LayerAnalysis, UnitField};
 use anyhow::{bail, ensure, Context, Result};
 use image::RgbaImage;
 use serde::{Deserialize, Serialize};
@@ -80,6 +81,8 @@ pub struct Pipeline {
     spec: PreprocessSpec,
     head: Head,
     labels: Labels,
+    /// Height and width of the last input tensor, which layer analysis describes.
+    input_hw: [usize; 2],
 }
 
 impl Pipeline {
@@ -118,7 +121,8 @@ impl Pipeline {
             Head::Classifier { classes, .. } => Labels::for_classes(*classes, options.labels)?,
             Head::Features => Labels::Numbered,
         };
-        Ok(Pipeline { model, spec, head, labels })
+        let input_hw = fixed_hw.map_or(plan_hw, |[h, w]| [h as usize, w as usize]);
+        Ok(Pipeline { model, spec, head, labels, input_hw })
     }
 
     pub fn info(&self) -> Result<ModelInfo> {
@@ -183,6 +187,7 @@ impl Pipeline {
         let t1 = now_ms();
         let (shape, data) = self.model.run(prepared.tensor, &prepared.shape)?;
         let t2 = now_ms();
+        self.input_hw = self.spatial(&prepared.shape);
         Ok(Output { shape, data, timings: Timings { preprocess_ms: t1 - t0, inference_ms: t2 - t1 } })
     }
 
@@ -190,9 +195,52 @@ impl Pipeline {
     pub fn forward_tensor(&mut self, data: &[f32], shape: &[usize]) -> Result<Output> {
         ensure!(data.iter().all(|v| v.is_finite()), "input tensor contains NaN or infinite values");
         let t0 = now_ms();
-        let (shape, data) = self.model.run(data.to_vec(), shape)?;
+        let (out_shape, out) = self.model.run(data.to_vec(), shape)?;
         let inference_ms = now_ms() - t0;
+        self.input_hw = self.spatial(shape);
+        let (shape, data) = (out_shape, out);
         Ok(Output { shape, data, timings: Timings { preprocess_ms: 0.0, inference_ms } })
+    }
+}
+
+impl Pipeline {
+    fn spatial(&self, shape: &[usize]) -> [usize; 2] {
+        match self.spec.layout {
+            Layout::Nchw => [shape[2], shape[3]],
+            Layout::Nhwc => [shape[1], shape[2]],
+        }
+    }
+
+    /// Height and width of the input the layer analysis describes: the last one run, or
+    /// the size the model was planned for.
+    pub fn input_hw(&self) -> [usize; 2] {
+        self.input_hw
+    }
+
+    /// Receptive field, shape, parameters and MACs of every layer, for the last input size.
+    pub fn layers(&self) -> Result<Vec<LayerAnalysis>> {
+        let chain = self.model.info().layers.as_ref().map_err(|e| anyhow::anyhow!("no layer analysis: {e}"))?;
+        let [h, w] = self.input_hw;
+        receptive_field::analyse(chain, [self.spec.channel_order.channels(), h, w])
+            .map_err(|e| anyhow::anyhow!("layer analysis: {e}"))
+    }
+
+    /// Where unit (`y`, `x`) of `layer` (its tensor name or VGG label) looks in the input.
+    pub fn receptive_field(&self, layer: &str, y: usize, x: usize) -> Result<UnitField> {
+        let layers = self.layers()?;
+        let a = layers
+            .iter()
+            .find(|l| l.name == layer || l.label == layer)
+            .with_context(|| format!("no layer named '{layer}'"))?;
+        let [h, w] = match a.out_shape.as_slice() {
+            [_, h, w] => [*h, *w],
+            _ => [1, 1],
+        };
+        ensure!(
+            y < h && x < w,
+            "unit (y {y}, x {x}) is outside layer '{layer}', whose maps are {h} x {w}"
+        );
+        Ok(receptive_field::unit_field(a, y, x, self.input_hw))
     }
 }
 

@@ -82,6 +82,9 @@ pub struct SpecOptions {
     pub resize: Option<u32>,
     /// Centre crop `[height, width]` in pixels; `[0, 0]` means no crop.
     pub crop: Option<[u32; 2]>,
+    /// Black border added on every side after the crop, in pixels (Fashion-MNIST's
+    /// 28x28 images were padded to 32x32 this way).
+    pub pad: Option<u32>,
     pub layout: Option<Layout>,
 }
 
@@ -97,6 +100,8 @@ pub struct PreprocessSpec {
     pub resize: Option<u32>,
     /// Centre crop `[height, width]`; `None` keeps the whole (resized) image.
     pub crop: Option<[u32; 2]>,
+    /// Black border added on every side after the crop.
+    pub pad: u32,
     pub layout: Layout,
 }
 
@@ -111,6 +116,7 @@ impl PreprocessSpec {
                 std: IMAGENET_STD,
                 resize: None,
                 crop: None,
+                pad: 0,
                 layout: Layout::Nchw,
             },
             Preset::Caffe => PreprocessSpec {
@@ -120,6 +126,7 @@ impl PreprocessSpec {
                 std: [1.0; 3],
                 resize: None,
                 crop: None,
+                pad: 0,
                 layout: Layout::Nchw,
             },
         }
@@ -139,6 +146,13 @@ impl PreprocessSpec {
     /// the image at its own size.
     pub fn resolve(opts: &SpecOptions, fixed_hw: Option<[u32; 2]>) -> Result<Self> {
         let base = Self::preset(opts.preset.unwrap_or(Preset::Imagenet));
+        let pad = opts.pad.unwrap_or(0);
+        // the crop that, once padded, gives the graph's fixed size
+        let fixed_hw = match fixed_hw {
+            Some([h, w]) if h > 2 * pad && w > 2 * pad => Some([h - 2 * pad, w - 2 * pad]),
+            Some(hw) if pad > 0 => bail!("preprocess.pad {pad} leaves nothing of the model's {hw:?} input"),
+            other => other,
+        };
         let crop = match opts.crop {
             Some([0, 0]) => None,
             Some([h, w]) if h == 0 || w == 0 => {
@@ -159,6 +173,7 @@ impl PreprocessSpec {
             std: opts.std.unwrap_or(base.std),
             resize,
             crop,
+            pad,
             layout: opts.layout.unwrap_or(base.layout),
         };
         spec.validate()?;
@@ -182,6 +197,12 @@ impl PreprocessSpec {
 
     /// Output height and width for an image of `width` x `height`.
     pub fn output_hw(&self, width: u32, height: u32) -> Result<[u32; 2]> {
+        let [h, w] = self.cropped_hw(width, height)?;
+        Ok([h + 2 * self.pad, w + 2 * self.pad])
+    }
+
+    /// Height and width after resize and crop, before padding.
+    fn cropped_hw(&self, width: u32, height: u32) -> Result<[u32; 2]> {
         let [rw, rh] = self.resized_wh(width, height);
         match self.crop {
             None => Ok([rh, rw]),
@@ -253,7 +274,7 @@ pub fn decode_image(bytes: &[u8]) -> Result<RgbaImage> {
 /// Resize, centre-crop and normalise `img` per `spec`.
 pub fn prepare(img: &RgbaImage, spec: &PreprocessSpec) -> Result<Prepared> {
     let (width, height) = img.dimensions();
-    let [out_h, out_w] = spec.output_hw(width, height)?;
+    let [out_h, out_w] = spec.cropped_hw(width, height)?;
     let [rw, rh] = spec.resized_wh(width, height);
     // resize (antialiased bilinear, as PIL's BILINEAR that torchvision uses on PIL images)
     let resized;
@@ -266,9 +287,17 @@ pub fn prepare(img: &RgbaImage, spec: &PreprocessSpec) -> Result<Prepared> {
     // centre crop, offsets rounded as torchvision's CenterCrop does (Python round)
     let top = round_half_even((rh - out_h) as f64 / 2.0);
     let left = round_half_even((rw - out_w) as f64 / 2.0);
-    let view = image::imageops::crop_imm(src, left, top, out_w, out_h).to_image();
+    let mut view = image::imageops::crop_imm(src, left, top, out_w, out_h).to_image();
+    if spec.pad > 0 {
+        // black border, opaque
+        let p = spec.pad;
+        let mut padded = RgbaImage::from_pixel(out_w + 2 * p, out_h + 2 * p, image::Rgba([0, 0, 0, 255]));
+        image::imageops::replace(&mut padded, &view, p as i64, p as i64);
+        view = padded;
+    }
     let tensor = normalise(&view, spec);
-    Ok(Prepared { tensor, shape: spec.tensor_shape([out_h, out_w]), view })
+    let (w, h) = view.dimensions();
+    Ok(Prepared { tensor, shape: spec.tensor_shape([h, w]), view })
 }
 
 /// Python's `round()` on non-negative halves: ties go to the even neighbour.
@@ -401,6 +430,28 @@ mod tests {
         };
         let p = prepare(&img, &spec).unwrap();
         assert_eq!(&p.tensor[..2], &[20.0, 30.0]);
+    }
+
+    #[test]
+    fn pad_adds_a_black_border_after_the_crop() {
+        let img = solid(3, 2, [255, 255, 255, 255]);
+        let spec = PreprocessSpec {
+            channel_order: ChannelOrder::Gray,
+            scale: 1.0,
+            mean: [0.0; 3],
+            std: [1.0; 3],
+            pad: 1,
+            ..PreprocessSpec::preset(Preset::Imagenet)
+        };
+        let p = prepare(&img, &spec).unwrap();
+        assert_eq!(p.shape, [1, 1, 4, 5]);
+        let row = |r: usize| p.tensor[r * 5..(r + 1) * 5].to_vec();
+        assert_eq!(row(0), vec![0.0; 5]);
+        assert_eq!(row(1), vec![0.0, 255.0, 255.0, 255.0, 0.0]);
+        // a 32x32 model with pad 2 crops to 28x28 and resizes its shorter side to 32
+        let opts = SpecOptions { pad: Some(2), ..Default::default() };
+        let s = PreprocessSpec::resolve(&opts, Some([32, 32])).unwrap();
+        assert_eq!((s.resize, s.crop, s.pad), (Some(32), Some([28, 28]), 2));
     }
 
     #[test]

@@ -123,3 +123,43 @@ fn resize_matches_pil_bilinear() {
     println!("resize vs PIL: max |diff| {max} levels, mean {mean:.3}");
     assert!(max <= 2 && mean < 0.5, "resize differs from PIL: max {max}, mean {mean}");
 }
+
+#[test]
+fn layer_analysis_is_read_from_every_graph() {
+    for fx in FIXTURES {
+        let p = Pipeline::new(fx.model, Options::default()).unwrap();
+        let layers = p.layers().unwrap_or_else(|e| panic!("{}: {e:#}", fx.name));
+        let pool5 = layers.iter().find(|l| l.label == "pool5").unwrap_or_else(|| panic!("{}: no pool5", fx.name));
+        let expected = if fx.name.contains("vgg19") { (268, 118) } else { (212, 90) };
+        assert_eq!((pool5.rf[0], pool5.stride[0], pool5.padding[0]), (expected.0, 32, expected.1), "{}", fx.name);
+        let last = layers.last().unwrap();
+        let total: u64 = layers.iter().map(|l| l.params).sum();
+        if !fx.name.contains("int8") {
+            // int8 weights are not float initializers
+            assert_eq!(total, fx.params, "{}: parameters", fx.name);
+        }
+        println!("{:24} {} layers, last {} {:?}, {total} parameters", fx.name, layers.len(), last.label, last.out_shape);
+        if fx.name.starts_with("features") {
+            assert_eq!(last.out_shape[0], fx.output_shape[1]);
+        } else {
+            assert_eq!(*last.out_shape.last().unwrap(), 1000, "{}", fx.name);
+        }
+    }
+}
+
+#[test]
+fn unit_fields_follow_the_last_input_size() {
+    let fx = fixture("features_vgg16");
+    let mut p = Pipeline::new(fx.model, Options::default()).unwrap();
+    p.forward(&gradient_rgba(100, 70), 100, 70).unwrap();
+    assert_eq!(p.input_hw(), [70, 100]);
+    let f = p.receptive_field("conv5_3", 0, 5).unwrap();
+    // conv5_3: r 196, stride 16, padding 90; column 5 starts at 5 * 16 - 90 = -10
+    assert_eq!((f.unclipped.top, f.unclipped.left, f.unclipped.right), (-90, -10, 185));
+    let c = f.clipped.unwrap();
+    assert_eq!((c.top, c.left, c.bottom, c.right), (0, 0, 69, 99));
+    let e = format!("{:#}", p.receptive_field("conv5_3", 9, 0).unwrap_err());
+    assert!(e.contains("y 9") && e.contains("4 x 6"), "{e}");
+    let e = format!("{:#}", p.receptive_field("conv9_9", 0, 0).unwrap_err());
+    assert!(e.contains("conv9_9"), "{e}");
+}

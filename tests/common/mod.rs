@@ -9,6 +9,8 @@ pub struct Fixture {
     pub output: &'static [u8],
     pub input_shape: &'static [usize],
     pub output_shape: &'static [usize],
+    /// Learned parameters: float constants used by the graph's nodes (int8 weights excluded).
+    pub params: u64,
 }
 
 include!("../fixtures/gen/fixtures.rs");

@@ -1,0 +1,344 @@
+//! Receptive fields, shapes, parameters and multiply-accumulates of a chain of layers.
+//!
+//! Pure math over (kernel, stride, padding, dilation), with the recurrences of Araujo,
+//! Norris & Sim, "Computing Receptive Fields of Convolutional Neural Networks", Distill
+//! 2019. Walking forward from the input, with k' = d (k - 1) + 1 the dilated kernel:
+//!
+//!   r_l = r_{l-1} + (k'_l - 1) S_{l-1}     receptive field size
+//!   S_l = S_{l-1} s_l                      effective stride
+//!   P_l = P_{l-1} + p_l S_{l-1}            effective padding (top / left)
+//!
+//! with r_0 = S_0 = 1, P_0 = 0. Unit y of layer l sees input rows y S_l - P_l through
+//! y S_l - P_l + r_l - 1. Layers that do not move pixels (ReLU, batch norm, dropout) keep
+//! all three; a fully connected layer sees its whole input.
+
+use serde::Serialize;
+
+/// What a layer does, as far as geometry and cost are concerned.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Op {
+    /// A convolution: `groups` splits channels as ONNX Conv does.
+    #[serde(rename_all = "camelCase")]
+    Conv { out_channels: usize, groups: usize, has_bias: bool },
+    MaxPool,
+    AveragePool,
+    /// Elementwise and per-channel ops (Relu, BatchNormalization, Dropout...).
+    Pointwise,
+    /// A fully connected layer (Gemm, MatMul) with `out_features` outputs.
+    #[serde(rename_all = "camelCase")]
+    Dense { out_features: usize, has_bias: bool },
+    /// Flatten / Reshape to [N, features].
+    Flatten,
+    Softmax,
+}
+
+/// One layer of the chain, as read from the graph. Spatial pairs are (height, width).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Layer {
+    /// The tensor this layer outputs, as named in the graph.
+    pub name: String,
+    /// VGG's own name for it: conv1_1 ... pool5, fc6 ...; the op type for the others.
+    pub label: String,
+    pub op_type: String,
+    pub op: Op,
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    /// Padding before (top, left) and after (bottom, right).
+    pub pad_begin: [usize; 2],
+    pub pad_end: [usize; 2],
+    pub dilation: [usize; 2],
+    /// Pools only: output size rounded up, as ONNX `ceil_mode = 1`.
+    pub ceil_mode: bool,
+}
+
+impl Layer {
+    /// A layer that does not move pixels.
+    pub fn pointwise(name: &str, op_type: &str) -> Layer {
+        Layer::spatial(name, op_type, Op::Pointwise, 1, 1, 0)
+    }
+
+    /// A square-kernel layer with symmetric padding.
+    pub fn spatial(name: &str, op_type: &str, op: Op, kernel: usize, stride: usize, pad: usize) -> Layer {
+        Layer {
+            name: name.into(),
+            label: name.into(),
+            op_type: op_type.into(),
+            op,
+            kernel: [kernel; 2],
+            stride: [stride; 2],
+            pad_begin: [pad; 2],
+            pad_end: [pad; 2],
+            dilation: [1; 2],
+            ceil_mode: false,
+        }
+    }
+}
+
+/// The analysis of one layer's output.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayerAnalysis {
+    pub name: String,
+    pub label: String,
+    pub op_type: String,
+    /// Receptive field size in input pixels, (height, width).
+    pub rf: [usize; 2],
+    /// Effective stride: input pixels between neighbouring units.
+    pub stride: [usize; 2],
+    /// Effective padding: how far the first unit's field starts before the image.
+    pub padding: [usize; 2],
+    /// Output shape [channels, height, width], or [features] after flattening.
+    pub out_shape: Vec<usize>,
+    pub params: u64,
+    pub macs: u64,
+}
+
+/// A unit's field in input pixels: rows `top ..= bottom`, columns `left ..= right`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Box2 {
+    pub top: i64,
+    pub left: i64,
+    pub bottom: i64,
+    pub right: i64,
+}
+
+/// Where a unit looks: its field unclipped (may extend into padding), clipped to the
+/// image (`None` if entirely outside), and its centre.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnitField {
+    pub unclipped: Box2,
+    pub clipped: Option<Box2>,
+    pub center: [f64; 2],
+}
+
+/// Analyses `layers` for an input of `channels` x `height` x `width`.
+pub fn analyse(layers: &[Layer], [channels, height, width]: [usize; 3]) -> Result<Vec<LayerAnalysis>, String> {
+    let (mut r, mut s, mut p) = ([1usize; 2], [1usize; 2], [0usize; 2]);
+    let mut shape = vec![channels, height, width];
+    let mut out = Vec::with_capacity(layers.len());
+    for l in layers {
+        let (mut params, mut macs) = (0u64, 0u64);
+        match &l.op {
+            Op::Conv { .. } | Op::MaxPool | Op::AveragePool => {
+                if shape.len() != 3 {
+                    return Err(format!("{} ({}) needs a [C, H, W] input, got {shape:?}", l.name, l.op_type));
+                }
+                let mut hw = [0usize; 2];
+                for a in 0..2 {
+                    let k = l.dilation[a] * (l.kernel[a] - 1) + 1;
+                    let padded = shape[1 + a] + l.pad_begin[a] + l.pad_end[a];
+                    if padded < k || l.stride[a] == 0 {
+                        return Err(format!(
+                            "{} ({}): kernel {k} does not fit the padded input {padded} on axis {a}",
+                            l.name, l.op_type
+                        ));
+                    }
+                    hw[a] = if l.ceil_mode {
+                        (padded - k).div_ceil(l.stride[a]) + 1
+                    } else {
+                        (padded - k) / l.stride[a] + 1
+                    };
+                    r[a] += (k - 1) * s[a];
+                    p[a] += l.pad_begin[a] * s[a];
+                    s[a] *= l.stride[a];
+                }
+                let c_in = shape[0];
+                let c_out = match l.op {
+                    Op::Conv { out_channels, groups, has_bias } => {
+                        let per_out = (c_in / groups.max(1) * l.kernel[0] * l.kernel[1]) as u64;
+                        params = per_out * out_channels as u64 + if has_bias { out_channels as u64 } else { 0 };
+                        macs = per_out * (out_channels * hw[0] * hw[1]) as u64;
+                        out_channels
+                    }
+                    _ => c_in,
+                };
+                shape = vec![c_out, hw[0], hw[1]];
+            }
+            Op::Flatten => {
+                // a unit of a flattened vector sees everything its input saw
+                r = full_field(r, s, &shape);
+                shape = vec![shape.iter().product()];
+            }
+            Op::Dense { out_features, has_bias } => {
+                let fan_in: usize = shape.iter().product();
+                r = full_field(r, s, &shape);
+                params = (fan_in * out_features + if *has_bias { *out_features } else { 0 }) as u64;
+                macs = (fan_in * out_features) as u64;
+                shape = vec![*out_features];
+            }
+            Op::Pointwise | Op::Softmax => {
+                if l.op_type == "BatchNormalization" {
+                    params = 4 * shape[0] as u64; // scale, bias, running mean and variance
+                }
+            }
+        }
+        out.push(LayerAnalysis {
+            name: l.name.clone(),
+            label: l.label.clone(),
+            op_type: l.op_type.clone(),
+            rf: r,
+            stride: s,
+            padding: p,
+            out_shape: shape.clone(),
+            params,
+            macs,
+        });
+    }
+    Ok(out)
+}
+
+/// After a layer that mixes all positions, one unit sees the union of the fields of every
+/// position of its input.
+fn full_field(r: [usize; 2], s: [usize; 2], shape: &[usize]) -> [usize; 2] {
+    if shape.len() == 3 {
+        [r[0] + (shape[1] - 1) * s[0], r[1] + (shape[2] - 1) * s[1]]
+    } else {
+        r
+    }
+}
+
+/// The field of unit (`y`, `x`) of a layer, in an input of `height` x `width`.
+pub fn unit_field(a: &LayerAnalysis, y: usize, x: usize, [height, width]: [usize; 2]) -> UnitField {
+    let top = (y * a.stride[0]) as i64 - a.padding[0] as i64;
+    let left = (x * a.stride[1]) as i64 - a.padding[1] as i64;
+    let unclipped = Box2 { top, left, bottom: top + a.rf[0] as i64 - 1, right: left + a.rf[1] as i64 - 1 };
+    let clipped = Box2 {
+        top: unclipped.top.max(0),
+        left: unclipped.left.max(0),
+        bottom: unclipped.bottom.min(height as i64 - 1),
+        right: unclipped.right.min(width as i64 - 1),
+    };
+    let inside = clipped.top <= clipped.bottom && clipped.left <= clipped.right;
+    UnitField {
+        unclipped,
+        clipped: inside.then_some(clipped),
+        center: [top as f64 + (a.rf[0] as f64 - 1.0) / 2.0, left as f64 + (a.rf[1] as f64 - 1.0) / 2.0],
+    }
+}
+
+/// Weights of a stack of `n` 3x3 convolutions with `c` channels in and out, and of the one
+/// convolution with the same receptive field (the paper's 27C² vs 49C² for n = 3); biases
+/// excluded, as in the paper.
+pub fn stack_vs_single(n: usize, c: u64) -> (u64, u64, usize) {
+    let rf = 2 * n + 1;
+    (n as u64 * 9 * c * c, (rf * rf) as u64 * c * c, rf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A VGG feature extractor plus the torchvision classifier, as `analyse` sees it.
+    pub fn vgg(cfg: &[usize], classifier: bool) -> Vec<Layer> {
+        let mut layers = Vec::new();
+        let (mut block, mut i) = (1, 1);
+        for &c in cfg {
+            if c == 0 {
+                layers.push(Layer::spatial(&format!("pool{block}"), "MaxPool", Op::MaxPool, 2, 2, 0));
+                block += 1;
+                i = 1;
+            } else {
+                let conv = Op::Conv { out_channels: c, groups: 1, has_bias: true };
+                layers.push(Layer::spatial(&format!("conv{block}_{i}"), "Conv", conv, 3, 1, 1));
+                layers.push(Layer::pointwise(&format!("relu{block}_{i}"), "Relu"));
+                i += 1;
+            }
+        }
+        if classifier {
+            layers.push(Layer::spatial("avgpool", "AveragePool", Op::AveragePool, 1, 1, 0));
+            layers.push(Layer::pointwise("flatten", "Flatten"));
+            layers.last_mut().unwrap().op = Op::Flatten;
+            for (n, f) in [("fc6", 4096), ("fc7", 4096), ("fc8", 1000)] {
+                layers.push(Layer::pointwise(n, "Gemm"));
+                layers.last_mut().unwrap().op = Op::Dense { out_features: f, has_bias: true };
+            }
+        }
+        layers
+    }
+
+    const M: usize = 0;
+    const VGG11: &[usize] = &[64, M, 128, M, 256, 256, M, 512, 512, M, 512, 512, M];
+    const VGG13: &[usize] = &[64, 64, M, 128, 128, M, 256, 256, M, 512, 512, M, 512, 512, M];
+    const VGG16: &[usize] = &[64, 64, M, 128, 128, M, 256, 256, 256, M, 512, 512, 512, M, 512, 512, 512, M];
+    const VGG19: &[usize] =
+        &[64, 64, M, 128, 128, M, 256, 256, 256, 256, M, 512, 512, 512, 512, M, 512, 512, 512, 512, M];
+
+    fn layer<'a>(a: &'a [LayerAnalysis], name: &str) -> &'a LayerAnalysis {
+        a.iter().find(|l| l.name == name).unwrap()
+    }
+
+    #[test]
+    fn vgg16_receptive_fields_match_hand_computation() {
+        let a = analyse(&vgg(VGG16, false), [3, 224, 224]).unwrap();
+        for (name, rf) in [("conv1_1", 3), ("conv1_2", 5), ("pool1", 6), ("conv3_3", 40), ("conv4_3", 92), ("conv5_3", 196)] {
+            assert_eq!(layer(&a, name).rf, [rf, rf], "{name}");
+        }
+        let pool5 = layer(&a, "pool5");
+        assert_eq!((pool5.rf, pool5.stride, pool5.padding), ([212, 212], [32, 32], [90, 90]));
+        assert_eq!(pool5.out_shape, vec![512, 7, 7]);
+    }
+
+    #[test]
+    fn pool5_of_each_depth() {
+        for (cfg, rf, pad) in [(VGG11, 150, 59), (VGG13, 156, 62), (VGG16, 212, 90), (VGG19, 268, 118)] {
+            let a = analyse(&vgg(cfg, false), [3, 224, 224]).unwrap();
+            let p = layer(&a, "pool5");
+            assert_eq!((p.rf[0], p.stride[0], p.padding[0]), (rf, 32, pad));
+        }
+    }
+
+    #[test]
+    fn torchvision_parameter_totals() {
+        for (cfg, total) in
+            [(VGG11, 132_863_336u64), (VGG13, 133_047_848), (VGG16, 138_357_544), (VGG19, 143_667_240)]
+        {
+            let a = analyse(&vgg(cfg, true), [3, 224, 224]).unwrap();
+            assert_eq!(a.iter().map(|l| l.params).sum::<u64>(), total);
+        }
+    }
+
+    #[test]
+    fn vgg16_macs_are_the_known_15_5_gmacs() {
+        // conv layers of VGG16 at 224x224: 15.35 G multiply-accumulates, fc layers 0.12 G
+        let a = analyse(&vgg(VGG16, true), [3, 224, 224]).unwrap();
+        let conv: u64 = a.iter().filter(|l| l.op_type == "Conv").map(|l| l.macs).sum();
+        let conv1_1 = layer(&a, "conv1_1").macs;
+        assert_eq!(conv1_1, 224 * 224 * 64 * 3 * 9);
+        assert_eq!(conv, 15_346_630_656);
+        assert_eq!(a.iter().map(|l| l.macs).sum::<u64>() - conv, 25088 * 4096 + 4096 * 4096 + 4096 * 1000);
+    }
+
+    #[test]
+    fn unit_boxes_start_in_the_padding() {
+        let a = analyse(&vgg(VGG16, false), [3, 224, 224]).unwrap();
+        let f = unit_field(layer(&a, "pool5"), 0, 0, [224, 224]);
+        assert_eq!(f.unclipped, Box2 { top: -90, left: -90, bottom: 121, right: 121 });
+        assert_eq!(f.clipped, Some(Box2 { top: 0, left: 0, bottom: 121, right: 121 }));
+        assert_eq!(f.center, [15.5, 15.5]);
+        let f = unit_field(layer(&a, "conv1_1"), 10, 20, [224, 224]);
+        assert_eq!(f.unclipped, Box2 { top: 9, left: 19, bottom: 11, right: 21 });
+        assert_eq!(f.center, [10.0, 20.0]);
+    }
+
+    #[test]
+    fn dilation_and_ceil_mode() {
+        let mut conv = Layer::spatial("c", "Conv", Op::Conv { out_channels: 1, groups: 1, has_bias: false }, 3, 1, 2);
+        conv.dilation = [2, 2];
+        let mut pool = Layer::spatial("p", "MaxPool", Op::MaxPool, 2, 2, 0);
+        pool.ceil_mode = true;
+        let a = analyse(&[conv, pool], [1, 7, 7]).unwrap();
+        assert_eq!((a[0].rf, a[0].out_shape.clone()), ([5, 5], vec![1, 7, 7]));
+        assert_eq!((a[1].rf, a[1].out_shape.clone()), ([6, 6], vec![1, 4, 4]));
+    }
+
+    #[test]
+    fn the_papers_weight_argument() {
+        // three stacked 3x3 see 7x7 with 27C² weights; one 7x7 needs 49C²
+        assert_eq!(stack_vs_single(3, 1), (27, 49, 7));
+        assert_eq!(stack_vs_single(2, 1), (18, 25, 5));
+    }
+}

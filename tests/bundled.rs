@@ -1,0 +1,68 @@
+//! The bundled models, through the crate: the VGG16 conv base gives the wheel's own pool5,
+//! and the Fashion-VGG reproduces its model card's count on the first 1,000 test images.
+//! `./build.sh test` makes the conv base (`./build.sh models`) before running these.
+
+mod common;
+
+use common::{f32s, rel_max_err, TOLERANCE};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use vgg_wasm::pipeline::{Options, Pipeline};
+
+fn path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn read(rel: &str) -> Vec<u8> {
+    std::fs::read(path(rel)).unwrap_or_else(|e| panic!("{rel}: {e} (./build.sh models makes it)"))
+}
+
+fn sidecar(rel: &str) -> Options {
+    serde_json::from_slice(&read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+#[test]
+fn vgg16_conv_base_gives_the_wheel_models_pool5() {
+    let mut p = Pipeline::new(&read(".cache/models/vgg16-conv-base.onnx"), sidecar("www/models/vgg16-conv-base.json"))
+        .unwrap();
+    // the pixels tools/vgg16_base.py fed the wheel's model: chelsea.png, 240x240, Caffe convention
+    let input = f32s(&read(".cache/models/vgg16-conv-base.onnx.check.input.bin"));
+    let out = p.forward_tensor(&input, &[1, 3, 240, 240]).unwrap();
+    assert_eq!(out.shape, vec![1, 512, 7, 7]);
+    let err = rel_max_err(&out.data, &f32s(&read(".cache/models/vgg16-conv-base.onnx.check.pool5.bin")));
+    println!("VGG16 conv base pool5 vs the wheel's model (onnxruntime): relative max error {err:.2e}");
+    assert!(err <= TOLERANCE, "relative error {err}");
+}
+
+/// Fashion-MNIST test images (Debian's dataset-fashion-mnist), uint8 28x28 each.
+fn fashion_test_images(n: usize) -> Vec<Vec<u8>> {
+    let gz = std::fs::File::open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
+        .expect("Fashion-MNIST test images (apt-get install dataset-fashion-mnist)");
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(gz).read_to_end(&mut raw).unwrap();
+    raw[16..].chunks_exact(28 * 28).take(n).map(<[u8]>::to_vec).collect()
+}
+
+#[test]
+fn fashion_vgg_reproduces_its_model_card() {
+    let card: serde_json::Value = serde_json::from_slice(&read("training/results/fashion-vgg.json")).unwrap();
+    let subset = card["subset"].as_u64().unwrap() as usize;
+    let expected: Vec<u64> = card["subset_predictions"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    let labels = {
+        let gz = std::fs::File::open("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz").unwrap();
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(gz).read_to_end(&mut raw).unwrap();
+        raw[8..8 + subset].to_vec()
+    };
+    let mut p = Pipeline::new(&read("www/models/fashion-vgg.onnx"), sidecar("www/models/fashion-vgg.json")).unwrap();
+    let (mut correct, mut differ) = (0, 0);
+    for (i, img) in fashion_test_images(subset).iter().enumerate() {
+        // grey pixels as RGBA, exactly as a canvas holds them
+        let rgba: Vec<u8> = img.iter().flat_map(|&v| [v, v, v, 255]).collect();
+        let top = p.classify(&rgba, 28, 28, 1).unwrap().predictions[0].index;
+        correct += (top == labels[i] as usize) as u64;
+        differ += (top as u64 != expected[i]) as u64;
+    }
+    println!("Fashion-VGG on the first {subset} test images: {correct} correct; {differ} predictions differ from training");
+    assert_eq!(correct, card["subset_correct"].as_u64().unwrap());
+}

