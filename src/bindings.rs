@@ -32,8 +32,29 @@ export interface PreprocessOptions {
   pad?: number;
   layout?: "nchw" | "nhwc";
 }
-/** Options for `new Vgg(bytes, options)`; the same object a model's JSON sidecar holds. */
-export interface VggOptions { preprocess?: PreprocessOptions; labels?: string[]; }
+/** Options for `new Vgg(bytes, options)`; the same object a model's JSON sidecar holds.
+ *  `activations: true` keeps every layer's output after each run (for `activation`,
+ *  `saliency`, `effectiveReceptiveField`), at some cost in memory and speed. */
+export interface VggOptions { preprocess?: PreprocessOptions; labels?: string[]; activations?: boolean; }
+/** One layer of the chain, computed from the graph for the last input size. `rf` (receptive
+ *  field), `stride` and `padding` are in input pixels, [height, width]; `outShape` is
+ *  [C, H, W] or [features]; `macs` counts multiply-accumulates. */
+export interface LayerInfo {
+  name: string; label: string; opType: string;
+  rf: [number, number]; stride: [number, number]; padding: [number, number];
+  outShape: number[]; params: number; macs: number;
+}
+/** Inclusive pixel box in the input tensor; may extend past it (padding). */
+export interface Box { top: number; left: number; bottom: number; right: number; }
+/** Where a unit looks: its box unclipped and clipped to the input (null if outside). */
+export interface UnitField { unclipped: Box; clipped: Box | null; center: [number, number]; }
+/** A gradient with respect to the input tensor: `gradient` is [C, H, W] (`shape`), `map`
+ *  is [H, W] (saliency: max over channels of |g|; receptive field: sum of |g|). */
+export interface GradientMap { target: string; shape: [number, number, number]; gradient: Float32Array; map: Float32Array; ms: number; }
+/** Tensor pixel (x, y) shows image pixel ((x - pad + left) / scaleX, (y - pad + top) / scaleY). */
+export interface Geometry { scaleX: number; scaleY: number; left: number; top: number; pad: number; width: number; height: number; }
+/** The image as the model sees it (after resize, crop and pad), as straight RGBA. */
+export interface View { width: number; height: number; rgba: Uint8ClampedArray; }
 /** Facts about the loaded model. Dynamic dimensions are `null`. */
 export interface ModelInfo {
   inputName: string;
@@ -135,6 +156,90 @@ impl Vgg {
         })?;
         tensor_to_js(self.inner.forward_tensor(data, &shape).map_err(js_error)?)
     }
+}
+
+#[wasm_bindgen]
+impl Vgg {
+    /// Every layer of the chain with its receptive field, effective stride and padding,
+    /// output shape, parameters and multiply-accumulates, for the last input size.
+    /// Throws if the graph is not a chain of VGG operators.
+    #[wasm_bindgen(unchecked_return_type = "LayerInfo[]")]
+    pub fn layers(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.layers().map_err(js_error)?)
+    }
+
+    /// Where unit (`y`, `x`) of `layer` (a label such as "conv5_3", or a tensor name) looks
+    /// in the input tensor. Cheap: geometry only, no model run.
+    #[wasm_bindgen(js_name = receptiveField, unchecked_return_type = "UnitField")]
+    pub fn receptive_field(&self, layer: &str, y: f64, x: f64) -> Result<JsValue, JsError> {
+        let (y, x) = (index("y", y)?, index("x", x)?);
+        to_js(&self.inner.receptive_field(layer, y, x).map_err(js_error)?)
+    }
+
+    /// The last run's output of `layer` (needs `options.activations`). A convolution is
+    /// read after its ReLU.
+    #[wasm_bindgen(unchecked_return_type = "{ shape: number[]; data: Float32Array }")]
+    pub fn activation(&self, layer: &str) -> Result<JsValue, JsError> {
+        let (shape, data) = self.inner.activation(layer).map_err(js_error)?;
+        let obj: JsValue = js_sys::Object::new().into();
+        set(&obj, "shape", &to_js(&shape)?)?;
+        set(&obj, "data", &js_sys::Float32Array::from(data.as_slice()).into())?;
+        Ok(obj)
+    }
+
+    /// Class saliency (Simonyan et al. 2014) of `classIndex` (default: the top class of the
+    /// last run): the gradient of its score with respect to the input. Needs
+    /// `options.activations` and a model with a classifier.
+    #[wasm_bindgen(unchecked_return_type = "GradientMap")]
+    pub fn saliency(&self, #[wasm_bindgen(js_name = classIndex)] class_index: Option<f64>) -> Result<JsValue, JsError> {
+        let class = class_index.map(|c| index("classIndex", c)).transpose()?;
+        gradient_to_js(self.inner.saliency(class).map_err(js_error)?)
+    }
+
+    /// Effective receptive field (Luo et al. 2016) of unit (`channel`, `y`, `x`) of `layer`
+    /// on the last image: the gradient of its pre-activation with respect to the input.
+    #[wasm_bindgen(js_name = effectiveReceptiveField, unchecked_return_type = "GradientMap")]
+    pub fn effective_receptive_field(&self, layer: &str, channel: f64, y: f64, x: f64) -> Result<JsValue, JsError> {
+        let (c, y, x) = (index("channel", channel)?, index("y", y)?, index("x", x)?);
+        gradient_to_js(self.inner.unit_gradient(layer, c, y, x).map_err(js_error)?)
+    }
+
+    /// How a `width` x `height` image maps onto the input tensor (resize scale, crop offset).
+    #[wasm_bindgen(js_name = inputGeometry, unchecked_return_type = "Geometry")]
+    pub fn input_geometry(&self, width: f64, height: f64) -> Result<JsValue, JsError> {
+        let (w, h) = (dim("width", width)?, dim("height", height)?);
+        to_js(&self.inner.spec().geometry(w, h).map_err(js_error)?)
+    }
+
+    /// The image as the model sees it: resized, cropped and padded, as straight RGBA.
+    #[wasm_bindgen(js_name = modelView, unchecked_return_type = "View")]
+    pub fn model_view(&self, rgba: &[u8], width: f64, height: f64) -> Result<JsValue, JsError> {
+        let (w, h) = (dim("width", width)?, dim("height", height)?);
+        let view = self.inner.view(rgba, w, h).map_err(js_error)?;
+        let obj: JsValue = js_sys::Object::new().into();
+        set(&obj, "width", &view.width().into())?;
+        set(&obj, "height", &view.height().into())?;
+        set(&obj, "rgba", &js_sys::Uint8ClampedArray::from(view.as_raw().as_slice()).into())?;
+        Ok(obj)
+    }
+}
+
+fn index(name: &str, v: f64) -> Result<usize, JsError> {
+    if v.fract() == 0.0 && v >= 0.0 && v <= u32::MAX as f64 {
+        Ok(v as usize)
+    } else {
+        Err(JsError::new(&format!("{name} must be a whole number >= 0, got {v}")))
+    }
+}
+
+fn gradient_to_js(g: crate::pipeline::Gradient) -> Result<JsValue, JsError> {
+    let obj: JsValue = js_sys::Object::new().into();
+    set(&obj, "target", &g.target.as_str().into())?;
+    set(&obj, "shape", &to_js(&g.shape)?)?;
+    set(&obj, "gradient", &js_sys::Float32Array::from(g.data.as_slice()).into())?;
+    set(&obj, "map", &js_sys::Float32Array::from(g.map.as_slice()).into())?;
+    set(&obj, "ms", &g.ms.into())?;
+    Ok(obj)
 }
 
 /// The one conversion from the crate's errors to a JS `Error`: `{:#}` keeps the chain.

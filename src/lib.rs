@@ -1,11 +1,12 @@
 //! vgg-wasm: VGG networks from ONNX, run with tract, for the browser.
 //!
 //! Module map: `model` (the only user of tract), `preprocess` (pixels to tensor),
-//! `predictions` (softmax, top-k), `labels`, `receptive_field` (geometry of the layer chain), `pipeline` (the whole path in plain Rust),
+//! `predictions` (softmax, top-k), `labels`, `receptive_field` (geometry of the layer chain), `gradients` (backward pass), `pipeline` (the whole path in plain Rust),
 //! `bindings` (the JS API), `clock` (timings on wasm and native).
 
 pub mod bindings;
 mod clock;
+pub mod gradients;
 pub mod labels;
 pub mod model;
 pub mod pipeline;

@@ -8,6 +8,7 @@
 
 use anyhow::{ensure, Context, Result};
 use std::sync::Arc;
+use crate::gradients::Step;
 use crate::receptive_field::{Layer, Op};
 use std::collections::HashMap;
 use tract_onnx::pb;
@@ -38,6 +39,9 @@ pub struct Model {
     template: Option<InferenceModel>,
     plan: Arc<TypedRunnableModel>,
     plan_shape: Vec<usize>,
+    /// Tensor names of the plan's outputs: the graph output, then observed layers.
+    outputs: Vec<String>,
+    steps: std::result::Result<Vec<Step>, String>,
 }
 
 impl std::fmt::Debug for Model {
@@ -50,7 +54,7 @@ impl Model {
     /// Parses and optimises an ONNX model. `default_hw` is the spatial size to plan for
     /// first when the graph leaves height and width dynamic; `nhwc` says the input is
     /// laid out [N, H, W, C].
-    pub fn load(bytes: &[u8], default_hw: [usize; 2], nhwc: bool) -> Result<Model> {
+    pub fn load(bytes: &[u8], default_hw: [usize; 2], nhwc: bool, observe: bool) -> Result<Model> {
         ensure!(!bytes.is_empty(), "model bytes are empty (0 bytes)");
         // decode the protobuf
         // Shape hints in value_info and outputs name the batch symbolically ("N"); we plan
@@ -61,7 +65,22 @@ impl Model {
             .with_context(|| format!("decoding ONNX protobuf ({} bytes); is this an .onnx file?", bytes.len()))?;
         let info = graph_info(&proto)?;
         // build the tract model from it
-        let model = onnx.model_for_proto_model(&proto).context("building the tract model from the ONNX graph")?;
+        let mut model = onnx.model_for_proto_model(&proto).context("building the tract model from the ONNX graph")?;
+        let mut outputs = vec![info.output_name.clone()];
+        let mut steps = Err("activations were not asked for (options.activations)".to_string());
+        if observe {
+            // keep every layer a backward pass needs as an extra output, chosen before the
+            // optimiser runs so that it cannot fuse them away
+            let chain = info.layers.as_ref().map_err(|e| anyhow::anyhow!("activations need a chain of layers: {e}"))?;
+            outputs.extend(observed_layers(chain).into_iter().filter(|n| *n != info.output_name));
+            let outlets = outputs
+                .iter()
+                .map(|n| model.find_outlet_label(n).with_context(|| format!("no tensor '{n}' in the tract model")))
+                .collect::<Result<Vec<_>>>()?;
+            model.select_output_outlets(&outlets)?;
+            let graph = proto.graph.as_ref().context("the ONNX model has no graph")?;
+            steps = backward_steps(graph, chain);
+        }
         drop(proto);
         let shape = concrete_input_shape(&info.input_shape, default_hw, nhwc)?;
         let dynamic = info.input_shape.iter().skip(1).any(Option::is_none);
@@ -71,7 +90,17 @@ impl Model {
         } else {
             (None, optimise(model, &shape)?)
         };
-        Ok(Model { info, template, plan, plan_shape: shape })
+        Ok(Model { info, template, plan, plan_shape: shape, outputs, steps })
+    }
+
+    /// Names of the outputs `run` returns, the graph's own output first.
+    pub fn output_names(&self) -> &[String] {
+        &self.outputs
+    }
+
+    /// The backward pass's view of each chain layer, or why there is none.
+    pub fn steps(&self) -> std::result::Result<&[Step], &str> {
+        self.steps.as_deref().map_err(String::as_str)
     }
 
     pub fn info(&self) -> &GraphInfo {
@@ -83,8 +112,9 @@ impl Model {
         self.template.is_some()
     }
 
-    /// Runs the model on one f32 tensor of `shape`; returns the first output's shape and data.
-    pub fn run(&mut self, data: Vec<f32>, shape: &[usize]) -> Result<(Vec<usize>, Vec<f32>)> {
+    /// Runs the model on one f32 tensor of `shape`; returns each output's shape and data,
+    /// in the order of [`Model::output_names`].
+    pub fn run(&mut self, data: Vec<f32>, shape: &[usize]) -> Result<Vec<(Vec<usize>, Vec<f32>)>> {
         let volume: usize = shape.iter().product();
         ensure!(
             data.len() == volume,
@@ -123,10 +153,15 @@ impl Model {
             .plan
             .run(tvec!(Tensor::from(input).into_tvalue()))
             .with_context(|| format!("running the model on input shape {shape:?}"))?;
-        let out = outputs.first().context("the model produced no output")?;
-        let out = out.cast_to::<f32>().context("converting the output to f32")?;
-        let view = out.to_plain_array_view::<f32>()?;
-        Ok((view.shape().to_vec(), view.iter().copied().collect()))
+        ensure!(!outputs.is_empty(), "the model produced no output");
+        outputs
+            .iter()
+            .map(|out| {
+                let out = out.cast_to::<f32>().context("converting an output to f32")?;
+                let view = out.to_plain_array_view::<f32>()?;
+                Ok((view.shape().to_vec(), view.iter().copied().collect()))
+            })
+            .collect()
     }
 }
 
@@ -356,4 +391,95 @@ impl Model {
         let shape = fact.shape.as_concrete().context("the output shape is not concrete after planning")?;
         Ok(shape.to_vec())
     }
+}
+
+/// The layers whose outputs a backward pass reads: ReLU outputs (their masks) and the
+/// inputs and outputs of pools. In a VGG these are also the activations people look at.
+fn observed_layers(chain: &[Layer]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for (i, l) in chain.iter().enumerate() {
+        let pool = matches!(l.op, Op::MaxPool | Op::AveragePool);
+        if pool && i > 0 && !names.contains(&chain[i - 1].name) {
+            names.push(chain[i - 1].name.clone());
+        }
+        if (pool || l.op_type == "Relu") && !names.contains(&l.name) {
+            names.push(l.name.clone());
+        }
+    }
+    names
+}
+
+fn float_initializer(graph: &pb::GraphProto, name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
+    let t = graph.initializer.iter().find(|t| t.name == name).with_context(|| format!("no constant '{name}'"))?;
+    let t = tract_onnx::tensor::load_tensor(&tract_onnx::data_resolver::FopenDataResolver, t, None)
+        .with_context(|| format!("reading constant '{name}'"))?;
+    let t = t.cast_to::<f32>()?;
+    let view = t.to_plain_array_view::<f32>()?;
+    Ok((view.shape().to_vec(), view.iter().copied().collect()))
+}
+
+/// Reads what the backward pass needs of each chain layer (weights, pooling geometry).
+fn backward_steps(graph: &pb::GraphProto, chain: &[Layer]) -> std::result::Result<Vec<Step>, String> {
+    let producer = |name: &str| graph.node.iter().find(|n| n.output.first().is_some_and(|o| o == name));
+    chain
+        .iter()
+        .map(|l| {
+            let mut node = producer(&l.name).ok_or_else(|| format!("no node produces '{}'", l.name))?;
+            // a dense layer's bias Add was merged into it: its weights are on the MatMul
+            if node.op_type == "Add" && matches!(l.op, Op::Dense { .. }) {
+                let mm = node.input.first().ok_or("bias Add without input")?;
+                node = producer(mm).ok_or_else(|| format!("no node produces '{mm}'"))?;
+            }
+            let w = |i: usize| {
+                let name = node.input.get(i).ok_or_else(|| format!("{}: missing input {i}", l.name))?;
+                float_initializer(graph, name).map_err(|e| format!("{}: {e:#}", l.name))
+            };
+            let int_attr = |n: &str, d: i64| attr(node, n).map_or(d, |a| a.i);
+            Ok(match node.op_type.as_str() {
+                "Conv" => {
+                    let Op::Conv { out_channels, groups, .. } = l.op else { return Err(format!("{}: not a convolution", l.name)) };
+                    Step::Conv {
+                        weights: w(1)?.1,
+                        out_channels,
+                        groups,
+                        kernel: l.kernel,
+                        stride: l.stride,
+                        pad: l.pad_begin,
+                        dilation: l.dilation,
+                    }
+                }
+                "BatchNormalization" => {
+                    let eps = attr(node, "epsilon").map_or(1e-5, |a| a.f);
+                    let (gamma, var) = (w(1)?.1, w(4)?.1);
+                    Step::BatchNorm { scale: gamma.iter().zip(&var).map(|(g, v)| g / (v + eps).sqrt()).collect() }
+                }
+                "Relu" => Step::Relu,
+                "MaxPool" => Step::MaxPool { kernel: l.kernel, stride: l.stride, pad: l.pad_begin, dilation: l.dilation },
+                "AveragePool" => Step::AveragePool {
+                    kernel: l.kernel,
+                    stride: l.stride,
+                    pad: l.pad_begin,
+                    divide_by_kernel: int_attr("count_include_pad", 0) != 0 || l.pad_begin == [0, 0] && l.pad_end == [0, 0],
+                },
+                "Flatten" | "Reshape" => Step::Flatten,
+                "Gemm" | "MatMul" => {
+                    let Op::Dense { out_features, .. } = l.op else { return Err(format!("{}: not a dense layer", l.name)) };
+                    let (dims, mut weights) = w(1)?;
+                    if node.op_type == "Gemm" {
+                        if int_attr("transA", 0) != 0 {
+                            return Err(format!("{}: Gemm with transA is not supported", l.name));
+                        }
+                        let alpha = attr(node, "alpha").map_or(1.0, |a| a.f);
+                        weights.iter_mut().for_each(|v| *v *= alpha);
+                    }
+                    let out_major = node.op_type == "Gemm" && int_attr("transB", 0) != 0;
+                    let inputs = if out_major { dims[1] } else { dims[0] };
+                    Step::Dense { weights, inputs, outputs: out_features, out_major }
+                }
+                "Dropout" | "Identity" | "Softmax" => Step::Identity,
+                "Add" | "Sub" => Step::Identity, // a constant shift
+                other => return Err(format!("{}: no gradient for {other}", l.name)),
+            })
+        })
+        .collect()
 }

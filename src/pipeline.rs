@@ -6,6 +6,7 @@ use crate::labels::Labels;
 use crate::model::{fmt_shape, GraphInfo, Model};
 use crate::predictions::{softmax, top_k, Prediction};
 use crate::preprocess::{self, ChannelOrder, Layout, PreprocessSpec, SpecOptions};
+use crate::gradients::{self, Activation};
 use crate::receptive_field::{self, LayerAnalysis, UnitField};
 use anyhow::{bail, ensure, Context, Result};
 use image::RgbaImage;
@@ -22,6 +23,10 @@ pub struct Options {
     pub preprocess: Option<SpecOptions>,
     /// Class names in output order; defaults to ImageNet's for 1000 classes.
     pub labels: Option<Vec<String>>,
+    /// Keep every layer's activations after each run, for `activation` and the gradients.
+    /// Costs memory and some speed (the optimiser may not fuse what must stay visible).
+    #[serde(default)]
+    pub activations: bool,
 }
 
 /// What the model's output is.
@@ -83,6 +88,22 @@ pub struct Pipeline {
     labels: Labels,
     /// Height and width of the last input tensor, which layer analysis describes.
     input_hw: [usize; 2],
+    /// Every output of the last run (graph output, then observed layers), when kept.
+    last: Option<Vec<(Vec<usize>, Vec<f32>)>>,
+}
+
+/// The gradient of one scalar with respect to the input tensor.
+#[derive(Clone, Debug)]
+pub struct Gradient {
+    /// [channels, height, width] of the input tensor.
+    pub shape: [usize; 3],
+    pub data: Vec<f32>,
+    /// One value per input pixel: max over channels of |gradient| for saliency (Simonyan et
+    /// al.), sum over channels for an effective receptive field (Luo et al.).
+    pub map: Vec<f32>,
+    /// What was differentiated, e.g. `class 281 (tabby cat)` or `conv5_3[12, 3, 4]`.
+    pub target: String,
+    pub ms: f64,
 }
 
 impl Pipeline {
@@ -92,7 +113,7 @@ impl Pipeline {
         let nhwc = spec_opts.layout == Some(Layout::Nhwc);
         let plan_hw = spec_opts.crop.map_or(DEFAULT_PLAN_HW, |[h, w]| [h as usize, w as usize]);
         let plan_hw = if plan_hw.contains(&0) { DEFAULT_PLAN_HW } else { plan_hw };
-        let model = Model::load(bytes, plan_hw, nhwc).context("loading the model")?;
+        let model = Model::load(bytes, plan_hw, nhwc, options.activations).context("loading the model")?;
         let info = model.info().clone();
         let (c_axis, h_axis, w_axis) = if nhwc { (3, 1, 2) } else { (1, 2, 3) };
         // a one-channel model wants grey pixels unless told otherwise
@@ -122,7 +143,7 @@ impl Pipeline {
             Head::Features => Labels::Numbered,
         };
         let input_hw = fixed_hw.map_or(plan_hw, |[h, w]| [h as usize, w as usize]);
-        Ok(Pipeline { model, spec, head, labels, input_hw })
+        Ok(Pipeline { model, spec, head, labels, input_hw, last: None })
     }
 
     pub fn info(&self) -> Result<ModelInfo> {
@@ -141,6 +162,12 @@ impl Pipeline {
 
     pub fn spec(&self) -> &PreprocessSpec {
         &self.spec
+    }
+
+    /// The pixels the model sees for a straight RGBA image, after resize, crop and pad.
+    pub fn view(&self, rgba: &[u8], width: u32, height: u32) -> Result<RgbaImage> {
+        let img = preprocess::rgba_image(rgba, width, height)?;
+        Ok(preprocess::prepare(&img, &self.spec)?.view)
     }
 
     /// Top-`k` classes for a straight RGBA image.
@@ -185,9 +212,10 @@ impl Pipeline {
         let t0 = now_ms();
         let prepared = preprocess::prepare(img, &self.spec)?;
         let t1 = now_ms();
-        let (shape, data) = self.model.run(prepared.tensor, &prepared.shape)?;
+        let outputs = self.model.run(prepared.tensor, &prepared.shape)?;
         let t2 = now_ms();
         self.input_hw = self.spatial(&prepared.shape);
+        let (shape, data) = self.keep(outputs);
         Ok(Output { shape, data, timings: Timings { preprocess_ms: t1 - t0, inference_ms: t2 - t1 } })
     }
 
@@ -195,15 +223,156 @@ impl Pipeline {
     pub fn forward_tensor(&mut self, data: &[f32], shape: &[usize]) -> Result<Output> {
         ensure!(data.iter().all(|v| v.is_finite()), "input tensor contains NaN or infinite values");
         let t0 = now_ms();
-        let (out_shape, out) = self.model.run(data.to_vec(), shape)?;
+        let outputs = self.model.run(data.to_vec(), shape)?;
         let inference_ms = now_ms() - t0;
         self.input_hw = self.spatial(shape);
-        let (shape, data) = (out_shape, out);
+        let (shape, data) = self.keep(outputs);
         Ok(Output { shape, data, timings: Timings { preprocess_ms: 0.0, inference_ms } })
     }
 }
 
 impl Pipeline {
+    /// Keeps a run's outputs when activations are observed; returns the graph output.
+    fn keep(&mut self, mut outputs: Vec<(Vec<usize>, Vec<f32>)>) -> (Vec<usize>, Vec<f32>) {
+        if outputs.len() > 1 || self.model.steps().is_ok() {
+            let main = outputs[0].clone();
+            self.last = Some(outputs);
+            main
+        } else {
+            outputs.swap_remove(0)
+        }
+    }
+
+    /// The last run's output of tensor `name`, if it was kept.
+    fn kept(&self, name: &str) -> Option<&(Vec<usize>, Vec<f32>)> {
+        let i = self.model.output_names().iter().position(|n| n == name)?;
+        self.last.as_ref()?.get(i)
+    }
+
+    /// Index of `layer` (tensor name or VGG label) in the chain.
+    fn layer_index(&self, layers: &[LayerAnalysis], layer: &str) -> Result<usize> {
+        layers.iter().position(|l| l.name == layer || l.label == layer).with_context(|| {
+            let known: Vec<&str> = layers.iter().filter(|l| !l.label.is_empty()).map(|l| l.label.as_str()).collect();
+            format!("no layer named '{layer}' (layers: {})", known.join(", "))
+        })
+    }
+
+    /// Names of the layers whose activations are kept after each run.
+    pub fn observed(&self) -> &[String] {
+        &self.model.output_names()[1..]
+    }
+
+    /// Activations of `layer` from the last run: shape (batch 1 first) and data. A
+    /// convolution or dense layer is read after the ReLU that follows it, as VGG's feature
+    /// maps are usually shown.
+    pub fn activation(&self, layer: &str) -> Result<(Vec<usize>, Vec<f32>)> {
+        ensure!(self.last.is_some(), "no activations yet: load with options.activations = true, then run the model");
+        let layers = self.layers()?;
+        let i = self.layer_index(&layers, layer)?;
+        let candidates = [Some(i), (i + 1 < layers.len() && layers[i + 1].op_type == "Relu").then_some(i + 1)];
+        for j in candidates.into_iter().flatten().rev() {
+            if let Some((shape, data)) = self.kept(&layers[j].name) {
+                return Ok((shape.clone(), data.clone()));
+            }
+        }
+        bail!(
+            "layer '{layer}' is not kept (the optimiser may fuse it away); kept layers: {}",
+            self.observed().join(", ")
+        )
+    }
+
+    /// The backward steps, once the model has run with its activations kept.
+    fn ready_for_gradients(&self) -> Result<&[gradients::Step]> {
+        let steps = self.model.steps().map_err(|e| anyhow::anyhow!("gradients are not available: {e}"))?;
+        ensure!(self.last.is_some(), "run the model first (classify or forward)");
+        Ok(steps)
+    }
+
+    /// Runs the backward pass from the output of chain layer `from`, seeded with `seed`.
+    fn backprop(&self, layers: &[LayerAnalysis], from: usize, seed: Vec<f32>) -> Result<Vec<f32>> {
+        let steps = self.ready_for_gradients()?;
+        let [h, w] = self.input_hw;
+        let input_shape = [self.spec.channel_order.channels(), h, w];
+        let acts: Vec<Activation> = layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| Activation {
+                in_shape: if i == 0 { &input_shape } else { &layers[i - 1].out_shape },
+                out_shape: &l.out_shape,
+                input: if i == 0 { None } else { self.kept(&layers[i - 1].name).map(|k| k.1.as_slice()) },
+                output: self.kept(&l.name).map(|k| k.1.as_slice()),
+            })
+            .collect();
+        gradients::backward(steps, &acts, from, seed)
+    }
+
+    fn gradient(&self, data: Vec<f32>, target: String, t0: f64, reduce_max: bool) -> Gradient {
+        let [h, w] = self.input_hw;
+        let c = self.spec.channel_order.channels();
+        let plane = h * w;
+        let map = (0..plane)
+            .map(|p| {
+                let vals = (0..c).map(|ch| data[ch * plane + p].abs());
+                if reduce_max { vals.fold(0.0, f32::max) } else { vals.sum() }
+            })
+            .collect();
+        Gradient { shape: [c, h, w], data, map, target, ms: now_ms() - t0 }
+    }
+
+    /// Class saliency (Simonyan, Vedaldi & Zisserman 2014): the gradient of the unnormalised
+    /// score of `class` (default: the last run's top class) with respect to the input.
+    pub fn saliency(&self, class: Option<usize>) -> Result<Gradient> {
+        let t0 = now_ms();
+        let Head::Classifier { classes, .. } = self.head else { bail!("saliency needs a classifier; this model outputs feature maps") };
+        self.ready_for_gradients()?;
+        let layers = self.layers()?;
+        let from = layers
+            .iter()
+            .rposition(|l| matches!(l.op_type.as_str(), "Gemm" | "MatMul"))
+            .filter(|&i| layers[i].out_shape == vec![classes])
+            .context("no fully connected layer gives the class scores")?;
+        let class = match class {
+            Some(c) => {
+                ensure!(c < classes, "class index {c} is out of range: the model has {classes} classes");
+                c
+            }
+            None => {
+                let out = &self.last.as_ref().context("run the model first (classify or forward)")?[0].1;
+                top_k(out, 1)[0]
+            }
+        };
+        let mut seed = vec![0f32; classes];
+        seed[class] = 1.0;
+        let data = self.backprop(&layers, from, seed)?;
+        Ok(self.gradient(data, format!("class {class} ({})", self.labels.name(class)), t0, true))
+    }
+
+    /// Effective receptive field (Luo et al. 2016) of unit (`channel`, `y`, `x`) of `layer`:
+    /// the gradient of its pre-activation with respect to the input, so a unit that is zero
+    /// on this image still shows where it looks.
+    pub fn unit_gradient(&self, layer: &str, channel: usize, y: usize, x: usize) -> Result<Gradient> {
+        let t0 = now_ms();
+        let layers = self.layers()?;
+        let mut from = self.layer_index(&layers, layer)?;
+        if layers[from].op_type == "Relu" && from > 0 {
+            from -= 1;
+        }
+        let shape = &layers[from].out_shape;
+        let (c, h, w) = match shape.as_slice() {
+            [c, h, w] => (*c, *h, *w),
+            [f] => (*f, 1, 1),
+            _ => bail!("layer '{layer}' has an unexpected shape {shape:?}"),
+        };
+        ensure!(
+            channel < c && y < h && x < w,
+            "unit (channel {channel}, y {y}, x {x}) is outside layer '{layer}' of shape [{c}, {h}, {w}]"
+        );
+        let mut seed = vec![0f32; c * h * w];
+        seed[(channel * h + y) * w + x] = 1.0;
+        let data = self.backprop(&layers, from, seed)?;
+        Ok(self.gradient(data, format!("{}[{channel}, {y}, {x}]", layers[from].label), t0, false))
+    }
+
     fn spatial(&self, shape: &[usize]) -> [usize; 2] {
         match self.spec.layout {
             Layout::Nchw => [shape[2], shape[3]],

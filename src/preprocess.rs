@@ -241,6 +241,42 @@ impl PreprocessSpec {
     }
 }
 
+/// Where the input tensor's pixels come from in the original image: tensor pixel
+/// (`x`, `y`) shows original pixel ((x - pad + left) / scale_x, (y - pad + top) / scale_y).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Geometry {
+    /// Resized image size over original size, per axis.
+    pub scale_x: f64,
+    pub scale_y: f64,
+    /// Crop offset in the resized image.
+    pub left: u32,
+    pub top: u32,
+    /// Black border added around the crop.
+    pub pad: u32,
+    /// Size of the input tensor's spatial plane.
+    pub width: u32,
+    pub height: u32,
+}
+
+impl PreprocessSpec {
+    /// How an image of `width` x `height` maps onto the input tensor.
+    pub fn geometry(&self, width: u32, height: u32) -> Result<Geometry> {
+        ensure!(width > 0 && height > 0, "image width and height must be > 0, got {width}x{height}");
+        let [rw, rh] = self.resized_wh(width, height);
+        let [ch, cw] = self.cropped_hw(width, height)?;
+        Ok(Geometry {
+            scale_x: rw as f64 / width as f64,
+            scale_y: rh as f64 / height as f64,
+            left: round_half_even((rw - cw) as f64 / 2.0),
+            top: round_half_even((rh - ch) as f64 / 2.0),
+            pad: self.pad,
+            width: cw + 2 * self.pad,
+            height: ch + 2 * self.pad,
+        })
+    }
+}
+
 /// A prepared input: the tensor, its shape, and the RGBA pixels it was made from after
 /// resize and crop (what the model sees, for display).
 #[derive(Clone, Debug)]
@@ -285,8 +321,7 @@ pub fn prepare(img: &RgbaImage, spec: &PreprocessSpec) -> Result<Prepared> {
         &resized
     };
     // centre crop, offsets rounded as torchvision's CenterCrop does (Python round)
-    let top = round_half_even((rh - out_h) as f64 / 2.0);
-    let left = round_half_even((rw - out_w) as f64 / 2.0);
+    let Geometry { top, left, .. } = spec.geometry(width, height)?;
     let mut view = image::imageops::crop_imm(src, left, top, out_w, out_h).to_image();
     if spec.pad > 0 {
         // black border, opaque
@@ -452,6 +487,14 @@ mod tests {
         let opts = SpecOptions { pad: Some(2), ..Default::default() };
         let s = PreprocessSpec::resolve(&opts, Some([32, 32])).unwrap();
         assert_eq!((s.resize, s.crop, s.pad), (Some(32), Some([28, 28]), 2));
+    }
+
+    #[test]
+    fn geometry_maps_tensor_pixels_back_to_the_image() {
+        let g = PreprocessSpec::imagenet_224().geometry(500, 375).unwrap();
+        // 500x375 -> 341x256, crop 224 at left round(58.5) = 58, top 16
+        assert_eq!((g.left, g.top, g.width, g.height), (58, 16, 224, 224));
+        assert!((g.scale_x - 341.0 / 500.0).abs() < 1e-12 && (g.scale_y - 256.0 / 375.0).abs() < 1e-12);
     }
 
     #[test]

@@ -163,3 +163,21 @@ fn unit_fields_follow_the_last_input_size() {
     let e = format!("{:#}", p.receptive_field("conv9_9", 0, 0).unwrap_err());
     assert!(e.contains("conv9_9"), "{e}");
 }
+
+#[test]
+fn kept_activations_equal_onnxruntimes_intermediate_outputs() {
+    // the layers kept as extra outputs must survive tract's optimiser unchanged
+    let fx = fixture("zoo_vgg16");
+    let opts = Options { activations: true, ..Default::default() };
+    let mut p = Pipeline::new(fx.model, opts).unwrap();
+    let out = p.forward_tensor(&f32s(fx.input), fx.input_shape).unwrap();
+    assert!(rel_max_err(&out.data, &f32s(fx.output)) <= TOLERANCE, "the graph output is unchanged");
+    for (name, reference) in ZOO_VGG16_ACTIVATIONS {
+        let (_, data) = p.activation(name).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let err = rel_max_err(&data, &f32s(reference));
+        println!("{name:24} relative max error {err:.2e}");
+        assert!(err <= TOLERANCE, "{name}: {err}");
+    }
+    // VGG labels name the same tensors: conv3_3 is read after its ReLU (vgg0_relu6_fwd)
+    assert_eq!(p.activation("conv3_3").unwrap().1, p.activation("vgg0_relu6_fwd").unwrap().1);
+}

@@ -115,3 +115,47 @@ fn conv_only_model_returns_feature_maps_at_any_size() {
     let msg = error_message(vgg.classify(&gradient_rgba(64, 64), 64.0, 64.0, None).unwrap_err());
     assert!(msg.contains("no classifier"), "{msg}");
 }
+
+fn with_activations() -> JsValue {
+    js_sys::JSON::parse(r#"{"activations": true}"#).unwrap()
+}
+
+#[wasm_bindgen_test]
+fn gradients_match_finite_differences_in_the_browser() {
+    let mut vgg = Vgg::new(GRAD_MODEL, with_activations()).unwrap();
+    vgg.forward_tensor(&f32s(GRAD_INPUT), serde_wasm_bindgen::to_value(&[1, 3, 20, 20]).unwrap()).unwrap();
+    let grad = |g: &JsValue| get(g, "gradient").dyn_into::<js_sys::Float32Array>().unwrap().to_vec();
+    let s = vgg.saliency(Some(3.0)).unwrap();
+    let err = rel_max_err(&grad(&s), &f32s(GRAD_SALIENCY_3));
+    console_log!("saliency vs finite differences: {err:.2e}");
+    assert!(err <= 1e-3);
+    let u = vgg.effective_receptive_field("conv2_1", 2.0, 4.0, 6.0).unwrap();
+    let err = rel_max_err(&grad(&u), &f32s(GRAD_UNIT_CONV2_1_2_4_6));
+    console_log!("unit gradient vs finite differences: {err:.2e}");
+    assert!(err <= 1e-3);
+    assert_eq!(get(&u, "map").dyn_into::<js_sys::Float32Array>().unwrap().length(), 400);
+    let msg = error_message(vgg.effective_receptive_field("conv2_1", 0.5, 0.0, 0.0).unwrap_err());
+    assert!(msg.contains("channel") && msg.contains("0.5"), "{msg}");
+}
+
+#[wasm_bindgen_test]
+fn layers_fields_and_activations_through_the_js_api() {
+    let mut vgg = Vgg::new(fixture("features_vgg16").model, with_activations()).unwrap();
+    vgg.forward(&gradient_rgba(224, 224), 224.0, 224.0).unwrap();
+    let layers = js_sys::Array::from(&vgg.layers().unwrap());
+    let pool5 = layers.iter().find(|l| get(l, "label").as_string().as_deref() == Some("pool5")).unwrap();
+    let rf: Vec<usize> = serde_wasm_bindgen::from_value(get(&pool5, "rf")).unwrap();
+    let padding: Vec<usize> = serde_wasm_bindgen::from_value(get(&pool5, "padding")).unwrap();
+    assert_eq!((rf, padding), (vec![212, 212], vec![90, 90]));
+    let f = vgg.receptive_field("conv5_3", 13.0, 0.0).unwrap();
+    let unclipped = get(&f, "unclipped");
+    assert_eq!(get(&unclipped, "left").as_f64(), Some(-90.0));
+    assert_eq!(get(&unclipped, "top").as_f64(), Some(13.0 * 16.0 - 90.0));
+    let a = vgg.activation("conv5_3").unwrap();
+    let shape: Vec<usize> = serde_wasm_bindgen::from_value(get(&a, "shape")).unwrap();
+    assert_eq!(shape, vec![1, 32, 14, 14]);
+    let msg = error_message(vgg.receptive_field("conv5_3", 14.0, 0.0).unwrap_err());
+    assert!(msg.contains("14 x 14"), "{msg}");
+    let msg = error_message(vgg.saliency(None).unwrap_err());
+    assert!(msg.contains("classifier"), "{msg}");
+}

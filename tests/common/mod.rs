@@ -14,6 +14,7 @@ pub struct Fixture {
 }
 
 include!("../fixtures/gen/fixtures.rs");
+include!("../fixtures/gen/activations.rs");
 
 pub fn fixture(name: &str) -> &'static Fixture {
     FIXTURES.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no fixture {name}"))
