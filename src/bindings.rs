@@ -40,7 +40,7 @@ export interface VggOptions { preprocess?: PreprocessOptions; labels?: string[];
  *  field), `stride` and `padding` are in input pixels, [height, width]; `outShape` is
  *  [C, H, W] or [features]; `macs` counts multiply-accumulates. */
 export interface LayerInfo {
-  name: string; label: string; opType: string;
+  name: string; label: string; opType: string; kernel: [number, number];
   rf: [number, number]; stride: [number, number]; padding: [number, number];
   outShape: number[]; params: number; macs: number;
 }
@@ -174,6 +174,15 @@ impl Vgg {
     pub fn receptive_field(&self, layer: &str, y: f64, x: f64) -> Result<JsValue, JsError> {
         let (y, x) = (index("y", y)?, index("x", x)?);
         to_js(&self.inner.receptive_field(layer, y, x).map_err(js_error)?)
+    }
+
+    /// For unit (`y`, `x`) of `layer`, the units of every earlier spatial layer it depends
+    /// on (`units`, in that layer's grid) and their centres in input pixels (`centers`:
+    /// top, left, bottom, right): boxes that widen towards the unit's receptive field.
+    #[wasm_bindgen(js_name = nestedFields, unchecked_return_type = "{ name: string; label: string; units: Box; centers: [number, number, number, number] }[]")]
+    pub fn nested_fields(&self, layer: &str, y: f64, x: f64) -> Result<JsValue, JsError> {
+        let (y, x) = (index("y", y)?, index("x", x)?);
+        to_js(&self.inner.nested_fields(layer, y, x).map_err(js_error)?)
     }
 
     /// The last run's output of `layer` (needs `options.activations`). A convolution is

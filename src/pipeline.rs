@@ -411,6 +411,15 @@ impl Pipeline {
         );
         Ok(receptive_field::unit_field(a, y, x, self.input_hw))
     }
+
+    /// For unit (`y`, `x`) of `layer`, the units of each earlier layer it depends on.
+    pub fn nested_fields(&self, layer: &str, y: usize, x: usize) -> Result<Vec<receptive_field::Nested>> {
+        self.receptive_field(layer, y, x)?; // validates the layer and the unit
+        let layers = self.layers()?;
+        let i = self.layer_index(&layers, layer)?;
+        let chain = self.model.info().layers.as_ref().map_err(|e| anyhow::anyhow!("no layer analysis: {e}"))?;
+        Ok(receptive_field::nested_fields(chain, &layers, i, y, x))
+    }
 }
 
 /// A [1, K] or [1, K, 1, 1] output is a classifier over K classes; anything else is

@@ -83,6 +83,8 @@ pub struct LayerAnalysis {
     pub name: String,
     pub label: String,
     pub op_type: String,
+    /// Kernel [height, width] of a convolution or pool, [1, 1] otherwise.
+    pub kernel: [usize; 2],
     /// Receptive field size in input pixels, (height, width).
     pub rf: [usize; 2],
     /// Effective stride: input pixels between neighbouring units.
@@ -180,6 +182,7 @@ pub fn analyse(layers: &[Layer], [channels, height, width]: [usize; 3]) -> Resul
             name: l.name.clone(),
             label: l.label.clone(),
             op_type: l.op_type.clone(),
+            kernel: l.kernel,
             rf: r,
             stride: s,
             padding: p,
@@ -218,6 +221,54 @@ pub fn unit_field(a: &LayerAnalysis, y: usize, x: usize, [height, width]: [usize
         clipped: inside.then_some(clipped),
         center: [top as f64 + (a.rf[0] as f64 - 1.0) / 2.0, left as f64 + (a.rf[1] as f64 - 1.0) / 2.0],
     }
+}
+
+/// The part of one earlier layer that a unit depends on.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Nested {
+    pub name: String,
+    pub label: String,
+    /// Units of that layer the unit depends on, clipped to the layer: rows `top ..= bottom`,
+    /// columns `left ..= right`.
+    pub units: Box2,
+    /// The same units' centres in input pixels (first centre to last centre): nested boxes
+    /// that widen, layer by layer, towards the unit's whole receptive field.
+    pub centers: [f64; 4],
+}
+
+/// For unit (`y`, `x`) of layer `target`, the units of every earlier spatial layer it
+/// depends on, from `target` down to the first layer.
+pub fn nested_fields(layers: &[Layer], analysis: &[LayerAnalysis], target: usize, y: usize, x: usize) -> Vec<Nested> {
+    let mut range = [y as i64, y as i64, x as i64, x as i64]; // top, bottom, left, right in layer i's output
+    let mut out = Vec::new();
+    for i in (0..=target).rev() {
+        let a = &analysis[i];
+        if let [_, h, w] = a.out_shape[..] {
+            let clip = |v: i64, n: usize| v.clamp(0, n as i64 - 1);
+            let units = Box2 { top: clip(range[0], h), bottom: clip(range[1], h), left: clip(range[2], w), right: clip(range[3], w) };
+            let centre = |u: i64, axis: usize| u as f64 * a.stride[axis] as f64 - a.padding[axis] as f64 + (a.rf[axis] as f64 - 1.0) / 2.0;
+            out.push(Nested {
+                name: a.name.clone(),
+                label: a.label.clone(),
+                units,
+                centers: [centre(units.top, 0), centre(units.left, 1), centre(units.bottom, 0), centre(units.right, 1)],
+            });
+        } else {
+            return out; // a flattened layer: every earlier unit feeds it
+        }
+        // from layer i's output back to its input
+        let l = &layers[i];
+        if matches!(l.op, Op::Conv { .. } | Op::MaxPool | Op::AveragePool) {
+            for (axis, (lo, hi)) in [(0, (0, 1)), (1, (2, 3))] {
+                let k = (l.dilation[axis] * (l.kernel[axis] - 1)) as i64;
+                let (s, p) = (l.stride[axis] as i64, l.pad_begin[axis] as i64);
+                range[lo] = range[lo] * s - p;
+                range[hi] = range[hi] * s - p + k;
+            }
+        }
+    }
+    out
 }
 
 /// Weights of a stack of `n` 3x3 convolutions with `c` channels in and out, and of the one
@@ -322,6 +373,26 @@ mod tests {
         let f = unit_field(layer(&a, "conv1_1"), 10, 20, [224, 224]);
         assert_eq!(f.unclipped, Box2 { top: 9, left: 19, bottom: 11, right: 21 });
         assert_eq!(f.center, [10.0, 20.0]);
+    }
+
+    #[test]
+    fn nested_fields_widen_towards_the_input() {
+        let layers = vgg(VGG16, false);
+        let a = analyse(&layers, [3, 224, 224]).unwrap();
+        let target = a.iter().position(|l| l.name == "conv2_1").unwrap();
+        let n = nested_fields(&layers, &a, target, 10, 20);
+        assert_eq!(n[0].label, "conv2_1");
+        assert_eq!((n[0].units.top, n[0].units.left), (10, 20));
+        // pool1's units 9..=11 (conv2_1's 3x3 window), conv1_2's 18..=23 (pool1's 2x2 windows)
+        let pool1 = n.iter().find(|x| x.label == "pool1").unwrap();
+        assert_eq!((pool1.units.top, pool1.units.bottom), (9, 11));
+        let conv1_2 = n.iter().find(|x| x.label == "conv1_2").unwrap();
+        assert_eq!((conv1_2.units.top, conv1_2.units.bottom), (18, 23));
+        // at conv1_1 the centres span the field of conv2_1 minus conv1_1's own 3 pixels
+        let conv1_1 = n.last().unwrap();
+        assert_eq!(conv1_1.label, "conv1_1");
+        let f = unit_field(&a[target], 10, 20, [224, 224]);
+        assert_eq!(conv1_1.centers[2] - conv1_1.centers[0], (f.unclipped.bottom - f.unclipped.top - 2) as f64);
     }
 
     #[test]
