@@ -6,6 +6,7 @@
 #   ./build.sh test    every test: native cargo test, wasm-pack test in headless Chrome
 #                      (and Firefox), the page's end-to-end tests in headless Chromium
 #   ./build.sh build   the release wasm package into www/pkg
+#   ./build.sh dist    a self-contained folder dist/ that any static host serves as is
 #   ./build.sh setup   install everything the other commands need
 #   ./build.sh models  fetch and extract the bundled ImageNet VGG16 conv base (cached)
 #   ./build.sh fixtures   regenerate the ONNX test fixtures and onnxruntime references
@@ -144,6 +145,18 @@ models() {
     "$VENV/bin/python" tools/catalog.py
 }
 
+dist() {
+    # everything a static host needs, with relative URLs only
+    say "writing dist/: the page, the wasm package, the bundled models, the samples"
+    rm -rf dist
+    mkdir -p dist/pkg dist/models dist/samples
+    cp www/index.html www/app.js www/worker.js www/style.css dist/
+    cp www/pkg/vgg_wasm.js www/pkg/vgg_wasm_bg.wasm dist/pkg/
+    cp www/models/*.onnx www/models/*.json dist/models/
+    cp www/samples/* dist/samples/
+    du -sh dist | awk '{print "    dist/: " $1}'
+}
+
 serve() {
     say "serving www/ on http://127.0.0.1:$PORT (Ctrl-C stops)"
     exec python3 -m http.server "$PORT" --bind 127.0.0.1 --directory www
@@ -172,6 +185,7 @@ run_tests() {
         say "firefox-esr is not available from apt here: Firefox browser tests skipped"
     fi
     build
+    dist
     say "page end-to-end tests: node --test tests/e2e (headless Chromium)"
     node --test --test-concurrency=1 tests/e2e/
     say "all tests passed in $((SECONDS - t0)) s"
@@ -193,9 +207,10 @@ case "${1:-}" in
     fixtures) setup_test; fixtures ;;
     models) setup_python; models ;;
     test) setup_test; run_tests ;;
-    bench) setup_test; build; bench ;;
+    bench) setup_test; models; build; bench ;;
+    dist) setup_build; setup_python; models; build; dist ;;
     *)
-        sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac

@@ -48,6 +48,8 @@ let image = null; // {rgba, width, height, name} of the current image
 let catalog = []; // www/models/catalog.json entries
 let selectedId = null; // the catalog entry (or "file") the loaded model came from
 let download = null; // AbortController of the download in flight
+let downloadMs = null; // time to fetch the model being loaded, for the timings line
+let fromCache = false; // whether it came from the Cache API
 
 async function loadCatalog() {
   const select = $("model-select");
@@ -100,12 +102,16 @@ async function fetchModel(url, entry, cache) {
   const store = cache && "caches" in self ? await caches.open(CACHE_NAME) : null;
   const cached = await store?.match(url);
   let bytes;
+  const t0 = performance.now();
   if (cached) {
     setText("model-status", `${entry.name}: from the cache.`);
     bytes = await cached.arrayBuffer();
+    fromCache = true;
   } else {
     bytes = await fetchWithProgress(url, entry);
+    fromCache = false;
   }
+  downloadMs = performance.now() - t0;
   setText("model-status", `${entry.name}: checking sha256…`);
   const digest = await sha256Hex(bytes);
   if (digest !== entry.sha256) {
@@ -162,6 +168,26 @@ async function fetchWithProgress(url, entry) {
 
 $("download-cancel").addEventListener("click", () => download?.abort());
 
+// a model from any URL: the server must allow cross-origin downloads
+$("url-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const url = $("model-url").value.trim();
+  const name = url.split("/").pop() || url;
+  download?.abort();
+  try {
+    const t0 = performance.now();
+    const bytes = await fetchWithProgress(url, { bytes: 0 });
+    downloadMs = performance.now() - t0;
+    await loadModel(name, bytes, undefined);
+    selectedId = null;
+    $("model-select").value = "";
+    setText("model-credit", `From ${url}.`);
+  } catch (e) {
+    const kept = modelInfo ? " The previous model is still loaded." : "";
+    setText("model-status", `Could not load ${name}: ${e.message}.${kept}`, true);
+  }
+});
+
 $("clear-cache").addEventListener("click", async () => {
   if (!("caches" in self)) return setText("model-status", "This browser has no Cache API here.", true);
   await caches.delete(CACHE_NAME);
@@ -181,6 +207,7 @@ $("model-file").addEventListener("change", async (ev) => {
   const sidecar = files.find((f) => f.name.toLowerCase().endsWith(".json"));
   try {
     const options = sidecar ? JSON.parse(await sidecar.text()) : undefined;
+    downloadMs = null;
     await loadModel(onnx.name, await onnx.arrayBuffer(), options);
     selectedId = null;
     $("model-select").value = "";
@@ -207,7 +234,10 @@ async function loadModel(name, bytes, options) {
     onStatus: (s) => setText("model-status", `Loading ${name}: ${s}…`),
   });
   modelInfo = { ...info, name, bytes: size };
-  setText("model-status", `Loaded ${name} in ${(performance.now() - t0).toFixed(0)} ms.`);
+  const fetched = downloadMs === null ? "" : ` (${fromCache ? "read from the cache" : "downloaded"} in ${downloadMs.toFixed(0)} ms)`;
+  setText("model-status", `Loaded ${name} in ${(performance.now() - t0).toFixed(0)} ms: parsed and optimised${fetched}.`);
+  downloadMs = null;
+  fromCache = false;
   setText("model-summary", summary(modelInfo));
   showPaperPanel(modelInfo);
   resetLayerViews();
@@ -253,6 +283,98 @@ $("image-file").addEventListener("change", async (ev) => {
   ev.target.value = "";
   if (file) await setImage(file.name, file);
 });
+
+// drop anywhere: an image is classified, an .onnx file is loaded
+document.addEventListener("dragover", (ev) => {
+  ev.preventDefault();
+  document.body.classList.add("dragging");
+});
+document.addEventListener("dragleave", (ev) => ev.relatedTarget === null && document.body.classList.remove("dragging"));
+document.addEventListener("drop", async (ev) => {
+  ev.preventDefault();
+  document.body.classList.remove("dragging");
+  const file = ev.dataTransfer?.files?.[0];
+  if (!file) return;
+  if (file.name.toLowerCase().endsWith(".onnx")) {
+    try {
+      downloadMs = null;
+      await loadModel(file.name, await file.arrayBuffer(), undefined);
+      selectedId = null;
+      $("model-select").value = "";
+    } catch (e) {
+      const kept = modelInfo ? " The previous model is still loaded." : "";
+      setText("model-status", `Could not load ${file.name}: ${e.message}.${kept}`, true);
+    }
+  } else {
+    await setImage(file.name, file);
+  }
+});
+
+// paste an image from the clipboard
+document.addEventListener("paste", async (ev) => {
+  const item = [...(ev.clipboardData?.items ?? [])].find((i) => i.type.startsWith("image/"));
+  if (item) await setImage("pasted image", item.getAsFile());
+});
+
+// webcam snapshot
+let stream = null;
+$("webcam").addEventListener("click", async () => {
+  if (!navigator.mediaDevices?.getUserMedia) {
+    return setText("result-status", "This browser offers no camera here (it needs a secure page: https or localhost).", true);
+  }
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+  } catch (e) {
+    const why = e.name === "NotAllowedError" ? "camera access was refused" :
+      e.name === "NotFoundError" ? "no camera was found" : e.message;
+    return setText("result-status", `No webcam snapshot: ${why}.`, true);
+  }
+  $("camera-video").srcObject = stream;
+  $("camera").hidden = false;
+});
+function closeCamera() {
+  stream?.getTracks().forEach((t) => t.stop());
+  stream = null;
+  $("camera").hidden = true;
+}
+$("camera-close").addEventListener("click", closeCamera);
+$("camera-shoot").addEventListener("click", async () => {
+  const video = $("camera-video");
+  const c = document.createElement("canvas");
+  c.width = video.videoWidth;
+  c.height = video.videoHeight;
+  c.getContext("2d").drawImage(video, 0, 0);
+  closeCamera();
+  await setImage("webcam snapshot", await new Promise((r) => c.toBlob(r)));
+});
+
+// drawing pad: white strokes on black, as Fashion-MNIST's items are
+const PAD_BRUSH_PX = 22;
+const pad = $("pad-canvas");
+const padCtx = pad.getContext("2d");
+function clearPad() {
+  padCtx.fillStyle = "#000";
+  padCtx.fillRect(0, 0, pad.width, pad.height);
+}
+clearPad();
+let drawing = false;
+pad.addEventListener("pointerdown", (ev) => {
+  drawing = true;
+  pad.setPointerCapture(ev.pointerId);
+  stroke(ev);
+});
+pad.addEventListener("pointermove", (ev) => drawing && stroke(ev));
+pad.addEventListener("pointerup", () => (drawing = false));
+function stroke(ev) {
+  const r = pad.getBoundingClientRect();
+  padCtx.fillStyle = "#fff";
+  padCtx.beginPath();
+  padCtx.arc(((ev.clientX - r.left) / r.width) * pad.width, ((ev.clientY - r.top) / r.height) * pad.height, PAD_BRUSH_PX / 2, 0, 2 * Math.PI);
+  padCtx.fill();
+}
+$("draw").addEventListener("click", () => ($("pad").hidden = !$("pad").hidden));
+$("pad-clear").addEventListener("click", clearPad);
+$("pad-use").addEventListener("click", async () => setImage("drawing", await new Promise((r) => pad.toBlob(r))));
 
 async function setImage(name, blob) {
   let bitmap;
@@ -364,7 +486,7 @@ function showFeatureMaps({ shape, data }) {
 }
 
 function showTimings(t) {
-  setText("timings", `preprocess ${t.preprocessMs.toFixed(1)} ms · inference ${t.inferenceMs.toFixed(1)} ms`);
+  setText("timings", `preprocess ${t.preprocessMs.toFixed(1)} ms · inference ${t.inferenceMs.toFixed(1)} ms (in the worker)`);
 }
 
 // --- the model's view of the image, with receptive fields and gradients drawn on it ---

@@ -37,6 +37,8 @@ export async function launch() {
     args: [
       "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync",
+      // a fake camera that needs no permission prompt, for the webcam snapshot test
+      "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
     ],
   });
 }
@@ -47,4 +49,18 @@ export async function shot(page, name) {
   const file = path.join(SHOTS, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
   return file;
+}
+
+/** Opens the page at `url` in a fresh context; logs page errors. */
+export async function openPage(browser, url, viewport = { width: 1200, height: 1000 }) {
+  const page = await browser.newPage({ viewport });
+  page.on("pageerror", (e) => console.error("page error:", e.message));
+  await page.goto(url);
+  return page;
+}
+
+/** Waits until the text of `selector` matches `re`. */
+export function waitText(page, selector, re, timeout = 60_000) {
+  return page.waitForFunction(([s, src]) => new RegExp(src).test(document.querySelector(s)?.textContent ?? ""),
+    [selector, re.source], { timeout });
 }

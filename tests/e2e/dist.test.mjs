@@ -1,0 +1,28 @@
+// `./build.sh dist` is a folder any static host serves as is: copied elsewhere and served
+// by a plain static server, the page works.
+import assert from "node:assert/strict";
+import { cpSync, existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { launch, openPage, ROOT, serve, shot, waitText } from "./harness.mjs";
+
+test("dist/ served from another directory works", async () => {
+  assert.ok(existsSync(path.join(ROOT, "dist/index.html")), "./build.sh dist writes dist/");
+  const dir = path.join(mkdtempSync(path.join(tmpdir(), "vgg-dist-")), "site");
+  cpSync(path.join(ROOT, "dist"), dir, { recursive: true });
+  const server = await serve(dir);
+  const browser = await launch();
+  try {
+    const page = await openPage(browser, server.url);
+    await page.selectOption("#model-select", "vgg16-conv-base");
+    await waitText(page, "#model-status", /Loaded VGG16 convolutional base/);
+    await page.click("#samples-photo .sample >> nth=2");
+    await waitText(page, "#result-status", /feature maps of shape \[1, 512, 13, 20\] for Falcon 9/, 120_000);
+    assert.equal(await page.locator("#feature-maps canvas").count(), 16);
+    await shot(page, "09-dist");
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});

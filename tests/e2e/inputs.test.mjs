@@ -1,0 +1,84 @@
+// Every way to hand the page an image: drop, paste, webcam (Chromium's fake camera), the
+// drawing pad; and the page at phone width.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { launch, openPage, ROOT, serve, shot, waitText } from "./harness.mjs";
+
+let server, browser, page;
+
+before(async () => {
+  server = await serve(path.join(ROOT, "www"));
+  browser = await launch();
+  page = await openPage(browser, server.url);
+  // a classifier to answer: the zoo-layout fixture (random weights, for tests only)
+  await page.setInputFiles("#model-file", path.join(ROOT, "tests/fixtures/gen/zoo_vgg16.onnx"));
+  await waitText(page, "#model-status", /Loaded zoo_vgg16\.onnx/);
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+/** A DataTransfer holding one file, made in the page. */
+function transfer(file, name, type) {
+  return page.evaluateHandle(([b64, name, type]) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], name, { type }));
+    return dt;
+  }, [readFileSync(file).toString("base64"), name, type]);
+}
+
+test("an image dropped anywhere is classified", async () => {
+  const dataTransfer = await transfer(path.join(ROOT, "www/samples/coffee.png"), "dropped-coffee.png", "image/png");
+  await page.dispatchEvent("main", "drop", { dataTransfer });
+  await waitText(page, "#result-status", /Top 5 for dropped-coffee\.png/);
+  assert.match(await page.textContent("#image-caption"), /dropped-coffee\.png · 600×400/);
+  assert.equal(await page.locator("#predictions li").count(), 5);
+});
+
+test("a dropped .onnx file is loaded as the model", async () => {
+  const dataTransfer = await transfer(path.join(ROOT, "tests/fixtures/gen/zoo_vgg19.onnx"), "zoo_vgg19.onnx", "");
+  await page.dispatchEvent("main", "drop", { dataTransfer });
+  await waitText(page, "#model-status", /Loaded zoo_vgg19\.onnx/);
+});
+
+test("a pasted image is classified", async () => {
+  const clipboardData = await transfer(path.join(ROOT, "www/samples/rocket.jpg"), "rocket.jpg", "image/jpeg");
+  await page.evaluate((dt) => document.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt })), clipboardData);
+  await waitText(page, "#result-status", /Top 5 for pasted image/);
+  assert.match(await page.textContent("#image-caption"), /pasted image · 640×427/);
+});
+
+test("a webcam snapshot is classified", async () => {
+  await page.click("#webcam");
+  await page.locator("#camera-video").waitFor();
+  await page.waitForFunction(() => document.querySelector("#camera-video").videoWidth > 0);
+  await page.click("#camera-shoot");
+  await waitText(page, "#result-status", /Top 5 for webcam snapshot/);
+  assert.equal(await page.isHidden("#camera"), true, "the camera closes after the snapshot");
+});
+
+test("a drawing is classified", async () => {
+  await page.click("#draw");
+  const box = await page.locator("#pad-canvas").boundingBox();
+  await page.mouse.move(box.x + 60, box.y + 60);
+  await page.mouse.down();
+  for (const [x, y] of [[220, 60], [220, 220], [60, 220], [60, 60]]) await page.mouse.move(box.x + x, box.y + y, { steps: 8 });
+  await page.mouse.up();
+  await page.click("#pad-use");
+  await waitText(page, "#result-status", /Top 5 for drawing/);
+  assert.match(await page.textContent("#image-caption"), /drawing · 280×280/);
+  await shot(page, "06-drawing");
+});
+
+test("the page fits a phone-width screen", async () => {
+  const phone = await openPage(browser, server.url, { width: 390, height: 844 });
+  await phone.locator("#samples-photo .sample").first().waitFor();
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`);
+  await shot(phone, "07-phone-width");
+  await phone.close();
+});
