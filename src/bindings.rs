@@ -112,7 +112,7 @@ impl Vgg {
     #[wasm_bindgen(unchecked_return_type = "Classification")]
     pub fn classify(
         &mut self,
-        rgba: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | Uint8ClampedArray")] rgba: &[u8],
         width: f64,
         height: f64,
         #[wasm_bindgen(js_name = topK)] top_k: Option<f64>,
@@ -137,7 +137,12 @@ impl Vgg {
     /// Runs the model on an RGBA image and returns its raw first output (logits,
     /// probabilities, or feature maps for a convolution-only model).
     #[wasm_bindgen(unchecked_return_type = "Tensor")]
-    pub fn forward(&mut self, rgba: &[u8], width: f64, height: f64) -> Result<JsValue, JsError> {
+    pub fn forward(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | Uint8ClampedArray")] rgba: &[u8],
+        width: f64,
+        height: f64,
+    ) -> Result<JsValue, JsError> {
         let (w, h) = (dim("width", width)?, dim("height", height)?);
         tensor_to_js(self.inner.forward(rgba, w, h).map_err(js_error)?)
     }
@@ -222,7 +227,12 @@ impl Vgg {
 
     /// The image as the model sees it: resized, cropped and padded, as straight RGBA.
     #[wasm_bindgen(js_name = modelView, unchecked_return_type = "View")]
-    pub fn model_view(&self, rgba: &[u8], width: f64, height: f64) -> Result<JsValue, JsError> {
+    pub fn model_view(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | Uint8ClampedArray")] rgba: &[u8],
+        width: f64,
+        height: f64,
+    ) -> Result<JsValue, JsError> {
         let (w, h) = (dim("width", width)?, dim("height", height)?);
         let view = self.inner.view(rgba, w, h).map_err(js_error)?;
         let obj: JsValue = js_sys::Object::new().into();

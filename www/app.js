@@ -58,6 +58,12 @@ async function loadCatalog() {
   } catch (e) {
     return setText("model-status", `Could not read the model catalog: ${e.message}`, true);
   }
+  const placeholder = document.createElement("option");
+  placeholder.value = "";
+  placeholder.disabled = true;
+  placeholder.textContent = "Choose a model…";
+  select.append(placeholder);
+  select.value = "";
   const groups = [
     ["Bundled with the page", catalog.filter((m) => m.bundled)],
     ["ONNX Model Zoo (download on request)", catalog.filter((m) => !m.bundled)],

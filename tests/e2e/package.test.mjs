@@ -1,0 +1,71 @@
+// The npm package, from its tarball alone, in a temporary project: the Node example prints
+// the bundled Fashion-VGG's answer, a Vite build of the browser example classifies in
+// headless Chromium, and a TypeScript example of the whole API type-checks.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { before, test } from "node:test";
+import { launch, openPage, ROOT, serve, waitText } from "./harness.mjs";
+
+const NPM = path.join(ROOT, "target/npm");
+const card = JSON.parse(readFileSync(path.join(ROOT, "training/results/fashion-vgg.json"), "utf8"));
+// a bundled Fashion-MNIST sample, and what the training script predicted for it
+const sample = JSON.parse(readFileSync(path.join(ROOT, "www/samples/samples.json"), "utf8"))
+  .find((s) => s.kind === "fashion" && s.label === "Ankle boot");
+const expected = card.labels[card.subset_predictions[Number(sample.source.match(/image (\d+)/)[1])]];
+let project;
+const run = (cmd, args, cwd = project) => execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+
+before(() => {
+  const tgz = readdirSync(NPM).find((f) => /^vgg-wasm-.*\.tgz$/.test(f));
+  assert.ok(tgz, "./build.sh pack writes target/npm/vgg-wasm-<version>.tgz");
+  project = mkdtempSync(path.join(tmpdir(), "vgg-npm-"));
+  for (const ex of ["node", "vite", "typed"]) cpSync(path.join(ROOT, "examples", ex), path.join(project, ex), { recursive: true });
+  writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
+  // the tarball, and tools from the registry; nothing from the workspace
+  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", path.join(NPM, tgz), "vite@7", "typescript@5"]);
+  for (const f of ["fashion-vgg.onnx", "fashion-vgg.json"]) copyFileSync(path.join(ROOT, "www/models", f), path.join(project, f));
+  copyFileSync(path.join(ROOT, "www/samples", sample.file), path.join(project, "sample.png"));
+});
+
+test("npm pack ships only what a user needs", () => {
+  const [{ files }] = JSON.parse(run("npm", ["pack", "--dry-run", "--json", "./vgg-wasm"], NPM));
+  const names = files.map((f) => f.path).sort();
+  assert.deepEqual(names, ["README.md", "common.js", "index.d.ts", "index.js", "node.js", "package.json",
+    "pkg/vgg_wasm.d.ts", "pkg/vgg_wasm.js", "pkg/vgg_wasm_bg.wasm", "pkg/vgg_wasm_bg.wasm.d.ts"]);
+});
+
+test("the Node example prints the Fashion-VGG's top-5", () => {
+  const out = run("node", ["node/classify.mjs", "sample.png", "fashion-vgg.onnx"]);
+  console.log(out.trim());
+  const lines = out.trim().split("\n");
+  assert.equal(lines.length, 6);
+  assert.match(lines[0], new RegExp(`%  ${expected} \\(class \\d\\)$`));
+  const err = (() => { try { run("node", ["node/classify.mjs", "sample.png", "sample.png"]); } catch (e) { return e; } })();
+  assert.equal(err.status, 1);
+  assert.match(err.stderr, /error: loading the model: decoding ONNX protobuf/);
+});
+
+test("a Vite build of the browser example classifies in Chromium", async () => {
+  const app = path.join(project, "vite");
+  mkdirSync(path.join(app, "public"), { recursive: true });
+  for (const f of ["fashion-vgg.onnx", "fashion-vgg.json", "sample.png"]) copyFileSync(path.join(project, f), path.join(app, "public", f));
+  run(path.join(project, "node_modules/.bin/vite"), ["build", "--logLevel", "warn"], app);
+  const server = await serve(path.join(app, "dist"));
+  const browser = await launch();
+  try {
+    const page = await openPage(browser, server.url);
+    await waitText(page, "#status", /Inference took/);
+    const first = await page.textContent("#result li");
+    assert.match(first, new RegExp(`^${expected}: \\d+\\.\\d%$`));
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
+
+test("a TypeScript example of the whole API type-checks", () => {
+  run(path.join(project, "node_modules/.bin/tsc"), ["--noEmit", "-p", "typed"]);
+});

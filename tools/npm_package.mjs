@@ -1,0 +1,49 @@
+// Assembles the npm package vgg-wasm in target/npm/vgg-wasm from the release build in
+// www/pkg (wasm-pack --target web) and the convenience layer in src/npm; build.sh pack
+// then runs `npm pack` on it. One .wasm serves browsers, bundlers and Node.
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const out = path.join(root, "target/npm/vgg-wasm");
+const cargo = readFileSync(path.join(root, "Cargo.toml"), "utf8");
+const field = (name) => cargo.match(new RegExp(`^${name} = "(.*)"`, "m"))[1];
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(path.join(out, "pkg"), { recursive: true });
+for (const f of ["vgg_wasm.js", "vgg_wasm.d.ts", "vgg_wasm_bg.wasm", "vgg_wasm_bg.wasm.d.ts"]) {
+  copyFileSync(path.join(root, "www/pkg", f), path.join(out, "pkg", f));
+}
+for (const f of ["common.js", "index.js", "node.js", "index.d.ts"]) copyFileSync(path.join(root, "src/npm", f), path.join(out, f));
+copyFileSync(path.join(root, "README.md"), path.join(out, "README.md"));
+
+const pkg = {
+  name: "vgg-wasm",
+  version: field("version"),
+  description: field("description"),
+  license: field("license"),
+  repository: { type: "git", url: field("repository") },
+  keywords: ["vgg", "onnx", "wasm", "webassembly", "tract", "imagenet", "cnn", "receptive-field", "saliency"],
+  type: "module",
+  main: "./node.js",
+  module: "./index.js",
+  browser: "./index.js",
+  types: "./index.d.ts",
+  exports: {
+    ".": {
+      types: "./index.d.ts",
+      node: "./node.js",
+      browser: "./index.js",
+      default: "./index.js",
+    },
+    "./pkg/vgg_wasm_bg.wasm": "./pkg/vgg_wasm_bg.wasm",
+    "./package.json": "./package.json",
+  },
+  files: ["index.js", "node.js", "common.js", "index.d.ts", "pkg/vgg_wasm.js", "pkg/vgg_wasm.d.ts", "pkg/vgg_wasm_bg.wasm",
+    "pkg/vgg_wasm_bg.wasm.d.ts", "README.md"],
+  sideEffects: false,
+  engines: { node: ">=18" },
+};
+writeFileSync(path.join(out, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
+console.log(`assembled ${out} (vgg-wasm ${pkg.version})`);
