@@ -5,6 +5,7 @@ const TOP_K = 5; // predictions shown
 const MAX_SIDE_PX = 4096; // larger images are scaled down before they are sent to the worker
 const SAMPLES_URL = "samples/samples.json";
 const CATALOG_URL = "models/catalog.json";
+const DEPTH_URL = "models/depth.json"; // the depth experiment's results (training/train.py depth)
 const DEFAULT_MODEL = "fashion-vgg"; // bundled and small (about 1.4 MB): useful at first open
 const CACHE_NAME = "vgg-wasm-models-v1"; // Cache API store for downloaded models
 const FEATURE_THUMBS = 16; // feature maps shown: the channels with the largest mean activation
@@ -813,5 +814,36 @@ function formatBytes(n) {
   return `${(n / 1024 ** 2).toFixed(1)} MiB`;
 }
 
+// --- the depth experiment, beside the paper's Table 3 ---
+async function loadDepth() {
+  let d;
+  try {
+    const r = await fetch(DEPTH_URL);
+    if (!r.ok) return;
+    d = await r.json();
+  } catch {
+    return;
+  }
+  setText("depth-intro", `The paper's configurations, every width divided by ${d.width_divisor}, trained here on ` +
+    `Fashion-MNIST with the same recipe and epochs (${d.rows[0].epochs}); choose them in the model picker. ` +
+    "The paper's numbers are for ImageNet at full width and are quoted beside ours, not compared as equals.");
+  const body = $("depth-table").querySelector("tbody");
+  body.replaceChildren();
+  for (const r of d.rows) {
+    const tr = document.createElement("tr");
+    const paper = d.paper.train_test_scale_256[r.config];
+    const ours = `${r.mean_test_error.toFixed(2)}%` + (r.spread === null ? "" : ` (seeds ${r.test_error.map((e) => e.toFixed(2)).join(", ")})`);
+    for (const cell of [r.config, r.conv_layers, r.parameters.toLocaleString("en"), ours, paper ? `${paper[0]} / ${paper[1]}%` : "–"]) {
+      const td = document.createElement("td");
+      td.textContent = String(cell);
+      tr.append(td);
+    }
+    body.append(tr);
+  }
+  setText("depth-source", `Paper: ${d.paper.source}. Ours: ${d.dataset}, measured by ${d.recipe}.`);
+  $("depth-panel").hidden = false;
+}
+
 loadSamples();
 loadCatalog();
+loadDepth();
