@@ -172,51 +172,59 @@ fn conv_backward(
     Ok(dx)
 }
 
+/// Calls `f(output index, input indices of its window)` for every output of a pool; taps
+/// that fall in the padding are left out.
 #[allow(clippy::too_many_arguments)]
-fn maxpool_backward(
-    dy: &[f32],
-    x: &[f32],
+fn for_each_window(
     in_shape: &[usize],
     out_shape: &[usize],
     [kh, kw]: [usize; 2],
     [sh, sw]: [usize; 2],
     [ph, pw]: [usize; 2],
     [dh, dw]: [usize; 2],
-) -> Vec<f32> {
+    mut f: impl FnMut(usize, &[usize]),
+) {
     let (c_n, h, w) = (in_shape[0], in_shape[1], in_shape[2]);
     let (oh, ow) = (out_shape[1], out_shape[2]);
-    let mut dx = vec![0f32; c_n * h * w];
+    let mut taps = Vec::with_capacity(kh * kw);
     for c in 0..c_n {
         for oy in 0..oh {
             for ox in 0..ow {
-                let g = dy[(c * oh + oy) * ow + ox];
-                if g == 0.0 {
-                    continue;
-                }
-                // the first maximum of the window takes the whole gradient
-                let mut best: Option<(usize, f32)> = None;
+                taps.clear();
                 for ky in 0..kh {
                     let iy = (oy * sh + ky * dh) as isize - ph as isize;
-                    if iy < 0 || iy >= h as isize {
-                        continue;
-                    }
                     for kx in 0..kw {
                         let ix = (ox * sw + kx * dw) as isize - pw as isize;
-                        if ix < 0 || ix >= w as isize {
-                            continue;
-                        }
-                        let idx = (c * h + iy as usize) * w + ix as usize;
-                        if best.is_none_or(|(_, v)| x[idx] > v) {
-                            best = Some((idx, x[idx]));
+                        if iy >= 0 && iy < h as isize && ix >= 0 && ix < w as isize {
+                            taps.push((c * h + iy as usize) * w + ix as usize);
                         }
                     }
                 }
-                if let Some((idx, _)) = best {
-                    dx[idx] += g;
-                }
+                f((c * oh + oy) * ow + ox, &taps);
             }
         }
     }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn maxpool_backward(
+    dy: &[f32],
+    x: &[f32],
+    in_shape: &[usize],
+    out_shape: &[usize],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    pad: [usize; 2],
+    dilation: [usize; 2],
+) -> Vec<f32> {
+    let mut dx = vec![0f32; in_shape.iter().product()];
+    for_each_window(in_shape, out_shape, kernel, stride, pad, dilation, |o, taps| {
+        // the first maximum of the window takes the whole gradient
+        let best = taps.iter().copied().reduce(|b, t| if x[t] > x[b] { t } else { b });
+        if let (Some(b), g) = (best, dy[o]) {
+            dx[b] += g;
+        }
+    });
     dx
 }
 
@@ -224,34 +232,18 @@ fn avgpool_backward(
     dy: &[f32],
     in_shape: &[usize],
     out_shape: &[usize],
-    [kh, kw]: [usize; 2],
-    [sh, sw]: [usize; 2],
-    [ph, pw]: [usize; 2],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    pad: [usize; 2],
     divide_by_kernel: bool,
 ) -> Vec<f32> {
-    let (c_n, h, w) = (in_shape[0], in_shape[1], in_shape[2]);
-    let (oh, ow) = (out_shape[1], out_shape[2]);
-    let mut dx = vec![0f32; c_n * h * w];
-    for c in 0..c_n {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let g = dy[(c * oh + oy) * ow + ox];
-                let taps: Vec<usize> = (0..kh)
-                    .flat_map(|ky| (0..kw).map(move |kx| (ky, kx)))
-                    .filter_map(|(ky, kx)| {
-                        let iy = (oy * sh + ky) as isize - ph as isize;
-                        let ix = (ox * sw + kx) as isize - pw as isize;
-                        (iy >= 0 && iy < h as isize && ix >= 0 && ix < w as isize)
-                            .then(|| (c * h + iy as usize) * w + ix as usize)
-                    })
-                    .collect();
-                let n = if divide_by_kernel { kh * kw } else { taps.len().max(1) };
-                for idx in taps {
-                    dx[idx] += g / n as f32;
-                }
-            }
+    let mut dx = vec![0f32; in_shape.iter().product()];
+    for_each_window(in_shape, out_shape, kernel, stride, pad, [1, 1], |o, taps| {
+        let n = if divide_by_kernel { kernel[0] * kernel[1] } else { taps.len().max(1) };
+        for &t in taps {
+            dx[t] += dy[o] / n as f32;
         }
-    }
+    });
     dx
 }
 

@@ -3,16 +3,14 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { launch, ROOT, serve, shot } from "./harness.mjs";
+import { launch, openPage, ROOT, serve, shot, waitText } from "./harness.mjs";
 
 let server, browser, page;
 
 before(async () => {
   server = await serve(path.join(ROOT, "www"));
   browser = await launch();
-  page = await browser.newPage({ viewport: { width: 1200, height: 1400 } });
-  page.on("pageerror", (e) => console.error("page error:", e.message));
-  await page.goto(server.url);
+  page = await openPage(browser, server.url, { width: 1200, height: 1400 });
 });
 
 after(async () => {
@@ -64,7 +62,7 @@ test("the JS API gives layers, activations, fields and gradients for the bundled
 
 test("clicking a unit of conv5_3 draws the API's box and the effective field on the photo", async () => {
   await page.selectOption("#model-select", "vgg16-conv-base");
-  await page.waitForFunction(() => /Loaded VGG16 convolutional base/.test(document.querySelector("#model-status").textContent));
+  await waitText(page, "#model-status", /Loaded VGG16 convolutional base/);
   await page.click("#samples-photo .sample >> nth=0"); // Chelsea, 451x300
   await page.locator("#network .layer").first().waitFor({ timeout: 120_000 });
   const labels = await page.$$eval("#network .layer h3", (hs) => hs.map((h) => h.textContent));

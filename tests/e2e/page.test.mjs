@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { launch, ROOT, serve, shot, SHOTS } from "./harness.mjs";
+import { launch, openPage, ROOT, serve, shot, SHOTS, waitText as waitTextIn } from "./harness.mjs";
 
 const GEN = path.join(ROOT, "tests/fixtures/gen");
 const json = (rel) => JSON.parse(readFileSync(path.join(ROOT, rel), "utf8"));
@@ -16,9 +16,7 @@ let server, browser, page;
 before(async () => {
   server = await serve(path.join(ROOT, "www"));
   browser = await launch();
-  page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
-  page.on("pageerror", (e) => console.error("page error:", e.message));
-  await page.goto(server.url);
+  page = await openPage(browser, server.url);
   // watch for long tasks on the main thread for the whole session
   await page.evaluate(() => {
     window.longTasks = [];
@@ -34,8 +32,7 @@ after(async () => {
 });
 
 const text = (sel) => page.textContent(sel);
-const waitText = (sel, re) =>
-  page.waitForFunction(([s, src]) => new RegExp(src).test(document.querySelector(s).textContent), [sel, re.source]);
+const waitText = (sel, re) => waitTextIn(page, sel, re);
 
 async function predictions() {
   await page.locator("#predictions li").first().waitFor();

@@ -1,0 +1,93 @@
+// The page in headless Firefox (Debian's firefox-esr), driven over WebDriver by geckodriver:
+// playwright-core can only drive its own Firefox build, which cannot be downloaded here.
+// Skipped where firefox-esr or geckodriver is not installed.
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import path from "node:path";
+import { test } from "node:test";
+import { ROOT, serve } from "./harness.mjs";
+
+const FIREFOX = "/usr/bin/firefox-esr";
+const GECKODRIVER = spawnSync("sh", ["-c", "command -v geckodriver"], { encoding: "utf8" }).stdout.trim();
+const CARD = path.join(ROOT, "training/results/fashion-vgg.json");
+const available = existsSync(FIREFOX) && GECKODRIVER !== "" && existsSync(CARD);
+
+const freePort = () => new Promise((resolve) => {
+  const s = createServer().listen(0, "127.0.0.1", () => {
+    const { port } = s.address();
+    s.close(() => resolve(port));
+  });
+});
+
+/** A minimal WebDriver client: one session, JSON over HTTP. */
+async function webdriver() {
+  const port = await freePort();
+  const proc = spawn(GECKODRIVER, ["--port", String(port), "--host", "127.0.0.1"], { stdio: "ignore" });
+  const base = `http://127.0.0.1:${port}`;
+  const call = async (method, url, body) => {
+    const r = await fetch(base + url, { method, body: body && JSON.stringify(body), headers: { "content-type": "application/json" } });
+    const json = await r.json();
+    if (json.value?.error) throw new Error(`${json.value.error}: ${json.value.message}`);
+    return json.value;
+  };
+  for (let i = 0; ; i++) {
+    try {
+      await call("GET", "/status");
+      break;
+    } catch (e) {
+      if (i > 50) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const { sessionId } = await call("POST", "/session", { capabilities: { alwaysMatch: {
+    browserName: "firefox", "moz:firefoxOptions": { binary: FIREFOX, args: ["-headless"] },
+  } } });
+  const s = `/session/${sessionId}`;
+  return {
+    go: (url) => call("POST", `${s}/url`, { url }),
+    run: (script, ...args) => call("POST", `${s}/execute/sync`, { script, args }),
+    // polls `predicate` (a function body returning a value) until it is truthy
+    async until(predicate, timeoutMs = 120_000) {
+      const t0 = Date.now();
+      for (;;) {
+        const v = await call("POST", `${s}/execute/sync`, { script: predicate, args: [] });
+        if (v) return v;
+        if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for: ${predicate}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    },
+    async close() {
+      await call("DELETE", s).catch(() => {});
+      proc.kill();
+    },
+  };
+}
+
+test("the page works in Firefox: Fashion-VGG predictions and VGG16 feature maps", { skip: !available }, async () => {
+  const card = JSON.parse(readFileSync(CARD, "utf8"));
+  const samples = JSON.parse(readFileSync(path.join(ROOT, "www/samples/samples.json"), "utf8"));
+  const i = samples.filter((s) => s.kind === "fashion").findIndex((s) => s.label === "Trouser");
+  const sample = samples.filter((s) => s.kind === "fashion")[i];
+  const expected = card.labels[card.subset_predictions[Number(sample.source.match(/image (\d+)/)[1])]];
+  const server = await serve(path.join(ROOT, "www"));
+  const ff = await webdriver();
+  try {
+    await ff.go(server.url);
+    await ff.until("return /Loaded Fashion-VGG/.test(document.querySelector('#model-status').textContent)");
+    await ff.run(`document.querySelectorAll('#samples-fashion .sample')[${i}].click()`);
+    const top = await ff.until("return document.querySelector('#predictions li .label')?.textContent");
+    assert.equal(top, expected);
+    await ff.run("const s = document.querySelector('#model-select'); s.value = 'vgg16-conv-base'; s.dispatchEvent(new Event('change'))");
+    await ff.until("return /Loaded VGG16 convolutional base/.test(document.querySelector('#model-status').textContent)");
+    await ff.run("document.querySelectorAll('#samples-photo .sample')[0].click()");
+    await ff.until("return document.querySelectorAll('#feature-maps canvas').length === 16");
+    assert.match(await ff.run("return document.querySelector('#result-status').textContent"), /\[1, 512, 9, 14\] for Chelsea/);
+    const ua = await ff.run("return navigator.userAgent");
+    console.log(`Firefox: ${ua}`);
+  } finally {
+    await ff.close();
+    server.close();
+  }
+});
