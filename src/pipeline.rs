@@ -12,6 +12,10 @@ use anyhow::{bail, ensure, Context, Result};
 use image::RgbaImage;
 use serde::{Deserialize, Serialize};
 
+/// Working memory an input may need: wasm32 has 4 GiB in all, the weights included, and
+/// running out aborts the module instead of failing one call.
+const WORKING_MEMORY_BYTES: u64 = 2 << 30;
+
 /// Spatial size a dynamic-size model is first planned for, before any image arrives.
 const DEFAULT_PLAN_HW: [usize; 2] = [224, 224];
 
@@ -211,6 +215,7 @@ impl Pipeline {
     fn forward_image(&mut self, img: &RgbaImage) -> Result<Output> {
         let t0 = now_ms();
         let prepared = preprocess::prepare(img, &self.spec)?;
+        self.check_memory(self.spatial(&prepared.shape))?;
         let t1 = now_ms();
         let outputs = self.model.run(prepared.tensor, &prepared.shape)?;
         let t2 = now_ms();
@@ -222,6 +227,9 @@ impl Pipeline {
     /// The model's raw first output for an already prepared input tensor.
     pub fn forward_tensor(&mut self, data: &[f32], shape: &[usize]) -> Result<Output> {
         ensure!(data.iter().all(|v| v.is_finite()), "input tensor contains NaN or infinite values");
+        if shape.len() == 4 {
+            self.check_memory(self.spatial(shape))?;
+        }
         let t0 = now_ms();
         let outputs = self.model.run(data.to_vec(), shape)?;
         let inference_ms = now_ms() - t0;
@@ -378,6 +386,37 @@ impl Pipeline {
             Layout::Nchw => [shape[2], shape[3]],
             Layout::Nhwc => [shape[1], shape[2]],
         }
+    }
+
+    /// Refuses an input size whose working memory would not fit (dynamic-size models only:
+    /// a fixed-size graph costs what it costs). The estimate: the largest convolution's
+    /// unfolded input (k x k copies) and output, plus every kept activation.
+    fn check_memory(&self, [h, w]: [usize; 2]) -> Result<()> {
+        let Ok(chain) = self.model.info().layers.as_ref() else { return Ok(()) };
+        if !self.model.is_dynamic() {
+            return Ok(());
+        }
+        let c = self.spec.channel_order.channels();
+        let Ok(layers) = receptive_field::analyse(chain, [c, h, w]) else { return Ok(()) };
+        let elems = |s: &[usize]| s.iter().product::<usize>() as u64;
+        let mut input = (c * h * w) as u64;
+        let (mut peak, mut kept) = (0u64, 0u64);
+        for l in &layers {
+            let out = elems(&l.out_shape);
+            peak = peak.max(input * (l.kernel[0] * l.kernel[1]) as u64 + out);
+            kept += out;
+            input = out;
+        }
+        let kept = if self.last.is_some() || self.model.steps().is_ok() { kept } else { 0 };
+        let need = (peak + kept) * 4;
+        ensure!(
+            need <= WORKING_MEMORY_BYTES,
+            "an input of {w}x{h} pixels would need about {:.1} GiB of working memory with this model \
+             (at most {} GiB fit in wasm): set preprocess.resize to a smaller size",
+            need as f64 / (1u64 << 30) as f64,
+            WORKING_MEMORY_BYTES >> 30
+        );
+        Ok(())
     }
 
     /// Height and width of the input the layer analysis describes: the last one run, or

