@@ -10,9 +10,9 @@ if (!image || !model) {
   console.error("usage: node classify.mjs IMAGE.(png|jpg) MODEL.onnx");
   process.exit(2);
 }
-const sidecar = model.replace(/\.onnx$/i, ".json");
-const options = existsSync(sidecar) ? JSON.parse(await readFile(sidecar, "utf8")) : undefined;
+const sidecar = /\.onnx$/i.test(model) ? model.replace(/\.onnx$/i, ".json") : null;
 try {
+  const options = sidecar && existsSync(sidecar) ? JSON.parse(await readFile(sidecar, "utf8")) : undefined;
   const vgg = await fromUrl(model, { options });
   const top = vgg.classifyImage(await readFile(image), 5);
   for (const p of top) console.log(`${(100 * p.probability).toFixed(2).padStart(6)}%  ${p.label} (class ${p.index})`);
