@@ -52,8 +52,9 @@ def main():
         "## The depth experiment (`www/models/depth-*.onnx`, `www/models/depth.json`)",
         "",
         f"The paper's configurations A, B, D and E (Table 1) with every width divided by {d['width_divisor']}, batch norm,",
-        "the same head (fully connected 128) and recipe as above, trained for the same number of epochs with seeds "
-        f"{', '.join(map(str, d['rows'][0]['seeds']))}; test error on Fashion-MNIST's 10,000 test images. The paper's",
+        f"the same recipe as above with a fully connected head of 128, {d['rows'][0]['epochs']} epochs each, seeds "
+        f"{', '.join(map(str, d['rows'][0]['seeds']))}, one CPU thread each (wall times on the shared 2-core machine);",
+        "test error on Fashion-MNIST's 10,000 test images. The paper's",
         "numbers are ImageNet top-1 / top-5 validation errors (Table 3, single test scale), quoted for comparison only:",
         "a 10-class 28×28 task with 1/8-width networks is not ImageNet.",
         "",
