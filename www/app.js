@@ -87,20 +87,11 @@ async function loadCatalog() {
   }
 }
 
-async function chooseModel(id) {
+function chooseModel(id) {
   const entry = catalog.find((m) => m.id === id);
   if (!entry) return;
-  download?.abort();
-  try {
-    const bytes = entry.bundled ? await fetchModel(`models/${entry.file}`, entry, false) : await fetchModel(entry.url, entry, true);
-    await loadModel(entry.name, bytes, entry.options);
-    selectedId = id;
-    setCredit(entry);
-  } catch (e) {
-    $("model-select").value = selectedId ?? "";
-    const kept = modelInfo ? " The previous model is still loaded." : "";
-    setText("model-status", `Could not load ${entry.name}: ${e.message}${kept}`, true);
-  }
+  const url = entry.bundled ? `models/${entry.file}` : entry.url;
+  return requestModel(entry.name, () => fetchModel(url, entry, !entry.bundled), { options: entry.options, id, credit: credit(entry) });
 }
 
 /** Fetches a model with a progress bar, verifies its sha256, and keeps downloads in the
@@ -176,23 +167,16 @@ async function fetchWithProgress(url, entry) {
 $("download-cancel").addEventListener("click", () => download?.abort());
 
 // a model from any URL: the server must allow cross-origin downloads
-$("url-form").addEventListener("submit", async (ev) => {
+$("url-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const url = $("model-url").value.trim();
-  const name = url.split("/").pop() || url;
-  download?.abort();
-  try {
+  const fetchTimed = async () => {
     const t0 = performance.now();
     const bytes = await fetchWithProgress(url, { bytes: 0 });
     downloadMs = performance.now() - t0;
-    await loadModel(name, bytes, undefined);
-    selectedId = null;
-    $("model-select").value = "";
-    setText("model-credit", `From ${url}.`);
-  } catch (e) {
-    const kept = modelInfo ? " The previous model is still loaded." : "";
-    setText("model-status", `Could not load ${name}: ${e.message}.${kept}`, true);
-  }
+    return bytes;
+  };
+  requestModel(url.split("/").pop() || url, fetchTimed, { credit: `From ${url}.` });
 });
 
 $("clear-cache").addEventListener("click", async () => {
@@ -212,43 +196,61 @@ $("model-file").addEventListener("change", async (ev) => {
   const onnx = files.find((f) => f.name.toLowerCase().endsWith(".onnx"));
   if (!onnx) return setText("model-status", "Choose an .onnx file (optionally with its .json sidecar).", true);
   const sidecar = files.find((f) => f.name.toLowerCase().endsWith(".json"));
+  let options;
   try {
-    const options = sidecar ? JSON.parse(await sidecar.text()) : undefined;
-    downloadMs = null;
-    await loadModel(onnx.name, await onnx.arrayBuffer(), options);
-    selectedId = null;
-    $("model-select").value = "";
-    setText("model-credit", "");
+    options = sidecar ? JSON.parse(await sidecar.text()) : undefined;
   } catch (e) {
-    const kept = modelInfo ? " The previous model is still loaded." : "";
-    setText("model-status", `Could not load ${onnx.name}: ${e.message}.${kept}`, true);
+    return setText("model-status", `Could not read ${sidecar.name}: ${e.message}.`, true);
   }
+  await requestModel(onnx.name, () => onnx.arrayBuffer(), { options });
 });
 
-function setCredit(entry) {
+function credit(entry) {
   const acc = entry.accuracy
     ? ` Reported top-1 accuracy ${entry.accuracy.top1}%${entry.accuracy.top5 ? `, top-5 ${entry.accuracy.top5}%` : ""} on ${entry.accuracy.dataset} (${entry.accuracy.source}).`
     : "";
-  setText("model-credit", `Source: ${entry.source}. License: ${entry.license}.${acc}`);
+  return `Source: ${entry.source}. License: ${entry.license}.${acc}`;
 }
 
-async function loadModel(name, bytes, options) {
-  const size = bytes.byteLength; // read now: the buffer is transferred to the worker
-  setText("model-status", `Loading ${name} (${formatBytes(size)})…`);
-  const t0 = performance.now();
-  const info = await call("load", { bytes, options }, {
-    transfer: [bytes],
-    onStatus: (s) => setText("model-status", `Loading ${name}: ${s}…`),
-  });
-  modelInfo = { ...info, name, bytes: size };
-  const fetched = downloadMs === null ? "" : ` (${fromCache ? "read from the cache" : "downloaded"} in ${downloadMs.toFixed(0)} ms)`;
-  setText("model-status", `Loaded ${name} in ${(performance.now() - t0).toFixed(0)} ms: parsed and optimised${fetched}.`);
-  downloadMs = null;
-  fromCache = false;
-  setText("model-summary", summary(modelInfo));
-  showPaperPanel(modelInfo);
-  resetLayerViews();
-  if (image) await run();
+let modelSeq = 0; // the latest model request: older ones give way to it
+
+/** Loads the model that `source()` (a promise of bytes) gives. A later request supersedes
+ *  this one; a failure leaves the current model in place. */
+async function requestModel(name, source, { options, id = null, credit = "" } = {}) {
+  const seq = ++modelSeq;
+  download?.abort();
+  try {
+    const bytes = await source();
+    if (seq !== modelSeq) return;
+    const size = bytes.byteLength; // read now: the buffer is transferred to the worker
+    setText("model-status", `Loading ${name} (${formatBytes(size)})…`);
+    const t0 = performance.now();
+    const info = await call("load", { bytes, options }, {
+      transfer: [bytes],
+      onStatus: (s) => seq === modelSeq && setText("model-status", `Loading ${name}: ${s}…`),
+    });
+    if (seq !== modelSeq) return; // a newer model follows this one into the worker
+    modelInfo = { ...info, name, bytes: size };
+    const fetched = downloadMs === null ? "" : ` (${fromCache ? "read from the cache" : "downloaded"} in ${downloadMs.toFixed(0)} ms)`;
+    setText("model-status", `Loaded ${name} in ${(performance.now() - t0).toFixed(0)} ms: parsed and optimised${fetched}.`);
+    selectedId = id;
+    $("model-select").value = id ?? "";
+    setText("model-credit", credit);
+    setText("model-summary", summary(modelInfo));
+    showPaperPanel(modelInfo);
+    resetLayerViews();
+    if (image) await run();
+  } catch (e) {
+    if (seq !== modelSeq) return;
+    $("model-select").value = selectedId ?? "";
+    const kept = modelInfo ? " The previous model is still loaded." : "";
+    setText("model-status", `Could not load ${name}: ${e.message}.${kept}`, true);
+  } finally {
+    if (seq === modelSeq) {
+      downloadMs = null;
+      fromCache = false;
+    }
+  }
 }
 
 function summary(info) {
@@ -303,15 +305,7 @@ document.addEventListener("drop", async (ev) => {
   const file = ev.dataTransfer?.files?.[0];
   if (!file) return;
   if (file.name.toLowerCase().endsWith(".onnx")) {
-    try {
-      downloadMs = null;
-      await loadModel(file.name, await file.arrayBuffer(), undefined);
-      selectedId = null;
-      $("model-select").value = "";
-    } catch (e) {
-      const kept = modelInfo ? " The previous model is still loaded." : "";
-      setText("model-status", `Could not load ${file.name}: ${e.message}.${kept}`, true);
-    }
+    await requestModel(file.name, () => file.arrayBuffer());
   } else {
     await setImage(file.name, file);
   }

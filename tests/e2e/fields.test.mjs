@@ -63,13 +63,13 @@ test("the JS API gives layers, activations, fields and gradients for the bundled
 test("clicking a unit of conv5_3 draws the API's box and the effective field on the photo", async () => {
   await page.selectOption("#model-select", "vgg16-conv-base");
   await waitText(page, "#model-status", /Loaded VGG16 convolutional base/);
-  await page.click("#samples-photo .sample >> nth=0"); // Chelsea, 451x300, seen at 337x224
+  await page.click("#samples-photo .sample >> nth=0"); // Chelsea, 451x300, seen at 336x224
   await page.locator("#network .layer").first().waitFor({ timeout: 120_000 });
   const labels = await page.$$eval("#network .layer h3", (hs) => hs.map((h) => h.textContent));
   assert.deepEqual(labels.slice(0, 3), ["conv1_1", "conv1_2", "pool1"]);
   assert.ok(labels.includes("conv5_3") && labels.at(-1) === "pool5", labels.join(" "));
   const facts = await page.textContent("#network .layer:nth-child(2) .facts");
-  assert.match(facts, /64×224×337 · RF 5×5 px · 36\.9 k params/);
+  assert.match(facts, /64×224×336 · RF 5×5 px · 36\.9 k params/);
   // open the strongest channel of conv5_3 and click a unit near its top-left corner
   const col = page.locator("#network .layer", { has: page.locator("h3", { hasText: /^conv5_3$/ }) });
   await col.locator(".thumb").first().click();
