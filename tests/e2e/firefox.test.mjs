@@ -42,11 +42,20 @@ async function webdriver() {
     }
   }
   const { sessionId } = await call("POST", "/session", { capabilities: { alwaysMatch: {
-    browserName: "firefox", "moz:firefoxOptions": { binary: FIREFOX, args: ["-headless"] },
+    browserName: "firefox",
+    "moz:firefoxOptions": {
+      binary: FIREFOX, args: ["-headless"],
+      // a fake camera that needs no permission prompt, for the webcam snapshot
+      prefs: { "media.navigator.streams.fake": true, "media.navigator.permission.disabled": true },
+    },
   } } });
   const s = `/session/${sessionId}`;
   return {
     go: (url) => call("POST", `${s}/url`, { url }),
+    async upload(selector, file) {
+      const el = await call("POST", `${s}/element`, { using: "css selector", value: selector });
+      await call("POST", `${s}/element/${Object.values(el)[0]}/value`, { text: file });
+    },
     run: (script, ...args) => call("POST", `${s}/execute/sync`, { script, args }),
     // polls `predicate` (a function body returning a value) until it is truthy
     async until(predicate, timeoutMs = 120_000) {
@@ -65,7 +74,7 @@ async function webdriver() {
   };
 }
 
-test("the page works in Firefox: Fashion-VGG predictions and VGG16 feature maps", { skip: !available }, async () => {
+test("the page works in Firefox: Fashion-VGG predictions, VGG16 feature maps, file, drop, webcam, drawing", { skip: !available }, async () => {
   const card = JSON.parse(readFileSync(CARD, "utf8"));
   const samples = JSON.parse(readFileSync(path.join(ROOT, "www/samples/samples.json"), "utf8"));
   const i = samples.filter((s) => s.kind === "fashion").findIndex((s) => s.label === "Trouser");
@@ -84,6 +93,29 @@ test("the page works in Firefox: Fashion-VGG predictions and VGG16 feature maps"
     await ff.run("document.querySelectorAll('#samples-photo .sample')[0].click()");
     await ff.until("return document.querySelectorAll('#feature-maps canvas').length === 16");
     assert.match(await ff.run("return document.querySelector('#result-status').textContent"), /\[1, 512, 7, 10\] for Chelsea/);
+    // the other ways in: a file, a drop, the webcam, the drawing pad
+    await ff.upload("#image-file", path.join(ROOT, "www/samples/rocket.jpg"));
+    await ff.until("return /rocket\\.jpg/.test(document.querySelector('#result-status').textContent)");
+    const handBack = (kind) => `
+      const [b64, name, type] = arguments;
+      const dt = new DataTransfer();
+      dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], name, { type }));
+      ${kind}`;
+    const coffee = readFileSync(path.join(ROOT, "www/samples/coffee.png")).toString("base64");
+    await ff.run(handBack("const e = new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }); document.querySelector('main').dispatchEvent(e);"),
+      coffee, "dropped-coffee.png", "image/png");
+    await ff.until("return /dropped-coffee\\.png/.test(document.querySelector('#result-status').textContent)");
+    // (paste is tested in Chromium only: Firefox gives a scripted ClipboardEvent an empty clipboard)
+    await ff.run("document.querySelector('#webcam').click()");
+    await ff.until("return document.querySelector('#camera-video').videoWidth > 0");
+    await ff.run("document.querySelector('#camera-shoot').click()");
+    await ff.until("return /webcam snapshot/.test(document.querySelector('#result-status').textContent)");
+    await ff.run(`document.querySelector('#draw').click();
+      const pad = document.querySelector('#pad-canvas'), r = pad.getBoundingClientRect();
+      const at = (type, x, y) => pad.dispatchEvent(new PointerEvent(type, { clientX: r.left + x, clientY: r.top + y, pointerId: 1, bubbles: true }));
+      at('pointerdown', 60, 60); for (let i = 0; i <= 20; i++) at('pointermove', 60 + 8 * i, 60 + 8 * i); at('pointerup', 220, 220);
+      document.querySelector('#pad-use').click();`);
+    await ff.until("return / for drawing/.test(document.querySelector('#result-status').textContent)");
     const ua = await ff.run("return navigator.userAgent");
     console.log(`Firefox: ${ua}`);
   } finally {
