@@ -151,11 +151,10 @@ dist() {
     # everything a static host needs, with relative URLs only
     say "writing dist/: the page, the wasm package, the bundled models, the samples"
     rm -rf dist
-    mkdir -p dist/pkg dist/models dist/samples
-    cp www/index.html www/app.js www/worker.js www/style.css dist/
-    cp www/pkg/vgg_wasm.js www/pkg/vgg_wasm_bg.wasm dist/pkg/
-    cp www/models/*.onnx www/models/*.json dist/models/
-    cp www/samples/* dist/samples/
+    # the page's files by pattern (its modules, styles, models, samples); of pkg/, only what
+    # the page loads
+    cp -r www dist
+    find dist/pkg -type f ! -name vgg_wasm.js ! -name vgg_wasm_bg.wasm -delete
     du -sh dist | awk '{print "    dist/: " $1}'
 }
 
@@ -193,14 +192,20 @@ run_tests() {
         say "browser tests: wasm-pack test --headless --firefox"
         # wasm-pack ignores GECKODRIVER in the environment; it must be passed
         wasm-pack test --headless --firefox --geckodriver "$(command -v geckodriver)" -- --test web
+    elif [ "${CI:-}" = true ]; then
+        # in CI a missing browser is a failure, never a silent skip
+        echo "firefox-esr or geckodriver is missing: the Firefox browser tests cannot run" >&2
+        exit 1
     else
         say "firefox-esr is not available from apt here: Firefox browser tests skipped"
     fi
     build
     dist
     pack
+    say "the page's pure modules: node --test tests/www"
+    node --test tests/www/*.test.mjs
     say "page end-to-end tests: node --test tests/e2e (headless Chromium)"
-    node --test --test-concurrency=1 tests/e2e/
+    node --test --test-concurrency=1 tests/e2e/*.test.mjs
     say "all tests passed in $((SECONDS - t0)) s"
 }
 

@@ -40,7 +40,9 @@ export interface VggOptions { preprocess?: PreprocessOptions; labels?: string[];
  *  field), `stride` and `padding` are in input pixels, [height, width]; `outShape` is
  *  [C, H, W] or [features]; `macs` counts multiply-accumulates. */
 export interface LayerInfo {
-  name: string; label: string; opType: string; kernel: [number, number];
+  name: string; label: string; opType: string;
+  kind: "conv" | "pool" | "fc" | "relu" | "norm" | "flatten" | "softmax" | "other";
+  kernel: [number, number];
   rf: [number, number]; stride: [number, number]; padding: [number, number];
   outShape: number[]; params: number; macs: number;
 }
@@ -53,8 +55,23 @@ export interface UnitField { unclipped: Box; clipped: Box | null; center: [numbe
 export interface GradientMap { target: string; shape: [number, number, number]; gradient: Float32Array; map: Float32Array; ms: number; }
 /** Tensor pixel (x, y) shows image pixel ((x - pad + left) / scaleX, (y - pad + top) / scaleY). */
 export interface Geometry { scaleX: number; scaleY: number; left: number; top: number; pad: number; width: number; height: number; }
-/** The image as the model sees it (after resize, crop and pad), as straight RGBA. */
-export interface View { width: number; height: number; rgba: Uint8ClampedArray; }
+/** The image as the model saw it in the last run (after resize, crop and pad), as straight
+ *  RGBA, with how its pixels map onto the original image. */
+export interface View { width: number; height: number; rgba: Uint8ClampedArray; geometry: Geometry; }
+/** For unit (y, x) of a layer, the units of one earlier layer it depends on (`units`, in
+ *  that layer's grid) and their centres in input pixels (`centers`: top, left, bottom, right). */
+export interface NestedField { name: string; label: string; units: Box; centers: [number, number, number, number]; }
+/** The longest run of convolutions between pools (Simonyan & Zisserman 2015, Section 2.3):
+ *  `fields` are the receptive fields of its first 1, 2, 3 layers in units of its input;
+ *  `layers` (n, at most 3) stacked 3x3 layers with `channels` C in and out have
+ *  `stackWeights` = n·9·C² weights, one `field` x `field` layer `singleWeights` = field²·C². */
+export interface Stack {
+  labels: string[]; fields: number[]; channels: number; layers: number;
+  stackWeights: number; singleWeights: number; field: number;
+}
+/** How many convolutions the model has, whether all are 3x3, and its longest stack (null
+ *  when no two convolutions follow each other). */
+export interface ConvStack { convs: number; all3x3: boolean; stack: Stack | null; }
 /** Facts about the loaded model. Dynamic dimensions are `null`. */
 export interface ModelInfo {
   inputName: string;
@@ -184,7 +201,7 @@ impl Vgg {
     /// For unit (`y`, `x`) of `layer`, the units of every earlier spatial layer it depends
     /// on (`units`, in that layer's grid) and their centres in input pixels (`centers`:
     /// top, left, bottom, right): boxes that widen towards the unit's receptive field.
-    #[wasm_bindgen(js_name = nestedFields, unchecked_return_type = "{ name: string; label: string; units: Box; centers: [number, number, number, number] }[]")]
+    #[wasm_bindgen(js_name = nestedFields, unchecked_return_type = "NestedField[]")]
     pub fn nested_fields(&self, layer: &str, y: f64, x: f64) -> Result<JsValue, JsError> {
         let (y, x) = (index("y", y)?, index("x", x)?);
         to_js(&self.inner.nested_fields(layer, y, x).map_err(js_error)?)
@@ -196,7 +213,7 @@ impl Vgg {
     pub fn activation(&self, layer: &str) -> Result<JsValue, JsError> {
         let (shape, data) = self.inner.activation(layer).map_err(js_error)?;
         let obj: JsValue = js_sys::Object::new().into();
-        set(&obj, "shape", &to_js(&shape)?)?;
+        set(&obj, "shape", &to_js(shape)?)?;
         set(&obj, "data", &js_sys::Float32Array::from(data.as_slice()).into())?;
         Ok(obj)
     }
@@ -225,21 +242,26 @@ impl Vgg {
         to_js(&self.inner.spec().geometry(w, h).map_err(js_error)?)
     }
 
-    /// The image as the model sees it: resized, cropped and padded, as straight RGBA.
+    /// The image as the model saw it in the last `classify` or `forward`: resized, cropped
+    /// and padded, as straight RGBA, with its `geometry`. Kept from the run, not prepared
+    /// again. Throws before the first run, or after `forwardTensor` (no image).
     #[wasm_bindgen(js_name = modelView, unchecked_return_type = "View")]
-    pub fn model_view(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "Uint8Array | Uint8ClampedArray")] rgba: &[u8],
-        width: f64,
-        height: f64,
-    ) -> Result<JsValue, JsError> {
-        let (w, h) = (dim("width", width)?, dim("height", height)?);
-        let view = self.inner.view(rgba, w, h).map_err(js_error)?;
+    pub fn model_view(&self) -> Result<JsValue, JsError> {
+        let view = self.inner.last_view().map_err(js_error)?;
         let obj: JsValue = js_sys::Object::new().into();
-        set(&obj, "width", &view.width().into())?;
-        set(&obj, "height", &view.height().into())?;
-        set(&obj, "rgba", &js_sys::Uint8ClampedArray::from(view.as_raw().as_slice()).into())?;
+        set(&obj, "width", &view.pixels.width().into())?;
+        set(&obj, "height", &view.pixels.height().into())?;
+        set(&obj, "rgba", &js_sys::Uint8ClampedArray::from(view.pixels.as_raw().as_slice()).into())?;
+        set(&obj, "geometry", &to_js(&view.geometry)?)?;
         Ok(obj)
+    }
+
+    /// The paper's case for stacks of 3x3 convolutions (Section 2.3), computed from this
+    /// model's layers: how many convolutions, whether all are 3x3, and its longest stack.
+    /// Throws if the graph is not a chain of VGG operators.
+    #[wasm_bindgen(js_name = convStack, unchecked_return_type = "ConvStack")]
+    pub fn conv_stack(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.conv_stack().map_err(js_error)?)
     }
 }
 

@@ -1,12 +1,15 @@
 //! vgg-wasm: VGG networks from ONNX, run with tract, for the browser.
 //!
-//! Module map: `model` (the only user of tract), `preprocess` (pixels to tensor),
-//! `predictions` (softmax, top-k), `labels`, `receptive_field` (geometry of the layer chain), `gradients` (backward pass), `pipeline` (the whole path in plain Rust),
-//! `bindings` (the JS API), `clock` (timings on wasm and native).
+//! Module map: `model` (the only user of tract; `model::graph` reads the ONNX graph),
+//! `preprocess` (pixels to tensor), `predictions` (softmax, top-k), `labels`,
+//! `receptive_field` (geometry of the layer chain), `gradients` (backward pass), `inspect`
+//! (the last run: view, activations, fields, gradients), `pipeline` (the whole path in
+//! plain Rust), `bindings` (the JS API), `clock` (timings on wasm and native).
 
 pub mod bindings;
 mod clock;
 pub mod gradients;
+pub mod inspect;
 pub mod labels;
 pub mod model;
 pub mod pipeline;

@@ -2,12 +2,13 @@
 //! `bindings.rs` wraps this type for JS; native tests use it directly.
 
 use crate::clock::now_ms;
+use crate::inspect::{Analysis, Backward, LastRun};
+pub use crate::inspect::{Gradient, Tensor, View};
 use crate::labels::Labels;
 use crate::model::{fmt_shape, GraphInfo, Model};
 use crate::predictions::{softmax, top_k, Prediction};
 use crate::preprocess::{self, ChannelOrder, Layout, PreprocessSpec, SpecOptions};
-use crate::gradients::{self, Activation};
-use crate::receptive_field::{self, LayerAnalysis, UnitField};
+use crate::receptive_field::{self, ConvStack, LayerAnalysis, Nested, UnitField};
 use anyhow::{bail, ensure, Context, Result};
 use image::RgbaImage;
 use serde::{Deserialize, Serialize};
@@ -90,24 +91,10 @@ pub struct Pipeline {
     spec: PreprocessSpec,
     head: Head,
     labels: Labels,
-    /// Height and width of the last input tensor, which layer analysis describes.
-    input_hw: [usize; 2],
-    /// Every output of the last run (graph output, then observed layers), when kept.
-    last: Option<Vec<(Vec<usize>, Vec<f32>)>>,
-}
-
-/// The gradient of one scalar with respect to the input tensor.
-#[derive(Clone, Debug)]
-pub struct Gradient {
-    /// [channels, height, width] of the input tensor.
-    pub shape: [usize; 3],
-    pub data: Vec<f32>,
-    /// One value per input pixel: max over channels of |gradient| for saliency (Simonyan et
-    /// al.), sum over channels for an effective receptive field (Luo et al.).
-    pub map: Vec<f32>,
-    /// What was differentiated, e.g. `class 281 (tabby cat)` or `conv5_3[12, 3, 4]`.
-    pub target: String,
-    pub ms: f64,
+    /// The layer analysis at the size the model was planned for, until a run replaces it.
+    planned: Analysis,
+    /// The last run, for views, activations and gradients.
+    last: Option<LastRun>,
 }
 
 impl Pipeline {
@@ -147,7 +134,8 @@ impl Pipeline {
             Head::Features => Labels::Numbered,
         };
         let input_hw = fixed_hw.map_or(plan_hw, |[h, w]| [h as usize, w as usize]);
-        Ok(Pipeline { model, spec, head, labels, input_hw, last: None })
+        let planned = Analysis::new(&info.layers, spec.channel_order.channels(), input_hw);
+        Ok(Pipeline { model, spec, head, labels, planned, last: None })
     }
 
     pub fn info(&self) -> Result<ModelInfo> {
@@ -166,12 +154,6 @@ impl Pipeline {
 
     pub fn spec(&self) -> &PreprocessSpec {
         &self.spec
-    }
-
-    /// The pixels the model sees for a straight RGBA image, after resize, crop and pad.
-    pub fn view(&self, rgba: &[u8], width: u32, height: u32) -> Result<RgbaImage> {
-        let img = preprocess::rgba_image(rgba, width, height)?;
-        Ok(preprocess::prepare(&img, &self.spec)?.view)
     }
 
     /// Top-`k` classes for a straight RGBA image.
@@ -215,12 +197,13 @@ impl Pipeline {
     fn forward_image(&mut self, img: &RgbaImage) -> Result<Output> {
         let t0 = now_ms();
         let prepared = preprocess::prepare(img, &self.spec)?;
+        let geometry = self.spec.geometry(img.width(), img.height())?;
         self.check_memory(self.spatial(&prepared.shape))?;
         let t1 = now_ms();
         let outputs = self.model.run(prepared.tensor, &prepared.shape)?;
         let t2 = now_ms();
-        self.input_hw = self.spatial(&prepared.shape);
-        let (shape, data) = self.keep(outputs);
+        let view = View { pixels: prepared.view, geometry };
+        let (shape, data) = self.remember(&prepared.shape, Some(view), outputs);
         Ok(Output { shape, data, timings: Timings { preprocess_ms: t1 - t0, inference_ms: t2 - t1 } })
     }
 
@@ -233,152 +216,83 @@ impl Pipeline {
         let t0 = now_ms();
         let outputs = self.model.run(data.to_vec(), shape)?;
         let inference_ms = now_ms() - t0;
-        self.input_hw = self.spatial(shape);
-        let (shape, data) = self.keep(outputs);
+        let (shape, data) = self.remember(shape, None, outputs);
         Ok(Output { shape, data, timings: Timings { preprocess_ms: 0.0, inference_ms } })
     }
-}
 
-impl Pipeline {
-    /// Keeps a run's outputs when activations are observed; returns the graph output.
-    fn keep(&mut self, mut outputs: Vec<(Vec<usize>, Vec<f32>)>) -> (Vec<usize>, Vec<f32>) {
-        if outputs.len() > 1 || self.model.steps().is_ok() {
-            let main = outputs[0].clone();
-            self.last = Some(outputs);
-            main
+    /// Keeps the run for inspection (all its outputs only when activations are kept);
+    /// returns the graph output.
+    fn remember(&mut self, input_shape: &[usize], view: Option<View>, mut outputs: Vec<Tensor>) -> Tensor {
+        let analysis = Analysis::new(&self.model.info().layers, self.channels(), self.spatial(input_shape));
+        let (main, kept) = if self.model.keeps_activations() {
+            (outputs[0].clone(), outputs)
         } else {
-            outputs.swap_remove(0)
-        }
+            (outputs.swap_remove(0), Vec::new())
+        };
+        self.last = Some(LastRun::new(analysis, view, kept));
+        main
     }
 
-    /// The last run's output of tensor `name`, if it was kept.
-    fn kept(&self, name: &str) -> Option<&(Vec<usize>, Vec<f32>)> {
-        let i = self.model.output_names().iter().position(|n| n == name)?;
-        self.last.as_ref()?.get(i)
+    fn last_run(&self) -> Result<&LastRun> {
+        self.last.as_ref().context("run the model first (classify or forward)")
     }
 
-    /// Index of `layer` (tensor name or VGG label) in the chain.
-    fn layer_index(&self, layers: &[LayerAnalysis], layer: &str) -> Result<usize> {
-        layers.iter().position(|l| l.name == layer || l.label == layer).with_context(|| {
-            let known: Vec<&str> = layers.iter().filter(|l| !l.label.is_empty()).map(|l| l.label.as_str()).collect();
-            format!("no layer named '{layer}' (layers: {})", known.join(", "))
-        })
+    /// The image as the model saw it in the last run (after resize, crop and pad), with
+    /// where its pixels come from.
+    pub fn last_view(&self) -> Result<&View> {
+        self.last_run()?.view.as_ref().context("the last run was given a prepared tensor, not an image")
+    }
+
+    /// The layer analysis of the last run, or of the planned size before any run.
+    fn analysis(&self) -> &Analysis {
+        self.last.as_ref().map_or(&self.planned, |r| &r.analysis)
     }
 
     /// Names of the layers whose activations are kept after each run.
-    pub fn observed(&self) -> &[String] {
-        &self.model.output_names()[1..]
+    pub fn kept_layers(&self) -> &[String] {
+        if self.model.keeps_activations() {
+            &self.model.output_names()[1..]
+        } else {
+            &[]
+        }
     }
 
     /// Activations of `layer` from the last run: shape (batch 1 first) and data. A
-    /// convolution or dense layer is read after the ReLU that follows it, as VGG's feature
-    /// maps are usually shown.
-    pub fn activation(&self, layer: &str) -> Result<(Vec<usize>, Vec<f32>)> {
-        ensure!(self.last.is_some(), "no activations yet: load with options.activations = true, then run the model");
-        let layers = self.layers()?;
-        let i = self.layer_index(&layers, layer)?;
-        let candidates = [Some(i), (i + 1 < layers.len() && layers[i + 1].op_type == "Relu").then_some(i + 1)];
-        for j in candidates.into_iter().flatten().rev() {
-            if let Some((shape, data)) = self.kept(&layers[j].name) {
-                return Ok((shape.clone(), data.clone()));
-            }
-        }
-        bail!(
-            "layer '{layer}' is not kept (the optimiser may fuse it away); kept layers: {}",
-            self.observed().join(", ")
-        )
+    /// convolution or dense layer is read after the ReLU that follows it.
+    pub fn activation(&self, layer: &str) -> Result<&Tensor> {
+        self.last_run()?.activation(self.model.output_names(), layer)
     }
 
-    /// The backward steps, once the model has run with its activations kept.
-    fn ready_for_gradients(&self) -> Result<&[gradients::Step]> {
+    fn backward(&self) -> Result<Backward<'_>> {
         let steps = self.model.steps().map_err(|e| anyhow::anyhow!("gradients are not available: {e}"))?;
-        ensure!(self.last.is_some(), "run the model first (classify or forward)");
-        Ok(steps)
+        Ok(Backward { steps, output_names: self.model.output_names(), channels: self.channels() })
     }
 
-    /// Runs the backward pass from the output of chain layer `from`, seeded with `seed`.
-    fn backprop(&self, layers: &[LayerAnalysis], from: usize, seed: Vec<f32>) -> Result<Vec<f32>> {
-        let steps = self.ready_for_gradients()?;
-        let [h, w] = self.input_hw;
-        let input_shape = [self.spec.channel_order.channels(), h, w];
-        let acts: Vec<Activation> = layers
-            .iter()
-            .enumerate()
-            .map(|(i, l)| Activation {
-                in_shape: if i == 0 { &input_shape } else { &layers[i - 1].out_shape },
-                out_shape: &l.out_shape,
-                input: if i == 0 { None } else { self.kept(&layers[i - 1].name).map(|k| k.1.as_slice()) },
-                output: self.kept(&l.name).map(|k| k.1.as_slice()),
-            })
-            .collect();
-        gradients::backward(steps, &acts, from, seed)
-    }
-
-    fn gradient(&self, data: Vec<f32>, target: String, t0: f64, reduce_max: bool) -> Gradient {
-        let [h, w] = self.input_hw;
-        let c = self.spec.channel_order.channels();
-        let plane = h * w;
-        let map = (0..plane)
-            .map(|p| {
-                let vals = (0..c).map(|ch| data[ch * plane + p].abs());
-                if reduce_max { vals.fold(0.0, f32::max) } else { vals.sum() }
-            })
-            .collect();
-        Gradient { shape: [c, h, w], data, map, target, ms: now_ms() - t0 }
-    }
-
-    /// Class saliency (Simonyan, Vedaldi & Zisserman 2014): the gradient of the unnormalised
-    /// score of `class` (default: the last run's top class) with respect to the input.
+    /// Class saliency (Simonyan, Vedaldi & Zisserman 2014) of `class` (default: the last
+    /// run's top class): the gradient of its unnormalised score with respect to the input.
     pub fn saliency(&self, class: Option<usize>) -> Result<Gradient> {
-        let t0 = now_ms();
-        let Head::Classifier { classes, .. } = self.head else { bail!("saliency needs a classifier; this model outputs feature maps") };
-        self.ready_for_gradients()?;
-        let layers = self.layers()?;
-        let from = layers
-            .iter()
-            .rposition(|l| matches!(l.op_type.as_str(), "Gemm" | "MatMul"))
-            .filter(|&i| layers[i].out_shape == vec![classes])
-            .context("no fully connected layer gives the class scores")?;
-        let class = match class {
-            Some(c) => {
-                ensure!(c < classes, "class index {c} is out of range: the model has {classes} classes");
-                c
-            }
-            None => {
-                let out = &self.last.as_ref().context("run the model first (classify or forward)")?[0].1;
-                top_k(out, 1)[0]
-            }
+        let Head::Classifier { classes, .. } = self.head else {
+            bail!("saliency needs a classifier; this model outputs feature maps")
         };
-        let mut seed = vec![0f32; classes];
-        seed[class] = 1.0;
-        let data = self.backprop(&layers, from, seed)?;
-        Ok(self.gradient(data, format!("class {class} ({})", self.labels.name(class)), t0, true))
+        let b = self.backward()?;
+        let run = self.last_run()?;
+        let class = match class {
+            Some(c) => c,
+            None => top_k(&run.graph_output().context("run the model first (classify or forward)")?.1, 1)[0],
+        };
+        ensure!(class < classes, "class index {class} is out of range: the model has {classes} classes");
+        run.saliency(&b, classes, class, &self.labels.name(class))
     }
 
-    /// Effective receptive field (Luo et al. 2016) of unit (`channel`, `y`, `x`) of `layer`:
-    /// the gradient of its pre-activation with respect to the input, so a unit that is zero
-    /// on this image still shows where it looks.
+    /// Effective receptive field (Luo et al. 2016) of unit (`channel`, `y`, `x`) of `layer`
+    /// on the last image.
     pub fn unit_gradient(&self, layer: &str, channel: usize, y: usize, x: usize) -> Result<Gradient> {
-        let t0 = now_ms();
-        let layers = self.layers()?;
-        let mut from = self.layer_index(&layers, layer)?;
-        if layers[from].op_type == "Relu" && from > 0 {
-            from -= 1;
-        }
-        let shape = &layers[from].out_shape;
-        let (c, h, w) = match shape.as_slice() {
-            [c, h, w] => (*c, *h, *w),
-            [f] => (*f, 1, 1),
-            _ => bail!("layer '{layer}' has an unexpected shape {shape:?}"),
-        };
-        ensure!(
-            channel < c && y < h && x < w,
-            "unit (channel {channel}, y {y}, x {x}) is outside layer '{layer}' of shape [{c}, {h}, {w}]"
-        );
-        let mut seed = vec![0f32; c * h * w];
-        seed[(channel * h + y) * w + x] = 1.0;
-        let data = self.backprop(&layers, from, seed)?;
-        Ok(self.gradient(data, format!("{}[{channel}, {y}, {x}]", layers[from].label), t0, false))
+        let b = self.backward()?;
+        self.last_run()?.unit_gradient(&b, layer, channel, y, x)
+    }
+
+    fn channels(&self) -> usize {
+        self.spec.channel_order.channels()
     }
 
     fn spatial(&self, shape: &[usize]) -> [usize; 2] {
@@ -396,7 +310,7 @@ impl Pipeline {
         if !self.model.is_dynamic() {
             return Ok(());
         }
-        let c = self.spec.channel_order.channels();
+        let c = self.channels();
         let Ok(layers) = receptive_field::analyse(chain, [c, h, w]) else { return Ok(()) };
         let elems = |s: &[usize]| s.iter().product::<usize>() as u64;
         let mut input = (c * h * w) as u64;
@@ -407,7 +321,7 @@ impl Pipeline {
             kept += out;
             input = out;
         }
-        let kept = if self.last.is_some() || self.model.steps().is_ok() { kept } else { 0 };
+        let kept = if self.model.keeps_activations() { kept } else { 0 };
         let need = (peak + kept) * 4;
         ensure!(
             need <= WORKING_MEMORY_BYTES,
@@ -422,42 +336,28 @@ impl Pipeline {
     /// Height and width of the input the layer analysis describes: the last one run, or
     /// the size the model was planned for.
     pub fn input_hw(&self) -> [usize; 2] {
-        self.input_hw
+        self.analysis().input_hw
     }
 
     /// Receptive field, shape, parameters and MACs of every layer, for the last input size.
-    pub fn layers(&self) -> Result<Vec<LayerAnalysis>> {
-        let chain = self.model.info().layers.as_ref().map_err(|e| anyhow::anyhow!("no layer analysis: {e}"))?;
-        let [h, w] = self.input_hw;
-        receptive_field::analyse(chain, [self.spec.channel_order.channels(), h, w])
-            .map_err(|e| anyhow::anyhow!("layer analysis: {e}"))
+    pub fn layers(&self) -> Result<&[LayerAnalysis]> {
+        self.analysis().layers()
+    }
+
+    /// The paper's argument for stacks of 3x3 convolutions, read off this model's layers.
+    pub fn conv_stack(&self) -> Result<ConvStack> {
+        Ok(receptive_field::conv_stack(self.layers()?))
     }
 
     /// Where unit (`y`, `x`) of `layer` (its tensor name or VGG label) looks in the input.
     pub fn receptive_field(&self, layer: &str, y: usize, x: usize) -> Result<UnitField> {
-        let layers = self.layers()?;
-        let a = layers
-            .iter()
-            .find(|l| l.name == layer || l.label == layer)
-            .with_context(|| format!("no layer named '{layer}'"))?;
-        let [h, w] = match a.out_shape.as_slice() {
-            [_, h, w] => [*h, *w],
-            _ => [1, 1],
-        };
-        ensure!(
-            y < h && x < w,
-            "unit (y {y}, x {x}) is outside layer '{layer}', whose maps are {h} x {w}"
-        );
-        Ok(receptive_field::unit_field(a, y, x, self.input_hw))
+        self.analysis().receptive_field(layer, y, x)
     }
 
     /// For unit (`y`, `x`) of `layer`, the units of each earlier layer it depends on.
-    pub fn nested_fields(&self, layer: &str, y: usize, x: usize) -> Result<Vec<receptive_field::Nested>> {
-        self.receptive_field(layer, y, x)?; // validates the layer and the unit
-        let layers = self.layers()?;
-        let i = self.layer_index(&layers, layer)?;
+    pub fn nested_fields(&self, layer: &str, y: usize, x: usize) -> Result<Vec<Nested>> {
         let chain = self.model.info().layers.as_ref().map_err(|e| anyhow::anyhow!("no layer analysis: {e}"))?;
-        Ok(receptive_field::nested_fields(chain, &layers, i, y, x))
+        self.analysis().nested_fields(chain, layer, y, x)
     }
 }
 

@@ -33,6 +33,23 @@ pub enum Op {
     Softmax,
 }
 
+/// What a layer is, for display: JS reads this instead of parsing labels or op types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayerKind {
+    Conv,
+    Pool,
+    /// Fully connected (Gemm, MatMul).
+    Fc,
+    Relu,
+    /// BatchNormalization, LRN.
+    Norm,
+    Flatten,
+    Softmax,
+    /// Anything else that keeps pixels where they are (Dropout, Identity, a constant Add...).
+    Other,
+}
+
 /// One layer of the chain, as read from the graph. Spatial pairs are (height, width).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -54,6 +71,21 @@ pub struct Layer {
 }
 
 impl Layer {
+    pub fn kind(&self) -> LayerKind {
+        match self.op {
+            Op::Conv { .. } => LayerKind::Conv,
+            Op::MaxPool | Op::AveragePool => LayerKind::Pool,
+            Op::Dense { .. } => LayerKind::Fc,
+            Op::Flatten => LayerKind::Flatten,
+            Op::Softmax => LayerKind::Softmax,
+            Op::Pointwise => match self.op_type.as_str() {
+                "Relu" => LayerKind::Relu,
+                "BatchNormalization" | "LRN" => LayerKind::Norm,
+                _ => LayerKind::Other,
+            },
+        }
+    }
+
     /// A layer that does not move pixels.
     pub fn pointwise(name: &str, op_type: &str) -> Layer {
         Layer::spatial(name, op_type, Op::Pointwise, 1, 1, 0)
@@ -83,6 +115,7 @@ pub struct LayerAnalysis {
     pub name: String,
     pub label: String,
     pub op_type: String,
+    pub kind: LayerKind,
     /// Kernel [height, width] of a convolution or pool, [1, 1] otherwise.
     pub kernel: [usize; 2],
     /// Receptive field size in input pixels, (height, width).
@@ -182,6 +215,7 @@ pub fn analyse(layers: &[Layer], [channels, height, width]: [usize; 3]) -> Resul
             name: l.name.clone(),
             label: l.label.clone(),
             op_type: l.op_type.clone(),
+            kind: l.kind(),
             kernel: l.kernel,
             rf: r,
             stride: s,
@@ -277,6 +311,72 @@ pub fn nested_fields(layers: &[Layer], analysis: &[LayerAnalysis], target: usize
 pub fn stack_vs_single(n: usize, c: u64) -> (u64, u64, usize) {
     let rf = 2 * n + 1;
     (n as u64 * 9 * c * c, (rf * rf) as u64 * c * c, rf)
+}
+
+/// The paper's case for 3x3 convolutions (Simonyan & Zisserman 2015, Section 2.3), read off
+/// a model's layers.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConvStack {
+    /// How many convolutions the model has, and whether every one is 3x3.
+    pub convs: usize,
+    pub all_3x3: bool,
+    /// The longest run of convolutions between two pools, when it has at least two.
+    pub stack: Option<Stack>,
+}
+
+/// A run of stacked convolutions and what one convolution with the same field would cost.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stack {
+    /// Labels of the run's convolutions, in order.
+    pub labels: Vec<String>,
+    /// Receptive field of the first one, two and three of them, in units of the run's input.
+    pub fields: Vec<usize>,
+    /// Channels C of the run's output.
+    pub channels: usize,
+    /// n = min(3, run length): n stacked 3x3 layers have `stack_weights` = n·9·C² weights;
+    /// one `field` x `field` layer with the same receptive field has `single_weights`.
+    pub layers: usize,
+    pub stack_weights: u64,
+    pub single_weights: u64,
+    pub field: usize,
+}
+
+/// Finds the longest run of convolutions between pools and states the paper's comparison.
+pub fn conv_stack(layers: &[LayerAnalysis]) -> ConvStack {
+    let convs: Vec<&LayerAnalysis> = layers.iter().filter(|l| l.kind == LayerKind::Conv).collect();
+    let (mut best, mut run) = (0..0, 0..0);
+    for (i, l) in layers.iter().enumerate() {
+        match l.kind {
+            LayerKind::Conv if run.is_empty() => run = i..i + 1,
+            LayerKind::Conv => run.end = i + 1,
+            LayerKind::Pool => run = 0..0,
+            _ => {}
+        }
+        let count = |r: &std::ops::Range<usize>| layers[r.clone()].iter().filter(|l| l.kind == LayerKind::Conv).count();
+        if count(&run) > count(&best) {
+            best = run.clone();
+        }
+    }
+    let run: Vec<&LayerAnalysis> = layers[best.clone()].iter().filter(|l| l.kind == LayerKind::Conv).collect();
+    let stack = (run.len() >= 2).then(|| {
+        // fields in units of the run's input: the layer before it sets the scale
+        let (base, step) = best.start.checked_sub(1).map_or((1, 1), |i| (layers[i].rf[0], layers[i].stride[0]));
+        let n = run.len().min(3);
+        let channels = run[run.len() - 1].out_shape[0];
+        let (stack_weights, single_weights, field) = stack_vs_single(n, channels as u64);
+        Stack {
+            labels: run.iter().map(|l| l.label.clone()).collect(),
+            fields: run[..n].iter().map(|l| (l.rf[0] - base) / step + 1).collect(),
+            channels,
+            layers: n,
+            stack_weights,
+            single_weights,
+            field,
+        }
+    });
+    ConvStack { convs: convs.len(), all_3x3: convs.iter().all(|l| l.kernel == [3, 3]), stack }
 }
 
 #[cfg(test)]
@@ -411,5 +511,25 @@ mod tests {
         // three stacked 3x3 see 7x7 with 27C² weights; one 7x7 needs 49C²
         assert_eq!(stack_vs_single(3, 1), (27, 49, 7));
         assert_eq!(stack_vs_single(2, 1), (18, 25, 5));
+    }
+
+    #[test]
+    fn the_papers_argument_on_vgg16() {
+        let a = analyse(&vgg(VGG16, true), [3, 224, 224]).unwrap();
+        let c = conv_stack(&a);
+        assert_eq!((c.convs, c.all_3x3), (13, true));
+        let s = c.stack.unwrap();
+        // the first block of three: conv3_1..conv3_3 on 128 -> 256 channels
+        assert_eq!(s.labels, ["conv3_1", "conv3_2", "conv3_3"]);
+        assert_eq!((s.fields.as_slice(), s.channels, s.layers), (&[3, 5, 7][..], 256, 3));
+        assert_eq!((s.stack_weights, s.single_weights, s.field), (1_769_472, 3_211_264, 7));
+        // VGG-A's blocks have at most two convolutions: two 3x3 see 5x5 with 18C² weights
+        let s = conv_stack(&analyse(&vgg(VGG11, false), [3, 224, 224]).unwrap()).stack.unwrap();
+        assert_eq!((s.labels.len(), s.fields.as_slice(), s.single_weights), (2, &[3, 5][..], 25 * 256 * 256));
+        // a 5x5 convolution breaks "all 3x3"; a single convolution makes no stack
+        let mut five = vec![Layer::spatial("c", "Conv", Op::Conv { out_channels: 8, groups: 1, has_bias: true }, 5, 1, 2)];
+        five[0].label = "conv1_1".into();
+        let c = conv_stack(&analyse(&five, [3, 32, 32]).unwrap());
+        assert_eq!((c.convs, c.all_3x3, c.stack), (1, false, None));
     }
 }

@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use vgg_wasm::pipeline::{Head, Options, Pipeline};
+use vgg_wasm::receptive_field::LayerKind;
 
 #[test]
 fn every_fixture_matches_onnxruntime() {
@@ -146,8 +147,12 @@ fn layer_analysis_is_read_from_every_graph() {
         assert_eq!((pool5.rf[0], pool5.stride[0], pool5.padding[0]), (expected.0, 32, expected.1), "{}", fx.name);
         let last = layers.last().unwrap();
         let total: u64 = layers.iter().map(|l| l.params).sum();
-        if !fx.name.contains("int8") {
-            // int8 weights are not float initializers
+        if let Some(twin) = fx.name.strip_suffix("_int8") {
+            // int8 weights are not float initializers: the fp32 twin counts them
+            assert_eq!(total, fixture(twin).params, "{}: parameters of its fp32 twin", fx.name);
+            let dense: Vec<&str> = layers.iter().filter(|l| l.kind == LayerKind::Fc).map(|l| l.label.as_str()).collect();
+            assert_eq!(dense, ["fc6", "fc7", "fc8"], "{}", fx.name);
+        } else {
             assert_eq!(total, fx.params, "{}: parameters", fx.name);
         }
         println!("{:24} {} layers, last {} {:?}, {total} parameters", fx.name, layers.len(), last.label, last.out_shape);
@@ -192,4 +197,38 @@ fn kept_activations_equal_onnxruntimes_intermediate_outputs() {
     }
     // VGG labels name the same tensors: conv3_3 is read after its ReLU (vgg0_relu6_fwd)
     assert_eq!(p.activation("conv3_3").unwrap().1, p.activation("vgg0_relu6_fwd").unwrap().1);
+}
+
+/// Top-level keys of a serialised Rust value, as JS sees them.
+fn keys<T: serde::Serialize>(v: &T) -> std::collections::BTreeSet<String> {
+    match serde_json::to_value(v).unwrap() {
+        serde_json::Value::Object(m) => m.keys().cloned().collect(),
+        other => panic!("not an object: {other}"),
+    }
+}
+
+#[test]
+fn the_typescript_interfaces_name_exactly_the_fields_rust_serialises() {
+    let ts = ts_interfaces();
+    let fx = fixture("zoo_vgg16");
+    let mut p = Pipeline::new(fx.model, Options { activations: true, ..Default::default() }).unwrap();
+    let c = p.classify(&gradient_rgba(300, 200), 300, 200, 3).unwrap();
+    let field = p.receptive_field("conv5_3", 0, 0).unwrap();
+    let stack = p.conv_stack().unwrap();
+    let checks = [
+        ("Prediction", keys(&c.predictions[0])),
+        ("Timings", keys(&c.timings)),
+        ("ModelInfo", keys(&p.info().unwrap())),
+        ("LayerInfo", keys(&p.layers().unwrap()[0])),
+        ("UnitField", keys(&field)),
+        ("Box", keys(&field.unclipped)),
+        ("NestedField", keys(&p.nested_fields("conv5_3", 0, 0).unwrap()[0])),
+        ("Geometry", keys(&p.last_view().unwrap().geometry)),
+        ("ConvStack", keys(&stack)),
+        ("Stack", keys(stack.stack.as_ref().unwrap())),
+    ];
+    for (name, rust) in checks {
+        let declared = ts.get(name).unwrap_or_else(|| panic!("no interface {name} in the TypeScript section"));
+        assert_eq!(declared, &rust, "interface {name}: declared fields vs Rust's");
+    }
 }

@@ -159,3 +159,23 @@ fn layers_fields_and_activations_through_the_js_api() {
     let msg = error_message(vgg.saliency(None).unwrap_err());
     assert!(msg.contains("classifier"), "{msg}");
 }
+
+/// The keys of a JS object the bindings build by hand, sorted.
+fn js_keys(v: &JsValue) -> std::collections::BTreeSet<String> {
+    js_sys::Object::keys(v.unchecked_ref::<js_sys::Object>()).iter().map(|k| k.as_string().unwrap()).collect()
+}
+
+#[wasm_bindgen_test]
+fn answers_built_in_the_bindings_have_exactly_the_declared_fields() {
+    let ts = ts_interfaces();
+    let mut vgg = Vgg::new(fixture("features_vgg16").model, with_activations()).unwrap();
+    let out = vgg.forward(&gradient_rgba(120, 90), 120.0, 90.0).unwrap();
+    let view = vgg.model_view().unwrap();
+    let erf = vgg.effective_receptive_field("conv5_3", 0.0, 0.0, 0.0).unwrap();
+    for (name, value) in [("Tensor", &out), ("View", &view), ("GradientMap", &erf)] {
+        assert_eq!(ts[name], js_keys(value), "interface {name}");
+    }
+    // the view is the run's own: the image at the model's size, not prepared again
+    assert_eq!((get(&view, "width").as_f64(), get(&view, "height").as_f64()), (Some(120.0), Some(90.0)));
+    assert_eq!(js_keys(&get(&view, "geometry")), ts["Geometry"]);
+}

@@ -16,6 +16,8 @@ for (const f of ["vgg_wasm.js", "vgg_wasm.d.ts", "vgg_wasm_bg.wasm", "vgg_wasm_b
   copyFileSync(path.join(root, "www/pkg", f), path.join(out, "pkg", f));
 }
 for (const f of ["common.js", "index.js", "node.js", "index.d.ts"]) copyFileSync(path.join(root, "src/npm", f), path.join(out, f));
+// the page's download helper, worker and its client: one copy, in www/, serves both
+for (const f of ["fetch.js", "worker.js", "engine.js"]) copyFileSync(path.join(root, "www", f), path.join(out, f));
 copyFileSync(path.join(root, "README.md"), path.join(out, "README.md"));
 
 const pkg = {
@@ -37,12 +39,15 @@ const pkg = {
       browser: "./index.js",
       default: "./index.js",
     },
+    "./engine": "./engine.js",
+    "./worker": "./worker.js",
     "./pkg/vgg_wasm_bg.wasm": "./pkg/vgg_wasm_bg.wasm",
     "./package.json": "./package.json",
   },
-  files: ["index.js", "node.js", "common.js", "index.d.ts", "pkg/vgg_wasm.js", "pkg/vgg_wasm.d.ts", "pkg/vgg_wasm_bg.wasm",
+  files: ["index.js", "node.js", "common.js", "fetch.js", "engine.js", "worker.js", "index.d.ts", "pkg/vgg_wasm.js", "pkg/vgg_wasm.d.ts", "pkg/vgg_wasm_bg.wasm",
     "pkg/vgg_wasm_bg.wasm.d.ts", "README.md"],
-  sideEffects: false,
+  // worker.js answers messages as soon as it is imported: a bundler must keep it
+  sideEffects: ["./worker.js"],
   engines: { node: ">=18" },
 };
 writeFileSync(path.join(out, "package.json"), JSON.stringify(pkg, null, 2) + "\n");

@@ -1,111 +1,86 @@
 // The module worker that owns the wasm module and the model: every engine call happens
-// here, so the page's main thread never blocks on inference.
-//
-// Protocol: the page posts {id, type, ...}; the worker answers {id, status} while working,
-// then {id, result} or {id, error}. Types: "load" {bytes, options}, "classify" {rgba,
-// width, height, topK}, "forward" {rgba, width, height}, "strip", "channel" {layer,
-// channel}, "unit" {layer, channel, y, x}, "saliency".
+// here, so the page's main thread never blocks on inference. Its protocol is declared in
+// engine.js, its only client.
 import init, { Vgg } from "./pkg/vgg_wasm.js";
 
-// Models up to this size keep their activations (layer views, gradients); the 500 MB
-// ImageNet VGGs would need twice their size again in wasm memory, which has 4 GiB.
-const ACTIVATIONS_MAX_BYTES = 200 * 1024 * 1024;
-const THUMB_MAX = 64; // thumbnails are max-pooled down to at most this many pixels a side
-const THUMBS_PER_LAYER = 3;
-
 const ready = init();
-let vgg = null; // the current model; replaced only by a successful load
-let last = null; // {width, height, rgba} of the last image run, for views and gradients
+// The one piece of state: the current model, replaced only by a successful load.
+const held = { vgg: null };
 
 const handlers = {
-  async load({ bytes, options }, status) {
+  /** @param {import("./engine.js").LoadRequest} r */
+  load({ bytes, options, keepActivationsUpTo = 0 }, status) {
     status("optimising the model");
-    const activations = bytes.byteLength <= ACTIVATIONS_MAX_BYTES;
+    const activations = bytes.byteLength <= keepActivationsUpTo;
     const next = new Vgg(new Uint8Array(bytes), { ...options, activations }); // throws on a bad model
-    const previous = vgg;
-    vgg = next;
-    previous?.free();
-    last = null;
-    let layers = null;
-    let layersError = null;
+    held.vgg?.free();
+    held.vgg = next;
+    let layers = null, layersError = null, convStack = null;
     try {
-      layers = vgg.layers();
+      layers = next.layers();
+      convStack = next.convStack();
     } catch (e) {
       layersError = e.message;
     }
-    return { ...vgg.info, layers, layersError, activations };
+    return { info: next.info, layers, layersError, convStack, activations };
   },
-  async classify({ rgba, width, height, topK }, status) {
-    requireModel();
+  classify({ rgba, width, height, topK }, status) {
     status("running the model");
+    const vgg = model();
     const predictions = vgg.classify(new Uint8Array(rgba), width, height, topK);
-    remember(rgba, width, height);
-    return { predictions: [...predictions], timings: predictions.timings, view: view() };
+    return { predictions: [...predictions], timings: predictions.timings, view: vgg.modelView() };
   },
-  async forward({ rgba, width, height }, status) {
-    requireModel();
+  forward({ rgba, width, height, channels }, status) {
     status("running the model");
+    const vgg = model();
     const out = vgg.forward(new Uint8Array(rgba), width, height);
-    remember(rgba, width, height);
-    return { ...out, view: view() };
+    return { shape: out.shape, timings: out.timings, view: vgg.modelView(), channels: topChannels(out, channels, Infinity) };
   },
-  // per displayed layer: its analysis and the most active channels, small
-  async strip() {
-    requireRun();
-    const layers = vgg.layers();
-    return layers.filter((l) => /^(conv|pool|fc)\d/.test(l.label)).map((l) => {
-      let channels = [];
+  // conv, pool and fc layers with their most active channels, small
+  layers({ channels, side }) {
+    const vgg = model();
+    return vgg.layers().filter((l) => ["conv", "pool", "fc"].includes(l.kind)).map((l) => {
+      let top = [];
       try {
-        const { shape, data } = vgg.activation(l.label);
-        channels = topChannels(shape, data);
+        top = topChannels(vgg.activation(l.label), channels, side);
       } catch {
         // not kept (the model was too large to keep activations)
       }
-      return { ...l, channels };
+      return { ...l, channels: top };
     });
   },
-  async channel({ layer, channel }) {
-    requireRun();
-    const { shape, data } = vgg.activation(layer);
-    const [, , h, w] = shape;
+  channel({ layer, channel }) {
+    const { shape, data } = model().activation(layer);
+    const [, c, h, w] = shape;
+    if (!(channel >= 0 && channel < c)) throw new Error(`channel ${channel} is outside layer '${layer}' (${c} channels)`);
     return { layer, channel, h, w, data: data.slice(channel * h * w, (channel + 1) * h * w) };
   },
-  async unit({ layer, channel, y, x }, status) {
-    requireRun();
+  unitField({ layer, channel, y, x }, status) {
+    const vgg = model();
     const field = vgg.receptiveField(layer, y, x);
     const nested = vgg.nestedFields(layer, y, x);
     status("computing the gradient");
-    const erf = vgg.effectiveReceptiveField(layer, channel, y, x);
-    return { layer, channel, y, x, field, nested, erf: { map: erf.map, shape: erf.shape, ms: erf.ms, target: erf.target } };
+    return { field, nested, erf: gradientMap(vgg.effectiveReceptiveField(layer, channel, y, x)) };
   },
-  async saliency(_, status) {
-    requireRun();
+  saliency({ classIndex }, status) {
     status("computing the gradient");
-    const s = vgg.saliency();
-    return { map: s.map, shape: s.shape, ms: s.ms, target: s.target };
+    return gradientMap(model().saliency(classIndex));
   },
 };
 
-function requireModel() {
-  if (!vgg) throw new Error("no model is loaded yet: choose one first");
+function model() {
+  if (!held.vgg) throw new Error("no model is loaded yet: choose one first");
+  return held.vgg;
 }
 
-function requireRun() {
-  requireModel();
-  if (!last) throw new Error("run the model on an image first");
+/** A gradient without its [C, H, W] part, which the page does not draw. */
+function gradientMap({ target, shape, map, ms }) {
+  return { target, shape, map, ms };
 }
 
-function remember(rgba, width, height) {
-  last = { rgba: new Uint8Array(rgba), width, height };
-}
-
-function view() {
-  const v = vgg.modelView(last.rgba, last.width, last.height);
-  return { ...v, geometry: vgg.inputGeometry(last.width, last.height) };
-}
-
-/** The channels with the largest mean activation, max-pooled down to thumbnails. */
-function topChannels(shape, data) {
+/** The `count` channels with the largest mean activation, max-pooled to at most `side`
+ *  pixels a side. */
+function topChannels({ shape, data }, count, side) {
   if (shape.length !== 4) return [];
   const [, c, h, w] = shape;
   const plane = h * w;
@@ -116,10 +91,10 @@ function topChannels(shape, data) {
     means.push([sum / plane, ch]);
   }
   means.sort((a, b) => b[0] - a[0]);
-  const f = Math.max(1, Math.ceil(Math.max(h, w) / THUMB_MAX));
+  const f = Math.max(1, Math.ceil(Math.max(h, w) / side));
   const th = Math.ceil(h / f), tw = Math.ceil(w / f);
-  return means.slice(0, THUMBS_PER_LAYER).map(([mean, ch]) => {
-    const t = new Float32Array(th * tw);
+  return means.slice(0, count).map(([mean, ch]) => {
+    const t = new Float32Array(th * tw).fill(-Infinity);
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
         const i = Math.floor(y / f) * tw + Math.floor(x / f);
@@ -137,8 +112,7 @@ self.onmessage = async ({ data }) => {
     await ready;
     const handler = handlers[type];
     if (!handler) throw new Error(`unknown request type ${JSON.stringify(type)}`);
-    const result = await handler(data, status);
-    self.postMessage({ id, result });
+    self.postMessage({ id, result: await handler(data, status) });
   } catch (e) {
     self.postMessage({ id, error: e instanceof Error ? e.message : String(e) });
   }

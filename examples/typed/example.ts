@@ -1,6 +1,6 @@
 // Uses the whole API with TypeScript's strict checks (`tsc --noEmit`): a compile-time test
 // of the package's types.
-import { fromUrl, ready, Vgg, type Classification, type GradientMap, type LayerInfo, type ModelInfo, type UnitField } from "vgg-wasm";
+import { fromUrl, ready, Vgg, type Classification, type ConvStack, type GradientMap, type LayerInfo, type ModelInfo, type UnitField } from "vgg-wasm";
 
 export async function tour(modelUrl: string, rgba: Uint8ClampedArray, width: number, height: number): Promise<string[]> {
   await ready();
@@ -31,8 +31,12 @@ export async function tour(modelUrl: string, rgba: Uint8ClampedArray, width: num
   lines.push(`effective field in ${erf.ms} ms`);
   const g = vgg.inputGeometry(width, height);
   lines.push(`crop at ${g.left}, ${g.top}`);
-  const view = vgg.modelView(rgba, width, height);
-  lines.push(`the model sees ${view.width}x${view.height}`);
+  const view = vgg.modelView();
+  lines.push(`the model saw ${view.width}x${view.height}, resized x${view.geometry.scaleX}`);
+  const layer: LayerInfo = layers[0];
+  lines.push(`first layer is a ${layer.kind}`);
+  const c: ConvStack = vgg.convStack();
+  if (c.stack) lines.push(`${c.stack.layers} stacked 3x3: ${c.stack.stackWeights} weights, one ${c.stack.field}x${c.stack.field}: ${c.stack.singleWeights}`);
   const t = vgg.forwardTensor(new Float32Array(3 * 224 * 224), [1, 3, 224, 224]);
   lines.push(`${t.timings.inferenceMs} ms`);
   const fromBytes = new Vgg(new Uint8Array(0), undefined); // throws an Error at run time: empty bytes

@@ -1,25 +1,33 @@
-// The page: reads the image's pixels and asks the worker, which owns vgg-wasm, to classify
-// them, so the page never blocks on inference.
-const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
-const img = document.getElementById("image");
-await img.decode();
-const canvas = new OffscreenCanvas(img.naturalWidth, img.naturalHeight);
-const ctx = canvas.getContext("2d");
-ctx.drawImage(img, 0, 0);
-const { data, width, height } = ctx.getImageData(0, 0, canvas.width, canvas.height);
-worker.onmessage = ({ data: msg }) => {
-  if (msg.progress) {
-    document.getElementById("status").textContent = `Loading the model: ${msg.progress.loaded} bytes`;
-  } else if (msg.error) {
-    document.getElementById("status").textContent = `Error: ${msg.error}`;
-  } else {
-    document.getElementById("status").textContent = `Inference took ${msg.inferenceMs.toFixed(1)} ms.`;
-    const list = document.getElementById("result");
-    for (const p of msg.predictions) {
-      const li = document.createElement("li");
-      li.textContent = `${p.label}: ${(100 * p.probability).toFixed(1)}%`;
-      list.append(li);
-    }
+// The page: fetches the model with progress, hands it to the package's worker through its
+// Engine (the worker owns vgg-wasm, so the page never blocks on inference), then sends the
+// image's pixels to classify. Vite bundles the worker that Engine.start() names.
+import { fetchBytes } from "vgg-wasm";
+import { Engine } from "vgg-wasm/engine";
+
+const status = (text) => (document.getElementById("status").textContent = text);
+// Files in public/ are served from the site's base URL.
+const BASE = import.meta.env.BASE_URL;
+const engine = Engine.start();
+try {
+  const options = await (await fetch(`${BASE}fashion-vgg.json`)).json(); // preprocessing and labels
+  const bytes = await fetchBytes(`${BASE}fashion-vgg.onnx`, {
+    onProgress: ({ loaded }) => status(`Loading the model: ${loaded} bytes`),
+  });
+  await engine.load(bytes.buffer, { options });
+  const img = document.getElementById("image");
+  await img.decode();
+  const canvas = new OffscreenCanvas(img.naturalWidth, img.naturalHeight);
+  const ctx = canvas.getContext("2d");
+  ctx.drawImage(img, 0, 0);
+  const { data, width, height } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+  const { predictions, timings } = await engine.classify({ rgba: data.buffer, width, height }, 3);
+  status(`Inference took ${timings.inferenceMs.toFixed(1)} ms.`);
+  const list = document.getElementById("result");
+  for (const p of predictions) {
+    const li = document.createElement("li");
+    li.textContent = `${p.label}: ${(100 * p.probability).toFixed(1)}%`;
+    list.append(li);
   }
-};
-worker.postMessage({ rgba: data.buffer, width, height }, [data.buffer]);
+} catch (e) {
+  status(`Error: ${e.message}`);
+}

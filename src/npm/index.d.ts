@@ -21,5 +21,8 @@ export declare function ready(wasm?: URL | string | Response | BufferSource | We
 /** Fetches (or, in Node, reads) an ONNX model and loads it. Throws an Error naming the problem. */
 export declare function fromUrl(url: string | URL, options?: FromUrlOptions): Promise<Vgg>;
 
-/** Fetches `url` as bytes with progress. */
-export declare function fetchBytes(url: string | URL, options?: { onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<Uint8Array>;
+/** Fetches `url` as bytes with progress (`total` is the Content-Length, else
+ *  `expectedBytes`, else 0). A failure is an Error whose `stage` says where it failed:
+ *  "connect" (offline, refused or blocked by CORS), "status" (an HTTP error), "cancelled"
+ *  (the signal aborted) or "transfer" (the download broke off). */
+export declare function fetchBytes(url: string | URL, options?: { onProgress?: (p: Progress) => void; signal?: AbortSignal; expectedBytes?: number }): Promise<Uint8Array>;

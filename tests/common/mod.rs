@@ -45,3 +45,38 @@ pub fn gradient_rgba(w: u32, h: u32) -> Vec<u8> {
     }
     v
 }
+
+/// The field names of every `export interface` in the TypeScript section of
+/// src/bindings.rs (the package's `.d.ts`), for checking them against what Rust produces.
+pub fn ts_interfaces() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let src = include_str!("../../src/bindings.rs");
+    let mut out = std::collections::BTreeMap::new();
+    for part in src.split("export interface ").skip(1) {
+        let name: String = part.chars().take_while(|c| c.is_alphanumeric()).collect();
+        let body = &part[part.find('{').expect("interface body") + 1..];
+        // the fields at brace depth 0 up to the closing brace
+        let (mut depth, mut fields, mut current) = (0i32, std::collections::BTreeSet::new(), String::new());
+        for c in body.chars() {
+            match c {
+                '{' | '[' | '(' | '<' => depth += 1,
+                '}' | ']' | ')' | '>' if depth > 0 => depth -= 1,
+                '}' => break,
+                _ => {}
+            }
+            if depth == 0 && c == ';' {
+                fields.insert(std::mem::take(&mut current));
+            } else if depth == 0 && c == ':' && !current.contains(':') {
+                current.push(':');
+            } else if !current.contains(':') {
+                current.push(c);
+            }
+        }
+        let fields = fields
+            .into_iter()
+            .filter_map(|f| f.split(':').next().map(|n| n.trim().trim_end_matches('?').to_string()))
+            .filter(|n| !n.is_empty() && !n.starts_with("/*") && !n.starts_with('*'))
+            .collect();
+        out.insert(name, fields);
+    }
+    out
+}

@@ -35,30 +35,20 @@ try {
   page.on("console", (m) => console.log("page:", m.text()));
   await page.goto(`${server.url}/www/index.html`);
   const wasm = await page.evaluate(async ({ url, runs }) => {
-    const worker = new Worker("/www/worker.js", { type: "module" });
-    let id = 0;
-    const call = (msg, transfer = []) => new Promise((resolve, reject) => {
-      const me = ++id;
-      const onMessage = ({ data }) => {
-        if (data.id !== me || "status" in data) return;
-        worker.removeEventListener("message", onMessage);
-        "error" in data ? reject(new Error(data.error)) : resolve(data.result);
-      };
-      worker.addEventListener("message", onMessage);
-      worker.postMessage({ id: me, ...msg }, transfer);
-    });
+    const { Engine } = await import("/www/engine.js");
+    const engine = Engine.start();
     let t = performance.now();
     const bytes = await (await fetch(url)).arrayBuffer();
     const downloadMs = performance.now() - t;
     t = performance.now();
-    await call({ type: "load", bytes }, [bytes]);
+    await engine.load(bytes);
     const loadMs = performance.now() - t;
     const rgba = new Uint8Array(224 * 224 * 4).map((_, i) => (i * 2654435761) >>> 24);
     const inference = [], total = [];
     for (let i = 0; i <= runs; i++) {
       const copy = rgba.slice().buffer;
       t = performance.now();
-      const r = await call({ type: "classify", rgba: copy, width: 224, height: 224, topK: 5 }, [copy]);
+      const r = await engine.classify({ rgba: copy, width: 224, height: 224 }, 5);
       if (i > 0) { inference.push(r.timings.inferenceMs); total.push(performance.now() - t); }
     }
     const median = (a) => a.sort((x, y) => x - y)[a.length >> 1];

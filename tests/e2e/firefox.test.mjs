@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { test } from "node:test";
-import { ROOT, serve } from "./harness.mjs";
+import { ROOT, serve, skipUnless } from "./harness.mjs";
 
 const FIREFOX = "/usr/bin/firefox-esr";
 const GECKODRIVER = spawnSync("sh", ["-c", "command -v geckodriver"], { encoding: "utf8" }).stdout.trim();
@@ -74,7 +74,7 @@ async function webdriver() {
   };
 }
 
-test("the page works in Firefox: Fashion-VGG predictions, VGG16 feature maps, file, drop, webcam, drawing", { skip: !available }, async () => {
+test("the page works in Firefox: Fashion-VGG predictions, VGG16 feature maps, file, drop, webcam, drawing", { skip: skipUnless(available, "firefox-esr or geckodriver") }, async () => {
   const card = JSON.parse(readFileSync(CARD, "utf8"));
   const samples = JSON.parse(readFileSync(path.join(ROOT, "www/samples/samples.json"), "utf8"));
   const i = samples.filter((s) => s.kind === "fashion").findIndex((s) => s.label === "Trouser");

@@ -24,8 +24,8 @@ before(() => {
   project = mkdtempSync(path.join(tmpdir(), "vgg-npm-"));
   for (const ex of ["node", "vite", "typed"]) cpSync(path.join(ROOT, "examples", ex), path.join(project, ex), { recursive: true });
   writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-  // the tarball, and tools from the registry; nothing from the workspace
-  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", path.join(NPM, tgz), "vite@7", "typescript@5"]);
+  // the tarball, and tools from the registry at pinned versions; nothing from the workspace
+  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", path.join(NPM, tgz), "vite@7.3.8", "typescript@5.9.3"]);
   for (const f of ["fashion-vgg.onnx", "fashion-vgg.json"]) copyFileSync(path.join(ROOT, "www/models", f), path.join(project, f));
   copyFileSync(path.join(ROOT, "www/samples", sample.file), path.join(project, "sample.png"));
 });
@@ -33,8 +33,8 @@ before(() => {
 test("npm pack ships only what a user needs", () => {
   const [{ files }] = JSON.parse(run("npm", ["pack", "--dry-run", "--json", "./vgg-wasm"], NPM));
   const names = files.map((f) => f.path).sort();
-  assert.deepEqual(names, ["README.md", "common.js", "index.d.ts", "index.js", "node.js", "package.json",
-    "pkg/vgg_wasm.d.ts", "pkg/vgg_wasm.js", "pkg/vgg_wasm_bg.wasm", "pkg/vgg_wasm_bg.wasm.d.ts"]);
+  assert.deepEqual(names, ["README.md", "common.js", "engine.js", "fetch.js", "index.d.ts", "index.js", "node.js", "package.json",
+    "pkg/vgg_wasm.d.ts", "pkg/vgg_wasm.js", "pkg/vgg_wasm_bg.wasm", "pkg/vgg_wasm_bg.wasm.d.ts", "worker.js"]);
 });
 
 test("the Node example prints the Fashion-VGG's top-5", () => {

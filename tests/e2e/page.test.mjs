@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { launch, openPage, ROOT, serve, shot, SHOTS, waitText as waitTextIn } from "./harness.mjs";
+import { launch, openPage, ROOT, serve, shot, SHOTS, skipUnless, waitText as waitTextIn } from "./harness.mjs";
 
 const GEN = path.join(ROOT, "tests/fixtures/gen");
 const json = (rel) => JSON.parse(readFileSync(path.join(ROOT, rel), "utf8"));
@@ -54,7 +54,7 @@ test("opens with the sample strips and a bundled model", async () => {
   await shot(page, "01-first-open");
 });
 
-test("the Fashion-VGG names bundled Fashion-MNIST samples as its model card says", { skip: !existsSync(path.join(ROOT, FASHION_CARD)) }, async () => {
+test("the Fashion-VGG names bundled Fashion-MNIST samples as its model card says", { skip: skipUnless(existsSync(path.join(ROOT, FASHION_CARD)), FASHION_CARD) }, async () => {
   const card = json(FASHION_CARD);
   await waitText("#model-status", /Loaded Fashion-VGG/);
   const fashion = SAMPLES.filter((s) => s.kind === "fashion");

@@ -1,0 +1,195 @@
+//! ONNX bytes to a runnable tract plan. This module (with `graph`, its reading of the
+//! ONNX protobuf) is the only one that imports tract.
+//!
+//! The ONNX protobuf is decoded once; `graph` reads what the rest of the crate needs to
+//! know about it into plain types, then tract builds and optimises the plan. Plans are
+//! built for batch 1. A graph with dynamic height and width keeps its un-optimised form and
+//! gets a plan per input size, built on first use and cached for the last size seen.
+
+mod graph;
+
+pub use graph::{fmt_shape, GraphInfo};
+
+use crate::gradients::Step;
+use anyhow::{ensure, Context, Result};
+use std::sync::Arc;
+use tract_onnx::prelude::*;
+
+/// A loaded model: graph facts plus a plan ready to run.
+pub struct Model {
+    info: GraphInfo,
+    /// Kept only when the spatial input dims are dynamic, to build plans per size.
+    template: Option<InferenceModel>,
+    plan: Arc<TypedRunnableModel>,
+    plan_shape: Vec<usize>,
+    /// Tensor names of the plan's outputs: the graph output, then the kept layers.
+    outputs: Vec<String>,
+    /// The backward pass's view of each chain layer; `None` unless activations are kept.
+    steps: Option<std::result::Result<Vec<Step>, String>>,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model").field("info", &self.info).field("plan_shape", &self.plan_shape).finish()
+    }
+}
+
+impl Model {
+    /// Parses and optimises an ONNX model. `default_hw` is the spatial size to plan for
+    /// first when the graph leaves height and width dynamic; `nhwc` says the input is
+    /// laid out [N, H, W, C]; `keep_activations` makes every layer a backward pass reads an
+    /// extra output of the plan.
+    pub fn load(bytes: &[u8], default_hw: [usize; 2], nhwc: bool, keep_activations: bool) -> Result<Model> {
+        ensure!(!bytes.is_empty(), "model bytes are empty (0 bytes)");
+        // decode the protobuf
+        // Shape hints in value_info and outputs name the batch symbolically ("N"); we plan
+        // for batch 1, and tract would refuse to unify the two, so let it infer shapes.
+        let onnx = tract_onnx::onnx().with_ignore_value_info(true).with_ignore_output_shapes(true);
+        let proto = onnx
+            .proto_model_for_read(&mut &bytes[..])
+            .with_context(|| format!("decoding ONNX protobuf ({} bytes); is this an .onnx file?", bytes.len()))?;
+        let info = graph::graph_info(&proto)?;
+        // build the tract model from it
+        let mut model = onnx.model_for_proto_model(&proto).context("building the tract model from the ONNX graph")?;
+        let mut outputs = vec![info.output_name.clone()];
+        let mut steps = None;
+        if keep_activations {
+            // keep every layer a backward pass needs as an extra output, chosen before the
+            // optimiser runs so that it cannot fuse them away
+            let chain = info.layers.as_ref().map_err(|e| anyhow::anyhow!("activations need a chain of layers: {e}"))?;
+            outputs.extend(graph::kept_layers(chain).into_iter().filter(|n| *n != info.output_name));
+            let outlets = outputs
+                .iter()
+                .map(|n| model.find_outlet_label(n).with_context(|| format!("no tensor '{n}' in the tract model")))
+                .collect::<Result<Vec<_>>>()?;
+            model.select_output_outlets(&outlets)?;
+            let graph = proto.graph.as_ref().context("the ONNX model has no graph")?;
+            steps = Some(graph::backward_steps(graph, chain));
+        }
+        drop(proto);
+        let shape = concrete_input_shape(&info.input_shape, default_hw, nhwc)?;
+        let dynamic = info.input_shape.iter().skip(1).any(Option::is_none);
+        let (template, plan) = if dynamic {
+            let plan = optimise(model.clone(), &shape)?;
+            (Some(model), plan)
+        } else {
+            (None, optimise(model, &shape)?)
+        };
+        Ok(Model { info, template, plan, plan_shape: shape, outputs, steps })
+    }
+
+    /// Names of the outputs `run` returns, the graph's own output first, then the kept
+    /// layers.
+    pub fn output_names(&self) -> &[String] {
+        &self.outputs
+    }
+
+    /// Whether the plan keeps the activations of the layers a backward pass reads.
+    pub fn keeps_activations(&self) -> bool {
+        self.steps.is_some()
+    }
+
+    /// The backward pass's view of each chain layer, or why there is none.
+    pub fn steps(&self) -> std::result::Result<&[Step], &str> {
+        match &self.steps {
+            None => Err("activations were not kept (load with options.activations = true)"),
+            Some(s) => s.as_deref().map_err(String::as_str),
+        }
+    }
+
+    pub fn info(&self) -> &GraphInfo {
+        &self.info
+    }
+
+    /// Whether height and width may change between runs.
+    pub fn is_dynamic(&self) -> bool {
+        self.template.is_some()
+    }
+
+    /// Runs the model on one f32 tensor of `shape`; returns each output's shape and data,
+    /// in the order of [`Model::output_names`].
+    pub fn run(&mut self, data: Vec<f32>, shape: &[usize]) -> Result<Vec<(Vec<usize>, Vec<f32>)>> {
+        let volume: usize = shape.iter().product();
+        ensure!(
+            data.len() == volume,
+            "input tensor has {} values, but shape {shape:?} needs {volume}",
+            data.len()
+        );
+        ensure!(
+            shape.len() == self.info.input_shape.len(),
+            "input shape {shape:?} has rank {}, the model's input '{}' has rank {} ({})",
+            shape.len(),
+            self.info.input_name,
+            self.info.input_shape.len(),
+            fmt_shape(&self.info.input_shape)
+        );
+        for (i, (&got, want)) in shape.iter().zip(&self.info.input_shape).enumerate() {
+            if let Some(want) = want {
+                ensure!(
+                    got == *want || (i == 0 && got == 1),
+                    "input shape {shape:?} does not fit the model's input '{}' {} (axis {i})",
+                    self.info.input_name,
+                    fmt_shape(&self.info.input_shape)
+                );
+            }
+        }
+        ensure!(shape[0] == 1, "batch size must be 1, got input shape {shape:?}");
+        if shape != self.plan_shape.as_slice() {
+            let template = self.template.as_ref().with_context(|| {
+                format!("input shape {shape:?} differs from the model's fixed {:?}", self.plan_shape)
+            })?;
+            self.plan = optimise(template.clone(), shape)?;
+            self.plan_shape = shape.to_vec();
+        }
+        let input = tract_ndarray::ArrayD::from_shape_vec(shape.to_vec(), data)
+            .context("shaping the input tensor")?;
+        let outputs = self
+            .plan
+            .run(tvec!(Tensor::from(input).into_tvalue()))
+            .with_context(|| format!("running the model on input shape {shape:?}"))?;
+        ensure!(!outputs.is_empty(), "the model produced no output");
+        outputs
+            .iter()
+            .map(|out| {
+                let out = out.cast_to::<f32>().context("converting an output to f32")?;
+                let view = out.to_plain_array_view::<f32>()?;
+                Ok((view.shape().to_vec(), view.iter().copied().collect()))
+            })
+            .collect()
+    }
+}
+
+fn optimise(model: InferenceModel, shape: &[usize]) -> Result<Arc<TypedRunnableModel>> {
+    // fix the input to one concrete f32 tensor, then type, optimise and plan
+    let model = model
+        .with_input_fact(0, f32::fact(shape).into())
+        .with_context(|| format!("setting the input shape to {shape:?}"))?;
+    let typed = model.into_optimized().with_context(|| format!("optimising the model for input {shape:?}"))?;
+    typed.into_runnable().context("planning the model")
+}
+
+/// The concrete shape the first plan is built for: batch 1, declared dims where fixed,
+/// `default_hw` for dynamic spatial dims, 3 channels if even those are dynamic.
+fn concrete_input_shape(declared: &[Option<usize>], default_hw: [usize; 2], nhwc: bool) -> Result<Vec<usize>> {
+    ensure!(
+        declared.len() == 4,
+        "expected an image input of rank 4 ([N, C, H, W] or [N, H, W, C]), the graph declares {}",
+        fmt_shape(declared)
+    );
+    let (c_axis, h_axis, w_axis) = if nhwc { (3, 1, 2) } else { (1, 2, 3) };
+    let mut shape = vec![1; 4];
+    shape[c_axis] = declared[c_axis].unwrap_or(3);
+    shape[h_axis] = declared[h_axis].unwrap_or(default_hw[0]);
+    shape[w_axis] = declared[w_axis].unwrap_or(default_hw[1]);
+    Ok(shape)
+}
+
+impl Model {
+    /// Output shape of the current plan (batch 1, at the planned input size).
+    pub fn planned_output_shape(&self) -> Result<Vec<usize>> {
+        let fact = self.plan.model().output_fact(0).context("reading the model's output fact")?;
+        let shape = fact.shape.as_concrete().context("the output shape is not concrete after planning")?;
+        Ok(shape.to_vec())
+    }
+}
+

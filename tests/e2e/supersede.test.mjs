@@ -1,0 +1,110 @@
+// Answers that arrive late are dropped, not drawn: a channel or unit asked for on one image
+// must not draw over the next image. The test holds the worker's answers of one request
+// type back (a wrapper around Worker, installed before the page's scripts run), changes
+// the image, then lets them through.
+import assert from "node:assert/strict";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { launch, openPage, ROOT, serve, waitText } from "./harness.mjs";
+
+let server, browser, page;
+
+/** Runs in the page before its scripts: answers to requests of type `window.holdType` are
+ *  kept in `window.held` until `window.releaseHeld()`. */
+function holdAnswers() {
+  const Original = window.Worker;
+  window.held = [];
+  window.holdType = null;
+  window.Worker = class extends Original {
+    constructor(...args) {
+      super(...args);
+      this.types = new Map();
+      // registered first, so it can stop the page's own listener from seeing a held answer
+      super.addEventListener("message", (ev) => {
+        if (ev.releasing || "status" in ev.data || this.types.get(ev.data.id) !== window.holdType) return;
+        ev.stopImmediatePropagation();
+        window.held.push({ worker: this, data: ev.data });
+      });
+      window.releaseHeld = () => {
+        for (const { worker, data } of window.held.splice(0)) {
+          const ev = new MessageEvent("message", { data });
+          ev.releasing = true;
+          worker.dispatchEvent(ev);
+        }
+      };
+    }
+    postMessage(msg, transfer) {
+      this.types.set(msg.id, msg.type);
+      super.postMessage(msg, transfer);
+    }
+  };
+}
+
+before(async () => {
+  server = await serve(path.join(ROOT, "www"));
+  browser = await launch();
+  const context = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
+  await context.addInitScript(holdAnswers);
+  page = await context.newPage();
+  page.on("pageerror", (e) => console.error("page error:", e.message));
+  await page.goto(server.url);
+  await waitText(page, "#model-status", /Loaded Fashion-VGG/);
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+/** Clicks Fashion-MNIST sample `i` and waits for its answer and its layer strip. */
+async function classifySample(i) {
+  const name = await page.getAttribute(`#samples-fashion .sample >> nth=${i}`, "aria-label");
+  await page.click(`#samples-fashion .sample >> nth=${i}`);
+  await waitText(page, "#result-status", new RegExp(`Top \\d+ for ${name.replace(/[()/]/g, ".")}`));
+  await page.waitForFunction(() => !document.querySelector("#network-panel").hidden && document.querySelector("#network .thumb"));
+}
+
+async function holdNext(type) {
+  await page.evaluate((t) => (window.holdType = t), type);
+}
+
+async function release() {
+  await page.evaluate(async () => {
+    window.holdType = null;
+    window.releaseHeld();
+    // let the page's promise chains run, and a frame be drawn
+    await new Promise((r) => setTimeout(r, 200));
+  });
+}
+
+test("a unit's receptive field asked for on the old image is not drawn on the new one", async () => {
+  await classifySample(0);
+  await page.locator("#network .thumb").first().click();
+  await page.locator("#inspector-canvas").waitFor();
+  await holdNext("unitField");
+  await page.locator("#inspector-canvas").click();
+  await page.waitForFunction(() => window.held.length === 1);
+  await classifySample(1);
+  await release();
+  assert.equal(await page.getAttribute("#view-canvas", "data-field"), "", "no field drawn over the new image");
+  assert.doesNotMatch(await page.textContent("#unit-status"), /receptive field \d+×\d+ px/);
+  // the same unit asked for now, on the current image, is drawn
+  await page.locator("#inspector-canvas").click();
+  await page.waitForFunction(() => document.querySelector("#view-canvas").dataset.field !== "");
+  assert.match(await page.textContent("#unit-status"), /receptive field \d+×\d+ px/);
+});
+
+test("a channel opened on the old image does not replace the inspector after the image changes", async () => {
+  await classifySample(2);
+  await page.locator("#network .layer >> nth=0").locator(".thumb").first().click();
+  await waitText(page, "#inspector-caption", /^conv1_1, channel \d+/);
+  const before = await page.textContent("#inspector-caption");
+  await holdNext("channel");
+  const second = page.locator("#network .layer >> nth=1");
+  const label = await second.locator("h3").textContent();
+  await second.locator(".thumb").first().click();
+  await page.waitForFunction(() => window.held.length === 1);
+  await classifySample(3);
+  await release();
+  assert.equal(await page.textContent("#inspector-caption"), before, `the late ${label} channel was not drawn`);
+});

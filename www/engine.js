@@ -1,0 +1,112 @@
+// The one client of worker.js, and the one place its protocol is declared. The page, the
+// benchmark and the npm package's users talk to the model through this class.
+//
+// Messages: the client posts {id, type, ...request}; the worker answers {id, status} while
+// it works, then {id, result} or {id, error} (error: the message of a JS Error).
+
+/**
+ * @typedef {import("./pkg/vgg_wasm.js").ModelInfo} ModelInfo
+ * @typedef {import("./pkg/vgg_wasm.js").LayerInfo} LayerInfo
+ * @typedef {import("./pkg/vgg_wasm.js").ConvStack} ConvStack
+ * @typedef {import("./pkg/vgg_wasm.js").Prediction} Prediction
+ * @typedef {import("./pkg/vgg_wasm.js").Timings} Timings
+ * @typedef {import("./pkg/vgg_wasm.js").View} View
+ * @typedef {import("./pkg/vgg_wasm.js").UnitField} UnitField
+ * @typedef {import("./pkg/vgg_wasm.js").NestedField} NestedField
+ *
+ * @typedef {{width: number, height: number, rgba: ArrayBuffer}} Image  straight RGBA pixels
+ * @typedef {{index: number, mean: number, h: number, w: number, data: Float32Array}} ChannelMap
+ *   one channel of an activation, max-pooled down to at most `side` pixels a side
+ * @typedef {{target: string, shape: number[], map: Float32Array, ms: number}} GradientMap
+ *
+ * Requests and replies, by type:
+ * @typedef {{type: "load", bytes: ArrayBuffer, options?: object, keepActivationsUpTo?: number}} LoadRequest
+ *   `keepActivationsUpTo`: models up to this many bytes keep their activations (for layers,
+ *   channel, unitField, saliency); default 0, none
+ * @typedef {{info: ModelInfo, layers: LayerInfo[] | null, layersError: string | null,
+ *   convStack: ConvStack | null, activations: boolean}} LoadReply
+ * @typedef {{type: "classify", topK: number} & Image} ClassifyRequest
+ * @typedef {{predictions: Prediction[], timings: Timings, view: View}} ClassifyReply
+ * @typedef {{type: "forward", channels: number} & Image} ForwardRequest
+ * @typedef {{shape: number[], timings: Timings, view: View, channels: ChannelMap[]}} ForwardReply
+ *   `channels`: the output's most active channels, strongest first
+ * @typedef {{type: "layers", channels: number, side: number}} LayersRequest
+ * @typedef {(LayerInfo & {channels: ChannelMap[]})[]} LayersReply  conv, pool and fc layers
+ * @typedef {{type: "channel", layer: string, channel: number}} ChannelRequest
+ * @typedef {{layer: string, channel: number, h: number, w: number, data: Float32Array}} ChannelReply
+ * @typedef {{type: "unitField", layer: string, channel: number, y: number, x: number}} UnitFieldRequest
+ * @typedef {{field: UnitField, nested: NestedField[], erf: GradientMap}} UnitFieldReply
+ * @typedef {{type: "saliency", classIndex?: number}} SaliencyRequest
+ * @typedef {GradientMap} SaliencyReply
+ */
+
+export class Engine {
+  /** @param {Worker} worker a module worker running worker.js */
+  constructor(worker) {
+    this.worker = worker;
+    this.pending = new Map();
+    this.nextId = 1;
+    worker.addEventListener("message", ({ data }) => {
+      const req = this.pending.get(data.id);
+      if (!req) return;
+      if ("status" in data) return req.onStatus?.(data.status);
+      this.pending.delete(data.id);
+      if ("error" in data) req.reject(new Error(data.error));
+      else req.resolve(data.result);
+    });
+    worker.addEventListener("error", (e) => {
+      for (const req of this.pending.values()) req.reject(new Error(`the worker failed: ${e.message}`));
+      this.pending.clear();
+    });
+  }
+
+  /** Starts worker.js (next to this module, or at `url`) as a module worker. Written as
+   *  `new Worker(new URL(...))` so that bundlers (Vite, webpack 5) bundle the worker. */
+  static start(url) {
+    return new Engine(url ? new Worker(url, { type: "module" }) : new Worker(new URL("./worker.js", import.meta.url), { type: "module" }));
+  }
+
+  call(request, { transfer = [], onStatus } = {}) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onStatus });
+      this.worker.postMessage({ id, ...request }, transfer);
+    });
+  }
+
+  /** Loads a model (the bytes are transferred); the previous one stays if this fails.
+   *  @returns {Promise<LoadReply>} */
+  load(bytes, { options, keepActivationsUpTo, onStatus } = {}) {
+    return this.call({ type: "load", bytes, options, keepActivationsUpTo }, { transfer: [bytes], onStatus });
+  }
+
+  /** @param {Image} image its pixels are transferred  @returns {Promise<ClassifyReply>} */
+  classify(image, topK, { onStatus } = {}) {
+    return this.call({ type: "classify", ...image, topK }, { transfer: [image.rgba], onStatus });
+  }
+
+  /** @param {Image} image its pixels are transferred  @returns {Promise<ForwardReply>} */
+  forward(image, channels, { onStatus } = {}) {
+    return this.call({ type: "forward", ...image, channels }, { transfer: [image.rgba], onStatus });
+  }
+
+  /** @returns {Promise<LayersReply>} */
+  layers(channels, side) {
+    return this.call({ type: "layers", channels, side });
+  }
+
+  /** @returns {Promise<ChannelReply>} */
+  channel(layer, channel) {
+    return this.call({ type: "channel", layer, channel });
+  }
+
+  /** @returns {Promise<UnitFieldReply>} */
+  unitField(layer, channel, y, x, { onStatus } = {}) {
+    return this.call({ type: "unitField", layer, channel, y, x }, { onStatus });
+  }
+
+  /** @returns {Promise<SaliencyReply>} */
+  saliency(classIndex, { onStatus } = {}) {
+    return this.call({ type: "saliency", classIndex }, { onStatus });
+  }
+}

@@ -1,0 +1,48 @@
+// Numbers and model facts as text. Pure: no DOM, tested with node --test (tests/www).
+
+/** 1536 → "1.5 KiB". */
+export function formatBytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+/** 36928 → "36.9 k"; 1.5e9 → "1.50 G". */
+export function formatCount(n) {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} G`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
+  return String(n);
+}
+
+/** A declared shape with "?" for dynamic dimensions. */
+export function formatShape(shape) {
+  return `[${shape.map((d) => d ?? "?").join(", ")}]`;
+}
+
+/** One line about a loaded model: nodes, convolutions, parameters, input, output, head, size. */
+export function modelSummary({ info, layers, bytes }) {
+  const head = info.head.kind === "classifier"
+    ? `${info.head.classes} classes${info.head.softmaxInGraph ? " (softmax in graph)" : ""}`
+    : "feature maps (no classifier)";
+  const params = layers ? ` · ${layers.reduce((n, l) => n + l.params, 0).toLocaleString("en")} parameters` : "";
+  const convs = layers ? ` · ${layers.filter((l) => l.kind === "conv").length} conv layers` : "";
+  return `${info.nodes} nodes${convs}${params} · input ${info.inputName} ${formatShape(info.inputShape)} · ` +
+    `output ${formatShape(info.outputShape)}: ${head} · ${formatBytes(bytes)}`;
+}
+
+/** A catalog entry's source, license and quoted accuracy (with its source). */
+export function credit(entry) {
+  const a = entry.accuracy;
+  const acc = a
+    ? ` Reported top-1 accuracy ${a.top1}%${a.top5 ? `, top-5 ${a.top5}%` : ""} on ${a.dataset} (${a.source}).`
+    : "";
+  return `Source: ${entry.source}. License: ${entry.license}.${acc}`;
+}
+
+/** How the image was turned into the model's view, from its geometry. */
+export function viewCaption({ width, height, geometry: g }) {
+  return `The image as the model sees it: ${width}×${height} pixels` +
+    (g.scaleX !== 1 || g.scaleY !== 1 ? `, resized ×${g.scaleX.toFixed(3)}` : "") +
+    (g.left || g.top ? `, cropped at (${g.left}, ${g.top})` : "") + (g.pad ? `, padded by ${g.pad}` : "") + ".";
+}

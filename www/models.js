@@ -1,0 +1,75 @@
+// Where models come from: the catalog, downloads with progress, the sha256 check and the
+// Cache API. Touches no DOM: callers get {bytes, ms, fromCache} and report progress
+// themselves.
+import { fetchBytes } from "./fetch.js";
+
+export const CATALOG_URL = "models/catalog.json";
+export const CACHE_NAME = "vgg-wasm-models-v1"; // Cache API store for downloaded models
+
+/** The catalog's model entries (www/models/catalog.json, written by tools/catalog.py). */
+export async function loadCatalog(url = CATALOG_URL) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: ${response.status} ${response.statusText}`);
+  return (await response.json()).models;
+}
+
+/** Bundled entries first, then downloads, each group in catalog order. */
+export function catalogGroups(catalog) {
+  return [
+    ["Bundled with the page", catalog.filter((m) => m.bundled)],
+    ["ONNX Model Zoo (download on request)", catalog.filter((m) => !m.bundled)],
+  ];
+}
+
+/** The URL an entry's file is fetched from: bundled files lie next to the page. */
+export function entryUrl(entry) {
+  return entry.bundled ? `models/${entry.file}` : entry.url;
+}
+
+/** Lower-case hex SHA-256 of `bytes`. */
+export async function sha256Hex(bytes) {
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return [...hash].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Downloads `url` with progress; returns {bytes: ArrayBuffer, ms, fromCache: false}. */
+export async function download(url, { onProgress, signal, expectedBytes } = {}) {
+  const t0 = performance.now();
+  const bytes = await fetchBytes(url, { onProgress, signal, expectedBytes });
+  return { bytes: bytes.buffer, ms: performance.now() - t0, fromCache: false };
+}
+
+/**
+ * A catalog entry's bytes: from the Cache API when a download was kept there, else fetched
+ * (downloads are kept for the next visit; bundled files are left to the HTTP cache). The
+ * bytes must have the catalog's sha256, or they are refused and dropped from the cache.
+ * @returns {Promise<{bytes: ArrayBuffer, ms: number, fromCache: boolean}>}
+ */
+export async function fetchEntry(entry, { onProgress, onStage, signal } = {}) {
+  const url = entryUrl(entry);
+  const store = !entry.bundled && "caches" in globalThis ? await caches.open(CACHE_NAME) : null;
+  const cached = await store?.match(url);
+  let got;
+  if (cached) {
+    onStage?.("from the cache");
+    const t0 = performance.now();
+    got = { bytes: await cached.arrayBuffer(), ms: 0, fromCache: true };
+    got.ms = performance.now() - t0;
+  } else {
+    got = await download(url, { onProgress, signal, expectedBytes: entry.bytes });
+  }
+  onStage?.("checking sha256");
+  const digest = await sha256Hex(got.bytes);
+  if (digest !== entry.sha256) {
+    if (cached) await store.delete(url);
+    throw new Error(`sha256 mismatch: the file has ${digest}, the catalog expects ${entry.sha256}; it was not used`);
+  }
+  if (store && !cached) await store.put(url, new Response(got.bytes.slice(0)));
+  return got;
+}
+
+/** Forgets every downloaded model. */
+export async function clearCache() {
+  if (!("caches" in globalThis)) throw new Error("this browser has no Cache API here");
+  await caches.delete(CACHE_NAME);
+}
