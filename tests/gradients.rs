@@ -16,7 +16,7 @@ fn grad_pipeline() -> Pipeline {
 fn check(name: &str, got: &[f32], fd: &[f32]) {
     let err = rel_max_err(got, fd);
     println!("{name}: relative max error vs finite differences {err:.2e} over {} values", fd.len());
-    assert!(err <= 1e-3, "{name}: relative error {err}");
+    assert!(err <= GRADIENT_TOLERANCE, "{name}: relative error {err}");
 }
 
 #[test]

@@ -80,3 +80,7 @@ pub fn ts_interfaces() -> std::collections::BTreeMap<String, std::collections::B
     }
     out
 }
+
+/// Gradients against float64 central differences: about 1.7e-7 is achieved natively and
+/// in browsers; a wrong mask or weight layout is off by far more.
+pub const GRADIENT_TOLERANCE: f32 = 1e-5;
