@@ -198,32 +198,35 @@ impl Pipeline {
         let t0 = now_ms();
         let prepared = preprocess::prepare(img, &self.spec)?;
         let geometry = self.spec.geometry(img.width(), img.height())?;
-        self.check_memory(self.spatial(&prepared.shape))?;
+        let analysis = self.analysis_for(&prepared.shape);
+        self.check_memory(&analysis)?;
         let t1 = now_ms();
         let outputs = self.model.run(prepared.tensor, &prepared.shape)?;
         let t2 = now_ms();
         let view = View { pixels: prepared.view, geometry };
-        let (shape, data) = self.remember(&prepared.shape, Some(view), outputs);
+        let (shape, data) = self.remember(analysis, Some(view), outputs);
         Ok(Output { shape, data, timings: Timings { preprocess_ms: t1 - t0, inference_ms: t2 - t1 } })
     }
 
     /// The model's raw first output for an already prepared input tensor.
     pub fn forward_tensor(&mut self, data: &[f32], shape: &[usize]) -> Result<Output> {
         ensure!(data.iter().all(|v| v.is_finite()), "input tensor contains NaN or infinite values");
-        if shape.len() == 4 {
-            self.check_memory(self.spatial(shape))?;
+        // a tensor of another rank is refused by the model's own shape check
+        let analysis = (shape.len() == 4).then(|| self.analysis_for(shape));
+        if let Some(a) = &analysis {
+            self.check_memory(a)?;
         }
         let t0 = now_ms();
         let outputs = self.model.run(data.to_vec(), shape)?;
         let inference_ms = now_ms() - t0;
-        let (shape, data) = self.remember(shape, None, outputs);
+        let analysis = analysis.context("the input tensor must have rank 4")?;
+        let (shape, data) = self.remember(analysis, None, outputs);
         Ok(Output { shape, data, timings: Timings { preprocess_ms: 0.0, inference_ms } })
     }
 
     /// Keeps the run for inspection (all its outputs only when activations are kept);
     /// returns the graph output.
-    fn remember(&mut self, input_shape: &[usize], view: Option<View>, mut outputs: Vec<Tensor>) -> Tensor {
-        let analysis = Analysis::new(&self.model.info().layers, self.channels(), self.spatial(input_shape));
+    fn remember(&mut self, analysis: Analysis, view: Option<View>, mut outputs: Vec<Tensor>) -> Tensor {
         let (main, kept) = if self.model.keeps_activations() {
             (outputs[0].clone(), outputs)
         } else {
@@ -280,7 +283,6 @@ impl Pipeline {
             Some(c) => c,
             None => top_k(&run.graph_output().context("run the model first (classify or forward)")?.1, 1)[0],
         };
-        ensure!(class < classes, "class index {class} is out of range: the model has {classes} classes");
         run.saliency(&b, classes, class, &self.labels.name(class))
     }
 
@@ -295,27 +297,30 @@ impl Pipeline {
         self.spec.channel_order.channels()
     }
 
-    fn spatial(&self, shape: &[usize]) -> [usize; 2] {
-        match self.spec.layout {
+    /// The layer analysis for an input tensor of rank-4 `shape`, computed once per run: the
+    /// memory check and the inspection of the run both read it.
+    fn analysis_for(&self, shape: &[usize]) -> Analysis {
+        let hw = match self.spec.layout {
             Layout::Nchw => [shape[2], shape[3]],
             Layout::Nhwc => [shape[1], shape[2]],
-        }
+        };
+        Analysis::new(&self.model.info().layers, self.channels(), hw)
     }
 
     /// Refuses an input size whose working memory would not fit (dynamic-size models only:
     /// a fixed-size graph costs what it costs). The estimate: the largest convolution's
     /// unfolded input (k x k copies) and output, plus every kept activation.
-    fn check_memory(&self, [h, w]: [usize; 2]) -> Result<()> {
-        let Ok(chain) = self.model.info().layers.as_ref() else { return Ok(()) };
+    fn check_memory(&self, analysis: &Analysis) -> Result<()> {
+        let Ok(layers) = analysis.layers() else { return Ok(()) };
         if !self.model.is_dynamic() {
             return Ok(());
         }
         let c = self.channels();
-        let Ok(layers) = receptive_field::analyse(chain, [c, h, w]) else { return Ok(()) };
+        let [h, w] = analysis.input_hw;
         let elems = |s: &[usize]| s.iter().product::<usize>() as u64;
         let mut input = (c * h * w) as u64;
         let (mut peak, mut kept) = (0u64, 0u64);
-        for l in &layers {
+        for l in layers {
             let out = elems(&l.out_shape);
             peak = peak.max(input * (l.kernel[0] * l.kernel[1]) as u64 + out);
             kept += out;

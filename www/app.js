@@ -61,7 +61,8 @@ async function initCatalog() {
   }
   fillPicker(select, state.catalog);
   select.addEventListener("change", () => chooseModel(select.value));
-  if (state.catalog.some((m) => m.id === DEFAULT_MODEL)) {
+  // the default only while the user has asked for no model (the catalog can arrive late)
+  if (state.tickets.model === 0 && state.catalog.some((m) => m.id === DEFAULT_MODEL)) {
     select.value = DEFAULT_MODEL;
     await chooseModel(DEFAULT_MODEL);
   }

@@ -5,25 +5,31 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { launch, openPage, ROOT, serve, waitText } from "./harness.mjs";
+import { launch, ROOT, serve, waitText } from "./harness.mjs";
 
 let server, browser, page;
 
-/** Runs in the page before its scripts: answers to requests of type `window.holdType` are
- *  kept in `window.held` until `window.releaseHeld()`. */
+/** Runs in the page before its scripts: answers to requests of type `window.holdType`,
+ *  posted while it is set, are kept in `window.held` until `window.releaseHeld()`;
+ *  `window.outstanding` counts the requests not answered yet. */
 function holdAnswers() {
   const Original = window.Worker;
   window.held = [];
   window.holdType = null;
+  window.outstanding = 0;
   window.Worker = class extends Original {
     constructor(...args) {
       super(...args);
-      this.types = new Map();
+      this.holdIds = new Set();
       // registered first, so it can stop the page's own listener from seeing a held answer
       super.addEventListener("message", (ev) => {
-        if (ev.releasing || "status" in ev.data || this.types.get(ev.data.id) !== window.holdType) return;
-        ev.stopImmediatePropagation();
-        window.held.push({ worker: this, data: ev.data });
+        if ("status" in ev.data) return;
+        if (!ev.releasing && this.holdIds.has(ev.data.id)) {
+          ev.stopImmediatePropagation();
+          window.held.push({ worker: this, data: ev.data });
+          return;
+        }
+        window.outstanding -= 1;
       });
       window.releaseHeld = () => {
         for (const { worker, data } of window.held.splice(0)) {
@@ -34,7 +40,8 @@ function holdAnswers() {
       };
     }
     postMessage(msg, transfer) {
-      this.types.set(msg.id, msg.type);
+      window.outstanding += 1;
+      if (msg.type === window.holdType) this.holdIds.add(msg.id);
       super.postMessage(msg, transfer);
     }
   };
@@ -56,15 +63,20 @@ after(async () => {
   server?.close();
 });
 
-/** Clicks Fashion-MNIST sample `i` and waits for its answer and its layer strip. */
+/** Clicks Fashion-MNIST sample `i` and waits for its answer and its own layer strip (the
+ *  previous image's strip stays until the new one replaces it). */
 async function classifySample(i) {
   const name = await page.getAttribute(`#samples-fashion .sample >> nth=${i}`, "aria-label");
+  const old = await page.$("#network .thumb");
   await page.click(`#samples-fashion .sample >> nth=${i}`);
   await waitText(page, "#result-status", new RegExp(`Top \\d+ for ${name.replace(/[()/]/g, ".")}`));
-  await page.waitForFunction(() => !document.querySelector("#network-panel").hidden && document.querySelector("#network .thumb"));
+  await page.waitForFunction((old) => (!old || !old.isConnected) && !document.querySelector("#network-panel").hidden &&
+    document.querySelector("#network .thumb"), old);
 }
 
 async function holdNext(type) {
+  // every earlier request answered first, so that only the next one is held
+  await page.waitForFunction(() => window.outstanding === 0);
   await page.evaluate((t) => (window.holdType = t), type);
 }
 
@@ -97,9 +109,9 @@ test("a unit's receptive field asked for on the old image is not drawn on the ne
 test("a channel opened on the old image does not replace the inspector after the image changes", async () => {
   await classifySample(2);
   await page.locator("#network .layer >> nth=0").locator(".thumb").first().click();
-  await waitText(page, "#inspector-caption", /^conv1_1, channel \d+/);
-  const before = await page.textContent("#inspector-caption");
   await holdNext("channel");
+  const before = await page.textContent("#inspector-caption");
+  assert.match(before, /^conv1_1, channel \d+/);
   const second = page.locator("#network .layer >> nth=1");
   const label = await second.locator("h3").textContent();
   await second.locator(".thumb").first().click();
@@ -107,4 +119,26 @@ test("a channel opened on the old image does not replace the inspector after the
   await classifySample(3);
   await release();
   assert.equal(await page.textContent("#inspector-caption"), before, `the late ${label} channel was not drawn`);
+});
+
+test("a model the user opened before the catalog arrived is not replaced by the default", async () => {
+  const context = await browser.newContext();
+  // the catalog arrives only after the user's own model has loaded
+  let catalogAsked;
+  const loaded = new Promise((r) => (catalogAsked = r));
+  await context.route("**/models/catalog.json", async (route) => {
+    await loaded;
+    await route.continue();
+  });
+  const p = await context.newPage();
+  await p.goto(server.url);
+  await p.setInputFiles("#model-file", path.join(ROOT, "tests/fixtures/gen/zoo_vgg16.onnx"));
+  await waitText(p, "#model-status", /Loaded zoo_vgg16\.onnx/);
+  catalogAsked();
+  await p.locator("#model-select option[value=fashion-vgg]").waitFor({ state: "attached" });
+  // give a default load every chance to start and finish
+  await p.waitForTimeout(1500);
+  assert.match(await p.textContent("#model-status"), /Loaded zoo_vgg16\.onnx/);
+  assert.match(await p.textContent("#model-summary"), /1000 classes/);
+  await context.close();
 });
