@@ -107,12 +107,7 @@ impl Vgg {
         bytes: &[u8],
         #[wasm_bindgen(unchecked_param_type = "VggOptions | undefined")] options: JsValue,
     ) -> Result<Vgg, JsError> {
-        let options: Options = if options.is_undefined() || options.is_null() {
-            Options::default()
-        } else {
-            serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("invalid options: {e}")))?
-        };
-        Ok(Vgg { inner: Pipeline::new(bytes, options).map_err(js_error)? })
+        Ok(Vgg { inner: Pipeline::new(bytes, options_from_js(options)?).map_err(js_error)? })
     }
 
     /// Facts about the model: input and output names and shapes, head, preprocessing.
@@ -281,6 +276,25 @@ fn gradient_to_js(g: crate::pipeline::Gradient) -> Result<JsValue, JsError> {
     set(&obj, "map", &js_sys::Float32Array::from(g.map.as_slice()).into())?;
     set(&obj, "ms", &g.ms.into())?;
     Ok(obj)
+}
+
+/// `VggOptions` from JS. serde-wasm-bindgen reads only the fields a struct declares, so a
+/// misspelt option would pass unnoticed: the whole object is read first and then checked
+/// against the declared fields. `undefined` and `null` mean "not given" at any depth.
+fn options_from_js(options: JsValue) -> Result<Options, JsError> {
+    fn drop_nulls(v: &mut serde_json::Value) {
+        if let serde_json::Value::Object(m) = v {
+            m.retain(|_, v| !v.is_null());
+            m.values_mut().for_each(drop_nulls);
+        }
+    }
+    if options.is_undefined() || options.is_null() {
+        return Ok(Options::default());
+    }
+    let invalid = |e: &dyn std::fmt::Display| JsError::new(&format!("invalid options: {e}"));
+    let mut value: serde_json::Value = serde_wasm_bindgen::from_value(options).map_err(|e| invalid(&e))?;
+    drop_nulls(&mut value);
+    serde_json::from_value(value).map_err(|e| invalid(&e))
 }
 
 /// The one conversion from the crate's errors to a JS `Error`: `{:#}` keeps the chain.

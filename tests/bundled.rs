@@ -1,5 +1,6 @@
 //! The bundled models, through the crate: the VGG16 conv base gives the wheel's own pool5,
-//! and the Fashion-VGG reproduces its model card's count on the first 1,000 test images.
+//! and every trained model (Fashion-VGG, depth A, B, D, E) gives the predictions its
+//! training run recorded on the first 1,000 test images, all of them.
 //! `./build.sh test` makes the conv base (`./build.sh models`) before running these.
 
 mod common;
@@ -43,26 +44,46 @@ fn fashion_test_images(n: usize) -> Vec<Vec<u8>> {
     raw[16..].chunks_exact(28 * 28).take(n).map(<[u8]>::to_vec).collect()
 }
 
+/// The training run's record of a bundled model: `training/results/*.json` whose
+/// `exported_as` names it.
+fn training_record(model: &str) -> serde_json::Value {
+    let dir = path("training/results");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| serde_json::from_slice::<serde_json::Value>(&std::fs::read(f).unwrap()).unwrap())
+        .find(|r| r["exported_as"] == model)
+        .unwrap_or_else(|| panic!("no training record exported as {model} in {}", dir.display()))
+}
+
 #[test]
-fn fashion_vgg_reproduces_its_model_card() {
-    let card: serde_json::Value = serde_json::from_slice(&read("training/results/fashion-vgg.json")).unwrap();
-    let subset = card["subset"].as_u64().unwrap() as usize;
-    let expected: Vec<u64> = card["subset_predictions"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
-    let labels = {
-        let gz = std::fs::File::open("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz").unwrap();
-        let mut raw = Vec::new();
-        flate2::read::GzDecoder::new(gz).read_to_end(&mut raw).unwrap();
-        raw[8..8 + subset].to_vec()
-    };
-    let mut p = Pipeline::new(&read("www/models/fashion-vgg.onnx"), sidecar("www/models/fashion-vgg.json")).unwrap();
-    let (mut correct, mut differ) = (0, 0);
-    for (i, img) in fashion_test_images(subset).iter().enumerate() {
-        // grey pixels as RGBA, exactly as a canvas holds them
-        let rgba: Vec<u8> = img.iter().flat_map(|&v| [v, v, v, 255]).collect();
-        let top = p.classify(&rgba, 28, 28, 1).unwrap().predictions[0].index;
-        correct += (top == labels[i] as usize) as u64;
-        differ += (top as u64 != expected[i]) as u64;
+fn every_trained_model_answers_as_its_training_run_recorded() {
+    // Fashion-VGG and the four depth-experiment models, on the first test images the
+    // training script scored with PyTorch after export: every prediction must agree
+    let gz = std::fs::File::open("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz").unwrap();
+    let mut labels = Vec::new();
+    flate2::read::GzDecoder::new(gz).read_to_end(&mut labels).unwrap();
+    let labels = &labels[8..];
+    let images = fashion_test_images(1000);
+    for model in ["fashion-vgg", "depth-A", "depth-B", "depth-D", "depth-E"] {
+        let record = training_record(model);
+        let subset = record["subset"].as_u64().unwrap() as usize;
+        assert!(subset <= images.len(), "{model}: subset {subset}");
+        let expected: Vec<u64> = record["subset_predictions"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        let mut p = Pipeline::new(&read(&format!("www/models/{model}.onnx")), sidecar(&format!("www/models/{model}.json"))).unwrap();
+        let (mut correct, mut differ) = (0, Vec::new());
+        for (i, img) in images[..subset].iter().enumerate() {
+            // grey pixels as RGBA, exactly as a canvas holds them
+            let rgba: Vec<u8> = img.iter().flat_map(|&v| [v, v, v, 255]).collect();
+            let top = p.classify(&rgba, 28, 28, 1).unwrap().predictions[0].index;
+            correct += (top == labels[i] as usize) as u64;
+            if top as u64 != expected[i] {
+                differ.push(i);
+            }
+        }
+        println!("{model:12} first {subset} test images: {correct} correct; {} predictions differ from training", differ.len());
+        assert!(differ.is_empty(), "{model}: images {differ:?} are classified otherwise than in training");
+        assert_eq!(correct, record["subset_correct"].as_u64().unwrap(), "{model}");
     }
-    println!("Fashion-VGG on the first {subset} test images: {correct} correct; {differ} predictions differ from training");
-    assert_eq!(correct, card["subset_correct"].as_u64().unwrap());
 }

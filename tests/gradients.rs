@@ -25,9 +25,34 @@ fn saliency_matches_finite_differences() {
     assert_eq!(g.shape, [3, 20, 20]);
     assert!(g.target.starts_with("class 3"));
     check("saliency of class 3", &g.data, &f32s(GRAD_SALIENCY_3));
-    // the map is the largest |gradient| over channels (Simonyan et al.)
+    // the map is the largest |gradient| over channels (Simonyan et al.), at every pixel,
+    // from the finite differences
+    let fd = f32s(GRAD_SALIENCY_3);
     let p = 20 * 20;
-    assert_eq!(g.map[7], (0..3).map(|c| g.data[c * p + 7].abs()).fold(0.0, f32::max));
+    for i in 0..p {
+        let want = (0..3).map(|c| fd[c * p + i].abs()).fold(0.0, f32::max);
+        assert!((g.map[i] - want).abs() <= GRADIENT_TOLERANCE * fd.iter().fold(0f32, |m, v| m.max(v.abs())), "map at {i}");
+    }
+    // the graph ends in Softmax; saliency is the gradient of the score before it (Simonyan,
+    // Vedaldi & Zisserman 2014, Section 3), which the gradient of the probability is not
+    let prob = f32s(GRAD_PROB_3);
+    let err = rel_max_err(&g.data, &prob);
+    println!("saliency vs the gradient of the probability: relative max difference {err:.2}");
+    assert!(err > 0.1, "saliency followed the Softmax: {err}");
+}
+
+#[test]
+fn a_unit_that_is_zero_still_shows_where_it_looks() {
+    // its ReLU outputs 0 here, so the gradient through the ReLU would be all zeros; the
+    // effective field is the gradient of its pre-activation (Luo et al. 2016)
+    let p = grad_pipeline();
+    let (c, y, x) = GRAD_ZERO_UNIT;
+    let (_, relu) = p.activation("relu2_1").unwrap();
+    assert_eq!(relu[(c * 10 + y) * 10 + x], 0.0, "the unit is inactive on this input");
+    let g = p.unit_gradient("relu2_1", c, y, x).unwrap();
+    let fd = f32s(GRAD_UNIT_ZERO);
+    assert!(fd.iter().any(|v| *v != 0.0));
+    check("d conv2_1[inactive unit] / d input", &g.data, &fd);
 }
 
 #[test]

@@ -42,6 +42,30 @@ fn every_fixture_matches_onnxruntime() {
 }
 
 #[wasm_bindgen_test]
+fn preprocessing_matches_torchvision_on_pil() {
+    // the options reach the crate through the JS conversion, the pixels through `forward`
+    for case in PREPROCESS_CASES {
+        let model = if case.shape[0] == 1 { IDENTITY1 } else { IDENTITY3 };
+        let options = js_sys::JSON::parse(case.options).unwrap();
+        let mut vgg = Vgg::new(model, options).unwrap_or_else(|e| panic!("{}: {}", case.name, error_message(e)));
+        let img = image::load_from_memory(case.photo).unwrap().to_rgba8();
+        let out = vgg.forward(img.as_raw(), img.width() as f64, img.height() as f64).unwrap();
+        match compare_preprocessing(case, &tensor_data(&out)) {
+            Ok(line) => console_log!("{line}"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // a channels-last model asked for with `layout: "nhwc"` sees the same pixels
+    let case = &PREPROCESS_CASES[0];
+    let options = js_sys::JSON::parse(case.options).unwrap();
+    js_sys::Reflect::set(&get(&options, "preprocess"), &"layout".into(), &"nhwc".into()).unwrap();
+    let mut vgg = Vgg::new(IDENTITY3_NHWC, options).unwrap();
+    let img = image::load_from_memory(case.photo).unwrap().to_rgba8();
+    let out = vgg.forward(img.as_raw(), img.width() as f64, img.height() as f64).unwrap();
+    console_log!("nhwc: {}", compare_preprocessing(case, &tensor_data(&out)).unwrap());
+}
+
+#[wasm_bindgen_test]
 fn classify_answers_sorted_labelled_predictions_with_timings() {
     let mut vgg = Vgg::new(fixture("zoo_vgg16").model, JsValue::UNDEFINED).unwrap();
     let rgba = gradient_rgba(320, 240);
@@ -136,6 +160,82 @@ fn gradients_match_finite_differences_in_the_browser() {
     assert_eq!(get(&u, "map").dyn_into::<js_sys::Float32Array>().unwrap().length(), 400);
     let msg = error_message(vgg.effective_receptive_field("conv2_1", 0.5, 0.0, 0.0).unwrap_err());
     assert!(msg.contains("channel") && msg.contains("0.5"), "{msg}");
+    // a unit whose ReLU outputs 0 still shows where it looks
+    let (c, y, x) = GRAD_ZERO_UNIT;
+    let z = vgg.effective_receptive_field("relu2_1", c as f64, y as f64, x as f64).unwrap();
+    let err = rel_max_err(&grad(&z), &f32s(GRAD_UNIT_ZERO));
+    console_log!("inactive unit gradient vs finite differences: {err:.2e}");
+    assert!(err <= GRADIENT_TOLERANCE, "{err}");
+}
+
+#[wasm_bindgen_test]
+fn options_from_js_are_checked_key_by_key() {
+    let model = fixture("zoo_vgg16").model;
+    let parse = |s: &str| js_sys::JSON::parse(s).unwrap();
+    let msg = error_message(Vgg::new(model, parse(r#"{"foo": 1}"#)).err().unwrap());
+    assert!(msg.contains("invalid options") && msg.contains("`foo`"), "{msg}");
+    let msg = error_message(Vgg::new(model, parse(r#"{"preprocess": {"meen": [0, 0, 0]}}"#)).err().unwrap());
+    assert!(msg.contains("`meen`"), "{msg}");
+    let msg = error_message(Vgg::new(model, parse(r#"{"preprocess": {"resize": "big"}}"#)).err().unwrap());
+    assert!(msg.contains("big"), "{msg}");
+    // undefined and null mean "not given"
+    let opts = parse(r#"{"labels": null, "preprocess": {"preset": "caffe", "crop": null}}"#);
+    js_sys::Reflect::set(&opts, &"activations".into(), &JsValue::UNDEFINED).unwrap();
+    let vgg = Vgg::new(model, opts).unwrap();
+    assert_eq!(get(&get(&vgg.info().unwrap(), "preprocess"), "channelOrder").as_string().as_deref(), Some("bgr"));
+}
+
+#[wasm_bindgen_test]
+fn softmax_is_applied_once_in_the_browser() {
+    let rgba = gradient_rgba(300, 200);
+    // the graph ends in Softmax: classify reports its output as it is
+    let mut vgg = Vgg::new(fixture("caffe2_vgg19").model, JsValue::UNDEFINED).unwrap();
+    let probs = tensor_data(&vgg.forward(&rgba, 300.0, 200.0).unwrap());
+    let top = js_sys::Array::from(&vgg.classify(&rgba, 300.0, 200.0, Some(1.0)).unwrap()).get(0);
+    assert_eq!(get(&top, "probability").as_f64().unwrap() as f32, probs.iter().copied().fold(f32::MIN, f32::max));
+    // logits: classify applies softmax once (float64 here, not the crate's)
+    let mut vgg = Vgg::new(fixture("zoo_vgg16").model, JsValue::UNDEFINED).unwrap();
+    let logits = tensor_data(&vgg.forward(&rgba, 300.0, 200.0).unwrap());
+    let max = logits.iter().fold(f64::MIN, |m, v| m.max(*v as f64));
+    let sum: f64 = logits.iter().map(|v| (*v as f64 - max).exp()).sum();
+    for p in js_sys::Array::from(&vgg.classify(&rgba, 300.0, 200.0, Some(5.0)).unwrap()).iter() {
+        let i = get(&p, "index").as_f64().unwrap() as usize;
+        let want = (logits[i] as f64 - max).exp() / sum;
+        assert!((get(&p, "probability").as_f64().unwrap() - want).abs() < 1e-6, "class {i}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn model_view_and_geometry_describe_what_the_model_saw() {
+    // the identity model's output is the tensor: the view, normalised, must be it
+    let case = &PREPROCESS_CASES[0];
+    let mut vgg = Vgg::new(IDENTITY3, js_sys::JSON::parse(case.options).unwrap()).unwrap();
+    let img = image::load_from_memory(case.photo).unwrap().to_rgba8();
+    let (w, h) = (img.width() as f64, img.height() as f64);
+    let tensor = tensor_data(&vgg.forward(img.as_raw(), w, h).unwrap());
+    let view = vgg.model_view().unwrap();
+    let rgba = get(&view, "rgba").dyn_into::<js_sys::Uint8ClampedArray>().unwrap().to_vec();
+    assert_eq!((get(&view, "width").as_f64(), get(&view, "height").as_f64(), rgba.len()), (Some(224.0), Some(224.0), 224 * 224 * 4));
+    let (mean, std) = (vgg_wasm::preprocess::IMAGENET_MEAN, vgg_wasm::preprocess::IMAGENET_STD);
+    for (i, px) in rgba.chunks(4).enumerate() {
+        for c in 0..3 {
+            let want = (px[c] as f32 / 255.0 - mean[c]) / std[c];
+            assert!((tensor[c * 224 * 224 + i] - want).abs() < 1e-5, "pixel {i} channel {c}");
+        }
+    }
+    // 451x300: shorter side to 256 gives int(256 * 451 / 300) = 384 x 256, and the centre
+    // crop starts at round((384 - 224) / 2) = 80, round((256 - 224) / 2) = 16
+    let g = get(&view, "geometry");
+    let num = |k: &str| get(&g, k).as_f64().unwrap();
+    assert_eq!((num("left"), num("top"), num("pad"), num("width"), num("height")), (80.0, 16.0, 0.0, 224.0, 224.0));
+    assert!((num("scaleX") - 384.0 / 451.0).abs() < 1e-6 && (num("scaleY") - 256.0 / 300.0).abs() < 1e-6);
+    // inputGeometry answers the same without running, for any size
+    let again = vgg.input_geometry(w, h).unwrap();
+    assert_eq!(js_sys::JSON::stringify(&again).unwrap(), js_sys::JSON::stringify(&g).unwrap());
+    let tall = vgg.input_geometry(300.0, 451.0).unwrap();
+    assert_eq!((get(&tall, "left").as_f64(), get(&tall, "top").as_f64()), (Some(16.0), Some(80.0)));
+    let msg = error_message(vgg.input_geometry(0.0, 10.0).unwrap_err());
+    assert!(msg.contains('0'), "{msg}");
 }
 
 #[wasm_bindgen_test]
@@ -158,6 +258,21 @@ fn layers_fields_and_activations_through_the_js_api() {
     assert!(msg.contains("14 x 14"), "{msg}");
     let msg = error_message(vgg.saliency(None).unwrap_err());
     assert!(msg.contains("classifier"), "{msg}");
+    // conv5_3 unit (5, 7) reads pool4 units 2..8 x 4..10 (three 3x3 layers, one unit each
+    // way); pool4 has rf 100, stride 16, padding 42, so unit u is centred on 16u - 42 + 49.5
+    let nested = js_sys::Array::from(&vgg.nested_fields("conv5_3", 5.0, 7.0).unwrap());
+    let first = nested.get(0);
+    assert_eq!(get(&first, "label").as_string().as_deref(), Some("conv5_3"));
+    let centers: Vec<f64> = serde_wasm_bindgen::from_value(get(&first, "centers")).unwrap();
+    assert_eq!(centers, vec![87.5, 119.5, 87.5, 119.5]);
+    let pool4 = nested.iter().find(|n| get(n, "label").as_string().as_deref() == Some("pool4")).unwrap();
+    let units = get(&pool4, "units");
+    let b: Vec<f64> = ["top", "bottom", "left", "right"].iter().map(|k| get(&units, k).as_f64().unwrap()).collect();
+    assert_eq!(b, vec![2.0, 8.0, 4.0, 10.0]);
+    let centers: Vec<f64> = serde_wasm_bindgen::from_value(get(&pool4, "centers")).unwrap();
+    assert_eq!(centers, vec![39.5, 71.5, 135.5, 167.5]);
+    let msg = error_message(vgg.nested_fields("conv5_3", 14.0, 0.0).unwrap_err());
+    assert!(msg.contains("14 x 14"), "{msg}");
 }
 
 /// The keys of a JS object the bindings build by hand, sorted.

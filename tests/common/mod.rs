@@ -16,6 +16,23 @@ pub struct Fixture {
 include!("../fixtures/gen/fixtures.rs");
 include!("../fixtures/gen/activations.rs");
 
+/// A photo, the options that ask for some preprocessing, and the tensor torchvision-style
+/// transforms on PIL make of it (make_fixtures.py, `preprocess_references`).
+pub struct PreprocessCase {
+    pub name: &'static str,
+    /// PNG, decoded losslessly by both sides.
+    pub photo: &'static [u8],
+    /// `VggOptions` as JSON.
+    pub options: &'static str,
+    pub tensor: &'static [u8],
+    /// [C, H, W]
+    pub shape: [usize; 3],
+    /// Size of one 0-255 colour level in each tensor channel's units (std / scale).
+    pub levels: &'static [f32],
+}
+
+include!("../fixtures/gen/preprocess.rs");
+
 pub fn fixture(name: &str) -> &'static Fixture {
     FIXTURES.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no fixture {name}"))
 }
@@ -84,3 +101,53 @@ pub fn ts_interfaces() -> std::collections::BTreeMap<String, std::collections::B
 /// Gradients against float64 central differences: about 1.7e-7 is achieved natively and
 /// in browsers; a wrong mask or weight layout is off by far more.
 pub const GRADIENT_TOLERANCE: f32 = 1e-5;
+
+/// Preprocessing may differ from PIL's by rounding (PIL resizes in 8-bit fixed point):
+/// at most this many colour levels at any value, and this many on average. A crop one pixel
+/// off, or swapped channels, is off by more than `PREPROCESS_MEAN_LEVELS` on average, which
+/// [`compare_preprocessing`] checks on every case too.
+pub const PREPROCESS_MAX_LEVELS: f32 = 2.0;
+pub const PREPROCESS_MEAN_LEVELS: f32 = 0.3;
+
+/// Largest and mean difference in colour levels between `got[c, y, x + dx]` and
+/// `want[c, y, x]`, with channel c of `got` read from `channel(c)`.
+fn level_diff(case: &PreprocessCase, got: &[f32], want: &[f32], dx: usize, channel: impl Fn(usize) -> usize) -> (f32, f32) {
+    let [c, h, w] = case.shape;
+    let (mut max, mut sum, mut n) = (0f32, 0f64, 0usize);
+    for ch in 0..c {
+        for y in 0..h {
+            for x in 0..w - dx {
+                let d = (got[(channel(ch) * h + y) * w + x + dx] - want[(ch * h + y) * w + x]).abs() * case.levels[ch];
+                max = max.max(d);
+                sum += d as f64;
+                n += 1;
+            }
+        }
+    }
+    (max, (sum / n as f64) as f32)
+}
+
+/// Compares the crate's tensor for `case` with the reference, and checks that the tolerance
+/// is sharp: the same tensor shifted by one pixel, or with its first and last channels
+/// swapped, must fail it. Returns a line to print.
+pub fn compare_preprocessing(case: &PreprocessCase, got: &[f32]) -> Result<String, String> {
+    let want = f32s(case.tensor);
+    if got.len() != want.len() {
+        return Err(format!("{}: {} values, reference has {}", case.name, got.len(), want.len()));
+    }
+    let (max, mean) = level_diff(case, got, &want, 0, |c| c);
+    let (_, shifted) = level_diff(case, got, &want, 1, |c| c);
+    let c = case.shape[0];
+    let (_, swapped) = level_diff(case, got, &want, 0, |ch| c - 1 - ch);
+    let line = format!(
+        "{:28} vs PIL: max {max:.2} levels, mean {mean:.3}; one pixel off: mean {shifted:.2}; channels swapped: mean {swapped:.2}",
+        case.name
+    );
+    if max > PREPROCESS_MAX_LEVELS || mean > PREPROCESS_MEAN_LEVELS {
+        return Err(format!("preprocessing differs from the reference: {line}"));
+    }
+    if shifted <= PREPROCESS_MEAN_LEVELS || (c == 3 && swapped <= PREPROCESS_MEAN_LEVELS) {
+        return Err(format!("the tolerance cannot tell a shifted crop or swapped channels: {line}"));
+    }
+    Ok(line)
+}

@@ -4,7 +4,6 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import path from "node:path";
 import { test } from "node:test";
 import { ROOT, serve, skipUnless } from "./harness.mjs";
@@ -14,17 +13,24 @@ const GECKODRIVER = spawnSync("sh", ["-c", "command -v geckodriver"], { encoding
 const CARD = path.join(ROOT, "training/results/fashion-vgg.json");
 const available = existsSync(FIREFOX) && GECKODRIVER !== "" && existsSync(CARD);
 
-const freePort = () => new Promise((resolve) => {
-  const s = createServer().listen(0, "127.0.0.1", () => {
-    const { port } = s.address();
-    s.close(() => resolve(port));
-  });
-});
-
-/** A minimal WebDriver client: one session, JSON over HTTP. */
+/** A minimal WebDriver client: one session, JSON over HTTP. geckodriver picks its own
+ *  port (`--port 0`) and prints it, so no free-port guess can race another process. */
 async function webdriver() {
-  const port = await freePort();
-  const proc = spawn(GECKODRIVER, ["--port", String(port), "--host", "127.0.0.1"], { stdio: "ignore" });
+  const proc = spawn(GECKODRIVER, ["--port", "0", "--host", "127.0.0.1"], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`geckodriver did not start in 60 s: ${out}`)), 60_000);
+    // the listener stays, so its log is read to the end and a full pipe never blocks it
+    proc.stdout.on("data", (d) => {
+      if (out.length < 10_000) out += d;
+      const m = out.match(/Listening on 127\.0\.0\.1:(\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    proc.on("exit", (code) => reject(new Error(`geckodriver exited with ${code}: ${out}`)));
+  });
   const base = `http://127.0.0.1:${port}`;
   const call = async (method, url, body) => {
     const r = await fetch(base + url, { method, body: body && JSON.stringify(body), headers: { "content-type": "application/json" } });
@@ -32,15 +38,6 @@ async function webdriver() {
     if (json.value?.error) throw new Error(`${json.value.error}: ${json.value.message}`);
     return json.value;
   };
-  for (let i = 0; ; i++) {
-    try {
-      await call("GET", "/status");
-      break;
-    } catch (e) {
-      if (i > 50) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
   const { sessionId } = await call("POST", "/session", { capabilities: { alwaysMatch: {
     browserName: "firefox",
     "moz:firefoxOptions": {
