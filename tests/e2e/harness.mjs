@@ -1,6 +1,7 @@
 // Shared by the e2e tests and the benchmark: a static server on loopback and Debian's
 // headless Chromium driven by playwright-core (no browser download).
 import { spawn } from "node:child_process";
+import { createServer } from "node:http";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -69,4 +70,33 @@ export function waitText(page, selector, re, timeout = 60_000) {
  *  missing browser, driver or file fails the test instead of skipping it. */
 export function skipUnless(present, what) {
   return present || process.env.CI === "true" ? false : `${what} is missing`;
+}
+
+/** A second origin on loopback that serves `files` ({"/name": Buffer}) with CORS allowed,
+ *  `chunk` bytes every `delayMs` ms (a slow connection), and counts what it was asked:
+ *  `requests` started, `aborted` closed by the client before the last byte. */
+export async function serveFiles(files, { chunk = Infinity, delayMs = 0 } = {}) {
+  const stats = { requests: 0, aborted: 0 };
+  const server = createServer((req, res) => {
+    stats.requests += 1;
+    const body = files[new URL(req.url, "http://x").pathname];
+    if (!body) return res.writeHead(404).end();
+    res.writeHead(200, {
+      "content-type": "application/octet-stream", "content-length": body.length,
+      "access-control-allow-origin": "*", "access-control-expose-headers": "content-length",
+    });
+    let sent = 0;
+    const next = () => {
+      if (res.destroyed) return;
+      const end = Math.min(body.length, sent + chunk);
+      res.write(body.subarray(sent, end));
+      sent = end;
+      if (sent < body.length) setTimeout(next, delayMs);
+      else res.end();
+    };
+    res.on("close", () => { if (sent < body.length) stats.aborted += 1; });
+    next();
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${server.address().port}`, stats, close: () => server.close() };
 }

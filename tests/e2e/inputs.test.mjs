@@ -6,16 +6,23 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { launch, openPage, ROOT, serve, shot, waitText } from "./harness.mjs";
 
-let server, browser, page;
+let server, browser;
 
 before(async () => {
   server = await serve(path.join(ROOT, "www"));
   browser = await launch();
-  page = await openPage(browser, server.url);
-  // a classifier to answer: the zoo-layout fixture (random weights, for tests only)
+});
+
+/** A fresh page for each test, answering with a classifier: the zoo-layout fixture (random
+ *  weights, for tests only), opened after the default model so that it stays. */
+async function open(t) {
+  const page = await openPage(browser, server.url);
+  t.after(() => page.close());
+  await waitText(page, "#model-status", /Loaded Fashion-VGG/);
   await page.setInputFiles("#model-file", path.join(ROOT, "tests/fixtures/gen/zoo_vgg16.onnx"));
   await waitText(page, "#model-status", /Loaded zoo_vgg16\.onnx/);
-});
+  return page;
+}
 
 after(async () => {
   await browser?.close();
@@ -23,7 +30,7 @@ after(async () => {
 });
 
 /** A DataTransfer holding one file, made in the page. */
-function transfer(file, name, type) {
+function transfer(page, file, name, type) {
   return page.evaluateHandle(([b64, name, type]) => {
     const dt = new DataTransfer();
     dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], name, { type }));
@@ -31,28 +38,32 @@ function transfer(file, name, type) {
   }, [readFileSync(file).toString("base64"), name, type]);
 }
 
-test("an image dropped anywhere is classified", async () => {
-  const dataTransfer = await transfer(path.join(ROOT, "www/samples/coffee.png"), "dropped-coffee.png", "image/png");
+test("an image dropped anywhere is classified", async (t) => {
+  const page = await open(t);
+  const dataTransfer = await transfer(page, path.join(ROOT, "www/samples/coffee.png"), "dropped-coffee.png", "image/png");
   await page.dispatchEvent("main", "drop", { dataTransfer });
   await waitText(page, "#result-status", /Top 5 for dropped-coffee\.png/);
   assert.match(await page.textContent("#image-caption"), /dropped-coffee\.png · 600×400/);
   assert.equal(await page.locator("#predictions li").count(), 5);
 });
 
-test("a dropped .onnx file is loaded as the model", async () => {
-  const dataTransfer = await transfer(path.join(ROOT, "tests/fixtures/gen/zoo_vgg19.onnx"), "zoo_vgg19.onnx", "");
+test("a dropped .onnx file is loaded as the model", async (t) => {
+  const page = await open(t);
+  const dataTransfer = await transfer(page, path.join(ROOT, "tests/fixtures/gen/zoo_vgg19.onnx"), "zoo_vgg19.onnx", "");
   await page.dispatchEvent("main", "drop", { dataTransfer });
   await waitText(page, "#model-status", /Loaded zoo_vgg19\.onnx/);
 });
 
-test("a pasted image is classified", async () => {
-  const clipboardData = await transfer(path.join(ROOT, "www/samples/rocket.jpg"), "rocket.jpg", "image/jpeg");
+test("a pasted image is classified", async (t) => {
+  const page = await open(t);
+  const clipboardData = await transfer(page, path.join(ROOT, "www/samples/rocket.jpg"), "rocket.jpg", "image/jpeg");
   await page.evaluate((dt) => document.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt })), clipboardData);
   await waitText(page, "#result-status", /Top 5 for pasted image/);
   assert.match(await page.textContent("#image-caption"), /pasted image · 640×427/);
 });
 
-test("a webcam snapshot is classified", async () => {
+test("a webcam snapshot is classified", async (t) => {
+  const page = await open(t);
   await page.click("#webcam");
   await page.locator("#camera-video").waitFor();
   await page.waitForFunction(() => document.querySelector("#camera-video").videoWidth > 0);
@@ -61,7 +72,8 @@ test("a webcam snapshot is classified", async () => {
   assert.equal(await page.isHidden("#camera"), true, "the camera closes after the snapshot");
 });
 
-test("a drawing is classified", async () => {
+test("a drawing is classified", async (t) => {
+  const page = await open(t);
   await page.click("#draw");
   const box = await page.locator("#pad-canvas").boundingBox();
   await page.mouse.move(box.x + 60, box.y + 60);

@@ -7,7 +7,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { launch, ROOT, serve, waitText } from "./harness.mjs";
 
-let server, browser, page;
+let server, browser;
 
 /** Runs in the page before its scripts: answers to requests of type `window.holdType`,
  *  posted while it is set, are kept in `window.held` until `window.releaseHeld()`;
@@ -50,13 +50,19 @@ function holdAnswers() {
 before(async () => {
   server = await serve(path.join(ROOT, "www"));
   browser = await launch();
+});
+
+/** A fresh page for each test, with the answer-holding Worker, once Fashion-VGG is in. */
+async function open(t) {
   const context = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
+  t.after(() => context.close());
   await context.addInitScript(holdAnswers);
-  page = await context.newPage();
+  const page = await context.newPage();
   page.on("pageerror", (e) => console.error("page error:", e.message));
   await page.goto(server.url);
   await waitText(page, "#model-status", /Loaded Fashion-VGG/);
-});
+  return page;
+}
 
 after(async () => {
   await browser?.close();
@@ -65,7 +71,7 @@ after(async () => {
 
 /** Clicks Fashion-MNIST sample `i` and waits for its answer and its own layer strip (the
  *  previous image's strip stays until the new one replaces it). */
-async function classifySample(i) {
+async function classifySample(page, i) {
   const name = await page.getAttribute(`#samples-fashion .sample >> nth=${i}`, "aria-label");
   const old = await page.$("#network .thumb");
   await page.click(`#samples-fashion .sample >> nth=${i}`);
@@ -74,13 +80,13 @@ async function classifySample(i) {
     document.querySelector("#network .thumb"), old);
 }
 
-async function holdNext(type) {
+async function holdNext(page, type) {
   // every earlier request answered first, so that only the next one is held
   await page.waitForFunction(() => window.outstanding === 0);
   await page.evaluate((t) => (window.holdType = t), type);
 }
 
-async function release() {
+async function release(page) {
   await page.evaluate(async () => {
     window.holdType = null;
     window.releaseHeld();
@@ -89,15 +95,16 @@ async function release() {
   });
 }
 
-test("a unit's receptive field asked for on the old image is not drawn on the new one", async () => {
-  await classifySample(0);
+test("a unit's receptive field asked for on the old image is not drawn on the new one", async (t) => {
+  const page = await open(t);
+  await classifySample(page, 0);
   await page.locator("#network .thumb").first().click();
   await page.locator("#inspector-canvas").waitFor();
-  await holdNext("unitField");
+  await holdNext(page, "unitField");
   await page.locator("#inspector-canvas").click();
   await page.waitForFunction(() => window.held.length === 1);
-  await classifySample(1);
-  await release();
+  await classifySample(page, 1);
+  await release(page);
   assert.equal(await page.getAttribute("#view-canvas", "data-field"), "", "no field drawn over the new image");
   assert.doesNotMatch(await page.textContent("#unit-status"), /receptive field \d+×\d+ px/);
   // the same unit asked for now, on the current image, is drawn
@@ -106,18 +113,19 @@ test("a unit's receptive field asked for on the old image is not drawn on the ne
   assert.match(await page.textContent("#unit-status"), /receptive field \d+×\d+ px/);
 });
 
-test("a channel opened on the old image does not replace the inspector after the image changes", async () => {
-  await classifySample(2);
+test("a channel opened on the old image does not replace the inspector after the image changes", async (t) => {
+  const page = await open(t);
+  await classifySample(page, 2);
   await page.locator("#network .layer >> nth=0").locator(".thumb").first().click();
-  await holdNext("channel");
+  await holdNext(page, "channel");
   const before = await page.textContent("#inspector-caption");
   assert.match(before, /^conv1_1, channel \d+/);
   const second = page.locator("#network .layer >> nth=1");
   const label = await second.locator("h3").textContent();
   await second.locator(".thumb").first().click();
   await page.waitForFunction(() => window.held.length === 1);
-  await classifySample(3);
-  await release();
+  await classifySample(page, 3);
+  await release(page);
   assert.equal(await page.textContent("#inspector-caption"), before, `the late ${label} channel was not drawn`);
 });
 

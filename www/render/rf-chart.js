@@ -37,7 +37,9 @@ export function drawRfChart(svg, layers, inputSize) {
     dot.append(el("title", {}, `${l.label}: ${l.rf[0]} px`));
     svg.append(dot);
     if (l.kind === "pool" || i === 0) {
-      svg.append(el("text", { x: x(i), y: H - B + 14, "font-size": 10, "text-anchor": "middle" }, l.label));
+      // the last label ends at its dot, so it stays inside the chart
+      const anchor = i === layers.length - 1 && i > 0 ? "end" : "middle";
+      svg.append(el("text", { x: x(i), y: H - B + 14, "font-size": 10, "text-anchor": anchor }, l.label));
     }
   }
   svg.append(el("text", { x: W / 2, y: H - 6, "font-size": 11, "text-anchor": "middle" }, "layers in order (conv and pool); receptive field size in input pixels"));
