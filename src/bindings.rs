@@ -33,6 +33,7 @@ export interface PreprocessOptions {
   layout?: "nchw" | "nhwc";
 }
 /** Options for `new Vgg(bytes, options)`; the same object a model's JSON sidecar holds.
+ *  Unknown keys, at any level, are errors; `undefined` and `null` mean "not given".
  *  `activations: true` keeps every layer's output after each run (for `activation`,
  *  `saliency`, `effectiveReceptiveField`), at some cost in memory and speed. */
 export interface VggOptions { preprocess?: PreprocessOptions; labels?: string[]; activations?: boolean; }
@@ -72,7 +73,9 @@ export interface Stack {
 /** How many convolutions the model has, whether all are 3x3, and its longest stack (null
  *  when no two convolutions follow each other). */
 export interface ConvStack { convs: number; all3x3: boolean; stack: Stack | null; }
-/** Facts about the loaded model. Dynamic dimensions are `null`. */
+/** Facts about the loaded model. Dynamic dimensions are `null`. `detected` says in words
+ *  what was read from the graph to fill in what the options left open (a channels-last
+ *  layout, one grey channel, the graph's own scaling of its input, its fixed size). */
 export interface ModelInfo {
   inputName: string;
   inputShape: (number | null)[];
@@ -83,6 +86,7 @@ export interface ModelInfo {
     { resize: number | null; crop: [number, number] | null };
   dynamicSize: boolean;
   nodes: number;
+  detected: string[];
 }
 "#;
 
@@ -104,10 +108,11 @@ impl Vgg {
     /// Throws if the bytes are not a loadable ONNX image model or an option is invalid.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        bytes: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] bytes: JsValue,
         #[wasm_bindgen(unchecked_param_type = "VggOptions | undefined")] options: JsValue,
     ) -> Result<Vgg, JsError> {
-        Ok(Vgg { inner: Pipeline::new(bytes, options_from_js(options)?).map_err(js_error)? })
+        let bytes = bytes_arg("bytes", &bytes, true)?;
+        Ok(Vgg { inner: Pipeline::new(&bytes, options_from_js(options)?).map_err(js_error)? })
     }
 
     /// Facts about the model: input and output names and shapes, head, preprocessing.
@@ -124,13 +129,14 @@ impl Vgg {
     #[wasm_bindgen(unchecked_return_type = "Classification")]
     pub fn classify(
         &mut self,
-        #[wasm_bindgen(unchecked_param_type = "Uint8Array | Uint8ClampedArray")] rgba: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | Uint8ClampedArray")] rgba: JsValue,
         width: f64,
         height: f64,
         #[wasm_bindgen(js_name = topK)] top_k: Option<f64>,
     ) -> Result<JsValue, JsError> {
         let (w, h, k) = (dim("width", width)?, dim("height", height)?, top_k_arg(top_k)?);
-        let c = self.inner.classify(rgba, w, h, k).map_err(js_error)?;
+        let rgba = rgba_arg(&rgba, w, h)?;
+        let c = self.inner.classify(&rgba, w, h, k).map_err(js_error)?;
         classification_to_js(&c.predictions, &c.timings)
     }
 
@@ -138,11 +144,12 @@ impl Vgg {
     #[wasm_bindgen(js_name = classifyImage, unchecked_return_type = "Classification")]
     pub fn classify_image(
         &mut self,
-        bytes: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] bytes: JsValue,
         #[wasm_bindgen(js_name = topK)] top_k: Option<f64>,
     ) -> Result<JsValue, JsError> {
         let k = top_k_arg(top_k)?;
-        let c = self.inner.classify_encoded(bytes, k).map_err(js_error)?;
+        let bytes = bytes_arg("bytes", &bytes, true)?;
+        let c = self.inner.classify_encoded(&bytes, k).map_err(js_error)?;
         classification_to_js(&c.predictions, &c.timings)
     }
 
@@ -151,12 +158,13 @@ impl Vgg {
     #[wasm_bindgen(unchecked_return_type = "Tensor")]
     pub fn forward(
         &mut self,
-        #[wasm_bindgen(unchecked_param_type = "Uint8Array | Uint8ClampedArray")] rgba: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | Uint8ClampedArray")] rgba: JsValue,
         width: f64,
         height: f64,
     ) -> Result<JsValue, JsError> {
         let (w, h) = (dim("width", width)?, dim("height", height)?);
-        tensor_to_js(self.inner.forward(rgba, w, h).map_err(js_error)?)
+        let rgba = rgba_arg(&rgba, w, h)?;
+        tensor_to_js(self.inner.forward(&rgba, w, h).map_err(js_error)?)
     }
 
     /// Runs the model on an input tensor that is already preprocessed.
@@ -165,13 +173,17 @@ impl Vgg {
     #[wasm_bindgen(js_name = forwardTensor, unchecked_return_type = "Tensor")]
     pub fn forward_tensor(
         &mut self,
-        data: &[f32],
+        #[wasm_bindgen(unchecked_param_type = "Float32Array")] data: JsValue,
         #[wasm_bindgen(unchecked_param_type = "number[]")] shape: JsValue,
     ) -> Result<JsValue, JsError> {
+        let data = data
+            .dyn_ref::<js_sys::Float32Array>()
+            .ok_or_else(|| JsError::new(&format!("data must be a Float32Array, got {}", describe(&data))))?
+            .to_vec();
         let shape: Vec<usize> = serde_wasm_bindgen::from_value(shape.clone()).map_err(|_| {
             JsError::new(&format!("shape must be an array of non-negative integers, got {shape:?}"))
         })?;
-        tensor_to_js(self.inner.forward_tensor(data, &shape).map_err(js_error)?)
+        tensor_to_js(self.inner.forward_tensor(&data, &shape).map_err(js_error)?)
     }
 }
 
@@ -288,18 +300,102 @@ fn options_from_js(options: JsValue) -> Result<Options, JsError> {
             m.values_mut().for_each(drop_nulls);
         }
     }
+    /// JSON has no NaN or Infinity: serde would read them as null, "not given"; refuse them
+    /// by name instead. Options are a few levels deep; deeper (or cyclic) is refused too.
+    fn finite(v: &JsValue, path: &str, depth: usize) -> Result<(), JsError> {
+        if depth > 8 {
+            return Err(JsError::new(&format!("invalid options: {path} is nested too deeply")));
+        }
+        if let Some(n) = v.as_f64() {
+            if !n.is_finite() {
+                return Err(JsError::new(&format!("invalid options: {path} must be a finite number, got {n}")));
+            }
+        } else if js_sys::Array::is_array(v) {
+            for (i, x) in js_sys::Array::from(v).iter().enumerate() {
+                finite(&x, &format!("{path}[{i}]"), depth + 1)?;
+            }
+        } else if v.is_object() {
+            for key in js_sys::Object::keys(v.unchecked_ref::<js_sys::Object>()).iter() {
+                let k = key.as_string().unwrap_or_default();
+                finite(&js_sys::Reflect::get(v, &key).unwrap_or(JsValue::UNDEFINED), &format!("{path}.{k}"), depth + 1)?;
+            }
+        }
+        Ok(())
+    }
     if options.is_undefined() || options.is_null() {
         return Ok(Options::default());
     }
+    if !options.is_object() || js_sys::Array::is_array(&options) {
+        return Err(JsError::new(&format!("invalid options: expected an object, got {}", describe(&options))));
+    }
+    finite(&options, "options", 0)?;
     let invalid = |e: &dyn std::fmt::Display| JsError::new(&format!("invalid options: {e}"));
     let mut value: serde_json::Value = serde_wasm_bindgen::from_value(options).map_err(|e| invalid(&e))?;
     drop_nulls(&mut value);
-    serde_json::from_value(value).map_err(|e| invalid(&e))
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." { invalid(&inner) } else { invalid(&format!("{path}: {inner}")) }
+    })
 }
 
 /// The one conversion from the crate's errors to a JS `Error`: `{:#}` keeps the chain.
 fn js_error(e: anyhow::Error) -> JsError {
     JsError::new(&format!("{e:#}"))
+}
+
+/// What a JS value is, for a message: its type, or its constructor's name, and its size.
+fn describe(v: &JsValue) -> String {
+    if v.is_null() {
+        return "null".into();
+    }
+    if !v.is_object() {
+        return match v.as_string() {
+            Some(s) => format!("a string of {} characters", s.chars().count()),
+            None => format!("{} {v:?}", v.js_typeof().as_string().unwrap_or_default()),
+        };
+    }
+    let name = js_sys::Reflect::get(v, &"constructor".into())
+        .and_then(|c| js_sys::Reflect::get(&c, &"name".into()))
+        .ok()
+        .and_then(|n| n.as_string())
+        .unwrap_or_else(|| "an object".into());
+    let len = js_sys::Reflect::get(v, &"length".into()).ok().and_then(|l| l.as_f64());
+    len.map_or(name.clone(), |n| format!("{name} of length {n}"))
+}
+
+/// Bytes from a `Uint8Array` (or `Uint8ClampedArray`, or an `ArrayBuffer` when
+/// `buffer_ok`), copied into wasm memory; anything else is refused by type.
+fn bytes_arg(name: &str, v: &JsValue, buffer_ok: bool) -> Result<Vec<u8>, JsError> {
+    if let Some(a) = v.dyn_ref::<js_sys::Uint8Array>() {
+        Ok(a.to_vec())
+    } else if let Some(a) = v.dyn_ref::<js_sys::Uint8ClampedArray>() {
+        Ok(a.to_vec())
+    } else if let (Some(b), true) = (v.dyn_ref::<js_sys::ArrayBuffer>(), buffer_ok) {
+        Ok(js_sys::Uint8Array::new(b).to_vec())
+    } else {
+        let kinds = if buffer_ok { "a Uint8Array or an ArrayBuffer" } else { "a Uint8Array or Uint8ClampedArray" };
+        Err(JsError::new(&format!("{name} must be {kinds}, got {}", describe(v))))
+    }
+}
+
+/// RGBA pixels for a `width` x `height` image: type, pixel limit and length are checked
+/// before anything is copied.
+fn rgba_arg(v: &JsValue, width: u32, height: u32) -> Result<Vec<u8>, JsError> {
+    let pixels = width as u64 * height as u64;
+    if pixels > crate::preprocess::MAX_PIXELS {
+        return Err(JsError::new(&format!(
+            "image {width}x{height} has {pixels} pixels, more than the {} accepted",
+            crate::preprocess::MAX_PIXELS
+        )));
+    }
+    let len = js_sys::Reflect::get(v, &"length".into()).ok().and_then(|l| l.as_f64());
+    if let (Some(n), true) = (len, v.is_instance_of::<js_sys::Uint8Array>() || v.is_instance_of::<js_sys::Uint8ClampedArray>()) {
+        if n as u64 != pixels * 4 {
+            return Err(JsError::new(&format!("RGBA buffer has {n} bytes, but {width}x{height}x4 = {}", pixels * 4)));
+        }
+    }
+    bytes_arg("rgba", v, false)
 }
 
 fn dim(name: &str, v: f64) -> Result<u32, JsError> {

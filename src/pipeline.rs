@@ -82,6 +82,9 @@ pub struct ModelInfo {
     pub preprocess: PreprocessSpec,
     pub dynamic_size: bool,
     pub nodes: usize,
+    /// What the crate read from the graph to fill in the preprocessing the options left
+    /// open (layout, grey channel, the graph's own scaling, its fixed size), in words.
+    pub detected: Vec<String>,
 }
 
 /// A loaded model with its preprocessing and labels.
@@ -93,6 +96,8 @@ pub struct Pipeline {
     labels: Labels,
     /// The layer analysis at the size the model was planned for, until a run replaces it.
     planned: Analysis,
+    /// What was read from the graph to choose the preprocessing, in words.
+    detected: Vec<String>,
     /// The last run, for views, activations and gradients.
     last: Option<LastRun>,
 }
@@ -101,20 +106,40 @@ impl Pipeline {
     /// Loads ONNX `bytes` with `options`.
     pub fn new(bytes: &[u8], options: Options) -> Result<Pipeline> {
         let mut spec_opts = options.preprocess.unwrap_or_default();
-        let nhwc = spec_opts.layout == Some(Layout::Nhwc);
         let plan_hw = spec_opts.crop.map_or(DEFAULT_PLAN_HW, |[h, w]| [h as usize, w as usize]);
         let plan_hw = if plan_hw.contains(&0) { DEFAULT_PLAN_HW } else { plan_hw };
+        let nhwc = spec_opts.layout.map(|l| l == Layout::Nhwc);
         let model = Model::load(bytes, plan_hw, nhwc, options.activations).context("loading the model")?;
         let info = model.info().clone();
+        // what the graph says about its input, where the options leave it open
+        let mut detected = Vec::new();
+        if spec_opts.layout.is_none() {
+            if let Some(why) = &info.channels_last {
+                spec_opts.layout = Some(Layout::Nhwc);
+                detected.push(format!("layout nhwc: {why}"));
+            }
+        }
+        let nhwc = spec_opts.layout == Some(Layout::Nhwc);
         let (c_axis, h_axis, w_axis) = if nhwc { (3, 1, 2) } else { (1, 2, 3) };
         // a one-channel model wants grey pixels unless told otherwise
         if spec_opts.channel_order.is_none() && info.input_shape[c_axis] == Some(1) {
             spec_opts.channel_order = Some(ChannelOrder::Gray);
+            detected.push(format!("channelOrder gray: the input has 1 channel on axis {c_axis}"));
+        }
+        // a graph that scales or normalises its own input gets pixels as they are (0-255):
+        // normalising here as well would do it twice
+        let untouched = spec_opts.preset.is_none() && spec_opts.scale.is_none() && spec_opts.mean.is_none() && spec_opts.std.is_none();
+        if let (Some(ops), true) = (&info.input_arithmetic, untouched) {
+            (spec_opts.scale, spec_opts.mean, spec_opts.std) = (Some(1.0), Some([0.0; 3]), Some([1.0; 3]));
+            detected.push(format!("scale 1, mean 0, std 1 (pixels 0-255): the graph applies {ops} to its input itself"));
         }
         let fixed_hw = match (info.input_shape[h_axis], info.input_shape[w_axis]) {
             (Some(h), Some(w)) => Some([h as u32, w as u32]),
             _ => None,
         };
+        if let (Some([h, w]), None) = (fixed_hw, spec_opts.crop) {
+            detected.push(format!("crop [{h}, {w}] less padding: the graph's fixed input size"));
+        }
         let spec = PreprocessSpec::resolve(&spec_opts, fixed_hw).context("options.preprocess")?;
         if let Some(c) = info.input_shape[c_axis] {
             ensure!(
@@ -128,14 +153,24 @@ impl Pipeline {
                 spec.layout
             );
         }
-        let head = head_of(&model.planned_output_shape()?, &info);
+        if let (Some([h, w]), Some([ch, cw])) = (fixed_hw, spec.crop) {
+            let (ph, pw) = (ch + 2 * spec.pad, cw + 2 * spec.pad);
+            ensure!(
+                [ph, pw] == [h, w],
+                "preprocess.crop [{ch}, {cw}] with pad {} gives {ph}x{pw} pixels, but the model's input '{}' {} is {h}x{w}",
+                spec.pad,
+                info.input_name,
+                fmt_shape(&info.input_shape)
+            );
+        }
+        let head = head_of(&model.planned_output_shape()?, &info)?;
         let labels = match &head {
             Head::Classifier { classes, .. } => Labels::for_classes(*classes, options.labels)?,
             Head::Features => Labels::Numbered,
         };
         let input_hw = fixed_hw.map_or(plan_hw, |[h, w]| [h as usize, w as usize]);
         let planned = Analysis::new(&info.layers, spec.channel_order.channels(), input_hw);
-        Ok(Pipeline { model, spec, head, labels, planned, last: None })
+        Ok(Pipeline { model, spec, head, labels, planned, detected, last: None })
     }
 
     pub fn info(&self) -> Result<ModelInfo> {
@@ -149,6 +184,7 @@ impl Pipeline {
             preprocess: self.spec.clone(),
             dynamic_size: self.model.is_dynamic(),
             nodes: g.op_types.len(),
+            detected: self.detected.clone(),
         })
     }
 
@@ -368,13 +404,15 @@ impl Pipeline {
 
 /// A [1, K] or [1, K, 1, 1] output is a classifier over K classes; anything else is
 /// feature maps.
-fn head_of(out_shape: &[usize], info: &GraphInfo) -> Head {
-    let classes = match out_shape {
-        [1, k] | [1, k, 1, 1] => Some(*k),
-        _ => None,
-    };
-    match classes {
-        Some(classes) if classes > 1 => Head::Classifier { classes, softmax_in_graph: info.ends_in_softmax },
-        _ => Head::Features,
+/// Class scores ([1, k] or [1, k, 1, 1], k > 1) or feature maps ([1, C, H, W]); any other
+/// output is not something this library can present.
+fn head_of(out_shape: &[usize], info: &GraphInfo) -> Result<Head> {
+    match out_shape {
+        [1, k] | [1, k, 1, 1] if *k > 1 => Ok(Head::Classifier { classes: *k, softmax_in_graph: info.ends_in_softmax }),
+        [1, _, _, _] => Ok(Head::Features),
+        other => bail!(
+            "the model's output '{}' has shape {other:?}: neither class scores [1, classes] nor feature maps [1, C, H, W]",
+            info.output_name
+        ),
     }
 }

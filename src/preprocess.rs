@@ -177,6 +177,13 @@ impl PreprocessSpec {
             layout: opts.layout.unwrap_or(base.layout),
         };
         spec.validate()?;
+        if let (Some(r), Some([h, w])) = (spec.resize, spec.crop) {
+            // the shorter side becomes r, so a crop fits some image only if its shorter side does
+            ensure!(
+                h.min(w) <= r,
+                "preprocess.crop [{h}, {w}] cannot fit any image resized to a shorter side of {r}"
+            );
+        }
         Ok(spec)
     }
 
@@ -286,10 +293,19 @@ pub struct Prepared {
     pub view: RgbaImage,
 }
 
+/// The largest image accepted, in pixels (width x height): 100 megapixels, 400 MB of RGBA.
+/// Larger ones are refused before anything is allocated for them; wasm32 has 4 GiB in all.
+pub const MAX_PIXELS: u64 = 100_000_000;
+
 /// Checks that `rgba` is a `width` x `height` RGBA buffer and wraps it.
 pub fn rgba_image(rgba: &[u8], width: u32, height: u32) -> Result<RgbaImage> {
     ensure!(width > 0 && height > 0, "image width and height must be > 0, got {width}x{height}");
-    let expected = (width as u64) * (height as u64) * 4;
+    let pixels = width as u64 * height as u64; // at most (2^32 - 1)^2: fits u64
+    ensure!(
+        pixels <= MAX_PIXELS,
+        "image {width}x{height} has {pixels} pixels, more than the {MAX_PIXELS} accepted"
+    );
+    let expected = pixels * 4;
     ensure!(
         rgba.len() as u64 == expected,
         "RGBA buffer has {} bytes, but {width}x{height}x4 = {expected}",
@@ -302,9 +318,25 @@ pub fn rgba_image(rgba: &[u8], width: u32, height: u32) -> Result<RgbaImage> {
 /// Decodes PNG or JPEG bytes to RGBA.
 pub fn decode_image(bytes: &[u8]) -> Result<RgbaImage> {
     ensure!(!bytes.is_empty(), "image bytes are empty");
-    let img = image::load_from_memory(bytes)
-        .with_context(|| format!("decoding image ({} bytes; PNG and JPEG are supported)", bytes.len()))?;
-    Ok(img.to_rgba8())
+    let what = || format!("decoding image ({} bytes; PNG and JPEG are supported)", bytes.len());
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().with_context(what)?;
+    // the header's size is checked, by this crate's own limit, before any pixel is allocated
+    reader.no_limits();
+    // (a header too large for a 32-bit address space fails here, on wasm32, as a limit)
+    let (width, height) = reader
+        .into_dimensions()
+        .map_err(|e| match e {
+            image::ImageError::Limits(_) => anyhow::anyhow!("its header declares more than the {MAX_PIXELS} pixels accepted"),
+            e => anyhow::Error::new(e),
+        })
+        .with_context(what)?;
+    let pixels = width as u64 * height as u64;
+    ensure!(pixels <= MAX_PIXELS, "image {width}x{height} has {pixels} pixels, more than the {MAX_PIXELS} accepted");
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().with_context(what)?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_PIXELS * 8); // RGBA8 and the decoder's own buffer
+    reader.limits(limits);
+    Ok(reader.decode().with_context(what)?.to_rgba8())
 }
 
 /// Resize, centre-crop and normalise `img` per `spec`.

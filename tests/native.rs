@@ -53,6 +53,72 @@ fn heads_are_detected_and_softmax_is_never_applied_twice() {
 }
 
 #[test]
+fn channels_last_grey_and_self_scaling_inputs_are_read_from_the_graph() {
+    use vgg_wasm::preprocess::{ChannelOrder, Layout};
+    // a Keras export: [N, 224, 224, 3], Rescaling(1/255) inside, Softmax inside
+    let fx = fixture("keras_vgg16_nhwc");
+    let mut auto = Pipeline::new(fx.model, Options::default()).unwrap();
+    let info = auto.info().unwrap();
+    let s = &info.preprocess;
+    assert_eq!((s.layout, s.channel_order, s.scale, s.mean, s.std), (Layout::Nhwc, ChannelOrder::Rgb, 1.0, [0.0; 3], [1.0; 3]));
+    assert_eq!((s.resize, s.crop), (Some(256), Some([224, 224])));
+    assert_eq!(info.head, Head::Classifier { classes: 1000, softmax_in_graph: true });
+    println!("{}: {:?}", fx.name, info.detected);
+    assert!(info.detected[0].starts_with("layout nhwc") && info.detected[0].contains("[?, 224, 224, 3]"), "{:?}", info.detected);
+    assert!(info.detected.iter().any(|d| d.contains("Mul by 0.003921")), "{:?}", info.detected);
+    // the same answer as with everything spelled out, to the last bit
+    let explicit: Options = serde_json::from_str(
+        r#"{"preprocess": {"layout": "nhwc", "scale": 1, "mean": [0, 0, 0], "std": [1, 1, 1]}}"#,
+    )
+    .unwrap();
+    let mut spelled = Pipeline::new(fx.model, explicit).unwrap();
+    assert!(spelled.info().unwrap().detected.iter().all(|d| !d.contains("nhwc") && !d.contains("Mul")));
+    let rgba = gradient_rgba(300, 200);
+    assert_eq!(auto.forward(&rgba, 300, 200).unwrap().data, spelled.forward(&rgba, 300, 200).unwrap().data);
+    // options still win: NCHW asked for is refused with the shape in the message
+    let nchw: Options = serde_json::from_str(r#"{"preprocess": {"layout": "nchw"}}"#).unwrap();
+    let e = format!("{:#}", Pipeline::new(fx.model, nchw).unwrap_err());
+    assert!(e.contains("224 channels") || e.contains("channels on axis 1"), "{e}");
+
+    // grey, channels last, no scaling in the graph: grey ImageNet-normalised pixels
+    let fx = fixture("keras_vgg16_nhwc_gray");
+    let mut p = Pipeline::new(fx.model, Options::default()).unwrap();
+    let info = p.info().unwrap();
+    assert_eq!((info.preprocess.layout, info.preprocess.channel_order), (Layout::Nhwc, ChannelOrder::Gray));
+    assert_eq!(info.preprocess.scale, 1.0 / 255.0);
+    assert_eq!(info.preprocess.crop, Some([32, 32]));
+    assert!(info.detected.iter().any(|d| d.starts_with("channelOrder gray")), "{:?}", info.detected);
+    assert_eq!(p.classify(&gradient_rgba(50, 40), 50, 40, 3).unwrap().predictions.len(), 3);
+    // an NCHW model detects nothing about layout or scaling
+    let p = Pipeline::new(fixture("zoo_vgg16").model, Options::default()).unwrap();
+    assert_eq!(p.info().unwrap().detected, vec!["crop [224, 224] less padding: the graph's fixed input size".to_string()]);
+}
+
+#[test]
+fn models_that_cannot_run_are_refused_by_name() {
+    assert_eq!(BAD_MODELS.len(), BAD_MODEL_MESSAGES.len());
+    for ((name, bytes), (n, expected)) in BAD_MODELS.iter().zip(BAD_MODEL_MESSAGES) {
+        assert_eq!(name, n);
+        let e = format!("{:#}", Pipeline::new(bytes, Options::default()).unwrap_err());
+        println!("{name:14} {e}");
+        assert!(e.contains(expected), "{name}: {e}");
+    }
+}
+
+#[test]
+fn crops_that_cannot_fit_are_refused_at_load() {
+    let m = fixture("zoo_vgg16").model;
+    let opts = |j: &str| -> Options { serde_json::from_str(j).unwrap() };
+    let e = format!("{:#}", Pipeline::new(m, opts(r#"{"preprocess": {"crop": [100, 100]}}"#)).unwrap_err());
+    assert!(e.contains("[100, 100]") && e.contains("100x100") && e.contains("224x224"), "{e}");
+    let m = fixture("features_vgg16").model;
+    let e = format!("{:#}", Pipeline::new(m, opts(r#"{"preprocess": {"resize": 256, "crop": [300, 400]}}"#)).unwrap_err());
+    assert!(e.contains("[300, 400]") && e.contains("256"), "{e}");
+    // a crop wider than the shorter side fits a landscape image
+    assert!(Pipeline::new(m, opts(r#"{"preprocess": {"resize": 256, "crop": [256, 300]}}"#)).is_ok());
+}
+
+#[test]
 fn conv_only_model_runs_at_any_size_and_refuses_to_classify() {
     let fx = fixture("features_vgg16");
     let mut p = Pipeline::new(fx.model, Options::default()).unwrap();
@@ -171,7 +237,7 @@ fn layer_analysis_is_read_from_every_graph() {
         if fx.name.starts_with("features") {
             assert_eq!(last.out_shape[0], fx.output_shape[1]);
         } else {
-            assert_eq!(*last.out_shape.last().unwrap(), 1000, "{}", fx.name);
+            assert_eq!(last.out_shape.last(), fx.output_shape.last(), "{}", fx.name);
         }
     }
 }

@@ -23,6 +23,15 @@ fn error_message(e: wasm_bindgen::JsError) -> String {
     String::from(err.message())
 }
 
+/// Bytes as the Uint8Array a JS caller hands in.
+fn u8s(b: &[u8]) -> JsValue {
+    js_sys::Uint8Array::from(b).into()
+}
+
+fn f32a(v: &[f32]) -> JsValue {
+    js_sys::Float32Array::from(v).into()
+}
+
 fn tensor_data(out: &JsValue) -> Vec<f32> {
     get(out, "data").dyn_into::<js_sys::Float32Array>().expect("data is a Float32Array").to_vec()
 }
@@ -30,9 +39,9 @@ fn tensor_data(out: &JsValue) -> Vec<f32> {
 #[wasm_bindgen_test]
 fn every_fixture_matches_onnxruntime() {
     for fx in FIXTURES {
-        let mut vgg = Vgg::new(fx.model, JsValue::UNDEFINED).unwrap_or_else(|e| panic!("{}: {}", fx.name, error_message(e)));
+        let mut vgg = Vgg::new(u8s(fx.model), JsValue::UNDEFINED).unwrap_or_else(|e| panic!("{}: {}", fx.name, error_message(e)));
         let shape = serde_wasm_bindgen::to_value(fx.input_shape).unwrap();
-        let out = vgg.forward_tensor(&f32s(fx.input), shape).unwrap_or_else(|e| panic!("{}: {}", fx.name, error_message(e)));
+        let out = vgg.forward_tensor(f32a(&f32s(fx.input)), shape).unwrap_or_else(|e| panic!("{}: {}", fx.name, error_message(e)));
         let got_shape: Vec<usize> = serde_wasm_bindgen::from_value(get(&out, "shape")).unwrap();
         assert_eq!(got_shape, fx.output_shape, "{}", fx.name);
         let err = rel_max_err(&tensor_data(&out), &f32s(fx.output));
@@ -47,9 +56,9 @@ fn preprocessing_matches_torchvision_on_pil() {
     for case in PREPROCESS_CASES {
         let model = if case.shape[0] == 1 { IDENTITY1 } else { IDENTITY3 };
         let options = js_sys::JSON::parse(case.options).unwrap();
-        let mut vgg = Vgg::new(model, options).unwrap_or_else(|e| panic!("{}: {}", case.name, error_message(e)));
+        let mut vgg = Vgg::new(u8s(model), options).unwrap_or_else(|e| panic!("{}: {}", case.name, error_message(e)));
         let img = image::load_from_memory(case.photo).unwrap().to_rgba8();
-        let out = vgg.forward(img.as_raw(), img.width() as f64, img.height() as f64).unwrap();
+        let out = vgg.forward(u8s(img.as_raw()), img.width() as f64, img.height() as f64).unwrap();
         match compare_preprocessing(case, &tensor_data(&out)) {
             Ok(line) => console_log!("{line}"),
             Err(e) => panic!("{e}"),
@@ -59,17 +68,36 @@ fn preprocessing_matches_torchvision_on_pil() {
     let case = &PREPROCESS_CASES[0];
     let options = js_sys::JSON::parse(case.options).unwrap();
     js_sys::Reflect::set(&get(&options, "preprocess"), &"layout".into(), &"nhwc".into()).unwrap();
-    let mut vgg = Vgg::new(IDENTITY3_NHWC, options).unwrap();
+    let mut vgg = Vgg::new(u8s(IDENTITY3_NHWC), options).unwrap();
     let img = image::load_from_memory(case.photo).unwrap().to_rgba8();
-    let out = vgg.forward(img.as_raw(), img.width() as f64, img.height() as f64).unwrap();
+    let out = vgg.forward(u8s(img.as_raw()), img.width() as f64, img.height() as f64).unwrap();
     console_log!("nhwc: {}", compare_preprocessing(case, &tensor_data(&out)).unwrap());
 }
 
 #[wasm_bindgen_test]
+fn channels_last_and_grey_models_are_recognised_from_the_graph() {
+    // a Keras export needs no options: layout, scaling and size come from its graph
+    let vgg = Vgg::new(u8s(fixture("keras_vgg16_nhwc").model), JsValue::UNDEFINED).unwrap();
+    let info = vgg.info().unwrap();
+    let pre = get(&info, "preprocess");
+    assert_eq!(get(&pre, "layout").as_string().as_deref(), Some("nhwc"));
+    assert_eq!((get(&pre, "scale").as_f64(), get(&pre, "channelOrder").as_string().as_deref()), (Some(1.0), Some("rgb")));
+    let detected: Vec<String> = serde_wasm_bindgen::from_value(get(&info, "detected")).unwrap();
+    console_log!("keras_vgg16_nhwc: {detected:?}");
+    assert!(detected.iter().any(|d| d.starts_with("layout nhwc")) && detected.iter().any(|d| d.contains("Mul by")), "{detected:?}");
+    let mut vgg = vgg;
+    let preds = vgg.classify(u8s(&gradient_rgba(300, 200)), 300.0, 200.0, Some(3.0)).unwrap();
+    assert_eq!(js_sys::Array::from(&preds).length(), 3);
+    let gray = Vgg::new(u8s(fixture("keras_vgg16_nhwc_gray").model), JsValue::UNDEFINED).unwrap();
+    let pre = get(&gray.info().unwrap(), "preprocess");
+    assert_eq!((get(&pre, "layout").as_string().as_deref(), get(&pre, "channelOrder").as_string().as_deref()), (Some("nhwc"), Some("gray")));
+}
+
+#[wasm_bindgen_test]
 fn classify_answers_sorted_labelled_predictions_with_timings() {
-    let mut vgg = Vgg::new(fixture("zoo_vgg16").model, JsValue::UNDEFINED).unwrap();
+    let mut vgg = Vgg::new(u8s(fixture("zoo_vgg16").model), JsValue::UNDEFINED).unwrap();
     let rgba = gradient_rgba(320, 240);
-    let preds = vgg.classify(&rgba, 320.0, 240.0, Some(3.0)).unwrap();
+    let preds = vgg.classify(u8s(&rgba), 320.0, 240.0, Some(3.0)).unwrap();
     let arr = preds.dyn_ref::<js_sys::Array>().expect("an array");
     assert_eq!(arr.length(), 3);
     let probs: Vec<f64> = arr.iter().map(|p| get(&p, "probability").as_f64().unwrap()).collect();
@@ -86,7 +114,7 @@ fn classify_answers_sorted_labelled_predictions_with_timings() {
         .unwrap()
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .unwrap();
-    let from_png = vgg.classify_image(&png, Some(3.0)).unwrap();
+    let from_png = vgg.classify_image(u8s(&png), Some(3.0)).unwrap();
     assert_eq!(get(&js_sys::Array::from(&from_png).get(0), "index").as_f64().unwrap() as usize, index);
     // info describes the model
     let info = vgg.info().unwrap();
@@ -95,48 +123,170 @@ fn classify_answers_sorted_labelled_predictions_with_timings() {
     assert!(get(&info, "inputShape").dyn_ref::<js_sys::Array>().unwrap().get(0).is_null());
 }
 
+/// Calls `method` on a JS object as a JS caller would: the arguments go through
+/// wasm-bindgen's generated glue, whatever their type.
+fn call(obj: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    let f: js_sys::Function = get(obj, method).dyn_into().unwrap_or_else(|_| panic!("no method {method}"));
+    f.apply(obj, &args.iter().collect::<js_sys::Array>())
+}
+
+/// CRC-32 (PNG's), for a hand-made PNG header.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for b in bytes {
+        c ^= *b as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+        }
+    }
+    !c
+}
+
+/// A PNG whose header declares `w` x `h` pixels (and holds none).
+fn png_header(w: u32, h: u32) -> Vec<u8> {
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend(w.to_be_bytes());
+    ihdr.extend(h.to_be_bytes());
+    ihdr.extend([8, 6, 0, 0, 0]); // 8-bit RGBA
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(13u32.to_be_bytes());
+    png.extend(&ihdr);
+    png.extend(crc32(&ihdr).to_be_bytes());
+    png
+}
+
 #[wasm_bindgen_test]
-fn every_error_is_a_js_error_and_the_instance_keeps_working() {
-    let mut vgg = Vgg::new(fixture("zoo_vgg16").model, JsValue::UNDEFINED).unwrap();
-    let rgba = gradient_rgba(64, 64);
-    let first = js_sys::JSON::stringify(&vgg.classify(&rgba, 64.0, 64.0, None).unwrap()).unwrap();
-
-    let msg = error_message(Vgg::new(&[], JsValue::UNDEFINED).err().unwrap());
-    assert!(msg.contains("empty"), "{msg}");
-    let msg = error_message(Vgg::new(b"garbage bytes, not onnx", JsValue::UNDEFINED).err().unwrap());
-    assert!(msg.contains("loading the model"), "{msg}");
+fn every_bad_input_is_a_js_error_naming_it_and_the_instance_keeps_working() {
     let m = fixture("zoo_vgg16").model;
-    let msg = error_message(Vgg::new(&m[..m.len() - 1000], JsValue::UNDEFINED).err().unwrap());
-    assert!(msg.contains("loading the model"), "{msg}");
-    let bad_opts = js_sys::JSON::parse(r#"{"preprocess": {"std": [1, 0, 1]}}"#).unwrap();
-    let msg = error_message(Vgg::new(m, bad_opts).err().unwrap());
-    assert!(msg.contains("std"), "{msg}");
+    let vgg: JsValue = Vgg::new(u8s(m), JsValue::UNDEFINED).unwrap().into();
+    let class = get(&vgg, "constructor").dyn_into::<js_sys::Function>().unwrap();
+    let new = |bytes: JsValue, options: &str| {
+        let options = if options.is_empty() { JsValue::UNDEFINED } else { js_sys::JSON::parse(options).unwrap() };
+        js_sys::Reflect::construct(&class, &[bytes, options].iter().collect::<js_sys::Array>())
+    };
+    let rgba = u8s(&gradient_rgba(64, 64));
+    let good = || call(&vgg, "classify", &[rgba.clone(), 64.into(), 64.into(), 3.into()]);
+    let first = String::from(js_sys::JSON::stringify(&good().unwrap()).unwrap());
+    let n = |v: f64| JsValue::from_f64(v);
+    let s = |v: &str| JsValue::from_str(v);
+    let json = |v: &str| js_sys::JSON::parse(v).unwrap();
+    let nan_scale = json(r#"{"preprocess": {}}"#);
+    js_sys::Reflect::set(&get(&nan_scale, "preprocess"), &"scale".into(), &n(f64::NAN)).unwrap();
+    let mut random = vec![0u8; 4096];
+    random.iter_mut().enumerate().for_each(|(i, b)| *b = (i as u32).wrapping_mul(2654435761).rotate_right(13) as u8);
+    let png = {
+        let mut v = Vec::new();
+        image::RgbaImage::from_raw(64, 64, gradient_rgba(64, 64))
+            .unwrap()
+            .write_to(&mut std::io::Cursor::new(&mut v), image::ImageFormat::Png)
+            .unwrap();
+        v
+    };
+    let tensor = || f32a(&vec![0.0; 3 * 224 * 224]);
+    let shape = || serde_wasm_bindgen::to_value(&[1, 3, 224, 224]).unwrap();
 
-    let msg = error_message(vgg.classify(&rgba[..1000], 64.0, 64.0, None).unwrap_err());
-    assert!(msg.contains("1000 bytes") && msg.contains("64x64"), "{msg}");
-    let msg = error_message(vgg.classify(&rgba, 0.0, 64.0, None).unwrap_err());
-    assert!(msg.contains("width") && msg.contains("got 0"), "{msg}");
-    let msg = error_message(vgg.classify(&rgba, 64.0, -3.0, None).unwrap_err());
-    assert!(msg.contains("height") && msg.contains("-3"), "{msg}");
-    let msg = error_message(vgg.classify(&rgba, 64.0, 64.0, Some(0.0)).unwrap_err());
-    assert!(msg.contains("topK"), "{msg}");
-    let msg = error_message(vgg.classify_image(b"not a png", None).unwrap_err());
-    assert!(msg.contains("decoding image"), "{msg}");
-    let msg = error_message(vgg.forward_tensor(&[0.0; 4], JsValue::from_str("nope")).unwrap_err());
-    assert!(msg.contains("shape"), "{msg}");
-
-    let again = js_sys::JSON::stringify(&vgg.classify(&rgba, 64.0, 64.0, None).unwrap()).unwrap();
-    assert_eq!(String::from(again), String::from(first));
+    // (case, the call, what its message must contain)
+    let mut cases: Vec<(String, Result<JsValue, JsValue>, Vec<&str>)> = vec![
+        ("model bytes empty".into(), new(u8s(&[]), ""), vec!["empty"]),
+        ("model bytes random".into(), new(u8s(&random), ""), vec!["4096 bytes"]),
+        ("model bytes: a PNG".into(), new(u8s(&png), ""), vec!["decoding ONNX", "bytes"]),
+        ("model bytes: a string".into(), new(s("vgg16.onnx"), ""), vec!["bytes must be", "a string of 10 characters"]),
+        ("model bytes: null".into(), new(JsValue::NULL, ""), vec!["bytes must be", "null"]),
+        ("model bytes: a Float32Array".into(), new(f32a(&[1.0; 8]), ""), vec!["bytes must be", "Float32Array of length 8"]),
+        ("options: not an object".into(), new(u8s(m), r#""caffe""#), vec!["expected an object", "a string"]),
+        ("options: unknown key".into(), new(u8s(m), r#"{"foo": 1}"#), vec!["`foo`"]),
+        ("options: unknown nested key".into(), new(u8s(m), r#"{"preprocess": {"meen": [0, 0, 0]}}"#), vec!["`meen`"]),
+        ("options: resize a string".into(), new(u8s(m), r#"{"preprocess": {"resize": "big"}}"#), vec!["big"]),
+        ("options: resize negative".into(), new(u8s(m), r#"{"preprocess": {"resize": -5}}"#), vec!["-5"]),
+        ("options: scale NaN".into(), js_sys::Reflect::construct(&class, &[u8s(m), nan_scale].iter().collect()), vec!["options.preprocess.scale", "NaN"]),
+        ("options: scale zero".into(), new(u8s(m), r#"{"preprocess": {"scale": 0}}"#), vec!["scale", "got 0"]),
+        ("options: zero std".into(), new(u8s(m), r#"{"preprocess": {"std": [1, 0, 1]}}"#), vec!["std", "[1.0, 0.0, 1.0]"]),
+        ("options: mean of two".into(), new(u8s(m), r#"{"preprocess": {"mean": [0, 0]}}"#), vec!["mean", "3"]),
+        ("options: channel order".into(), new(u8s(m), r#"{"preprocess": {"channelOrder": "rgba"}}"#), vec!["rgba"]),
+        ("options: preset".into(), new(u8s(m), r#"{"preprocess": {"preset": "keras"}}"#), vec!["keras"]),
+        ("options: crop that cannot fit the model".into(), new(u8s(m), r#"{"preprocess": {"crop": [100, 100]}}"#), vec!["[100, 100]", "224x224"]),
+        ("options: crop larger than any resized image".into(), new(u8s(fixture("features_vgg16").model), r#"{"preprocess": {"resize": 64, "crop": [100, 100]}}"#), vec!["[100, 100]", "64"]),
+        ("options: pad that leaves nothing".into(), new(u8s(m), r#"{"preprocess": {"pad": 200}}"#), vec!["pad 200"]),
+        ("options: crop with a zero side".into(), new(u8s(m), r#"{"preprocess": {"crop": [0, 224]}}"#), vec!["[0, 224]"]),
+        ("options: labels of the wrong count".into(), new(u8s(m), r#"{"labels": ["a", "b"]}"#), vec!["2 names", "1000 classes"]),
+        ("options: labels a string".into(), new(u8s(m), r#"{"labels": "cat"}"#), vec!["labels", "cat"]),
+        ("options: activations a string".into(), new(u8s(m), r#"{"activations": "yes"}"#), vec!["yes"]),
+        ("rgba of the wrong length".into(), call(&vgg, "classify", &[u8s(&[0; 1000]), n(64.0), n(64.0)]), vec!["1000 bytes", "64x64x4 = 16384"]),
+        ("rgba a string".into(), call(&vgg, "classify", &[s("pixels"), n(64.0), n(64.0)]), vec!["rgba must be", "a string"]),
+        ("rgba null".into(), call(&vgg, "classify", &[JsValue::NULL, n(64.0), n(64.0)]), vec!["rgba must be", "null"]),
+        ("rgba a Float32Array".into(), call(&vgg, "classify", &[f32a(&[0.0; 16384]), n(64.0), n(64.0)]), vec!["rgba must be", "Float32Array of length 16384"]),
+        ("width 0".into(), call(&vgg, "classify", &[rgba.clone(), n(0.0), n(64.0)]), vec!["width", "got 0"]),
+        ("height negative".into(), call(&vgg, "classify", &[rgba.clone(), n(64.0), n(-3.0)]), vec!["height", "-3"]),
+        ("width fractional".into(), call(&vgg, "classify", &[rgba.clone(), n(64.5), n(64.0)]), vec!["width", "64.5"]),
+        ("width NaN".into(), call(&vgg, "classify", &[rgba.clone(), n(f64::NAN), n(64.0)]), vec!["width", "NaN"]),
+        ("width over 32 bits".into(), call(&vgg, "classify", &[rgba.clone(), n(4294967296.0), n(1.0)]), vec!["width", "4294967296"]),
+        ("2^31 x 2^31 pixels".into(), call(&vgg, "classify", &[rgba.clone(), n(2147483648.0), n(2147483648.0)]), vec!["2147483648x2147483648", "100000000"]),
+        ("over the pixel limit".into(), call(&vgg, "forward", &[rgba.clone(), n(20000.0), n(20000.0)]), vec!["20000x20000", "400000000 pixels"]),
+        ("topK 0".into(), call(&vgg, "classify", &[rgba.clone(), n(64.0), n(64.0), n(0.0)]), vec!["topK", "got 0"]),
+        ("topK negative".into(), call(&vgg, "classify", &[rgba.clone(), n(64.0), n(64.0), n(-2.0)]), vec!["topK", "-2"]),
+        ("topK NaN".into(), call(&vgg, "classify", &[rgba.clone(), n(64.0), n(64.0), n(f64::NAN)]), vec!["topK", "NaN"]),
+        ("image bytes not an image".into(), call(&vgg, "classifyImage", &[u8s(b"not a png")]), vec!["decoding image", "9 bytes"]),
+        ("image bytes empty".into(), call(&vgg, "classifyImage", &[u8s(&[])]), vec!["empty"]),
+        ("image header of 50000x50000".into(), call(&vgg, "classifyImage", &[u8s(&png_header(50000, 50000))]), vec!["declares more than the 100000000 pixels"]),
+        ("image bytes a string".into(), call(&vgg, "classifyImage", &[s("cat.png")]), vec!["bytes must be", "a string"]),
+        ("tensor of the wrong length".into(), call(&vgg, "forwardTensor", &[f32a(&[0.0; 5]), shape()]), vec!["5 values", "[1, 3, 224, 224]"]),
+        ("tensor of the wrong rank".into(), call(&vgg, "forwardTensor", &[f32a(&[0.0; 6]), json("[2, 3]")]), vec!["rank"]),
+        ("tensor with NaN".into(), call(&vgg, "forwardTensor", &[f32a(&[f32::NAN; 3 * 224 * 224]), shape()]), vec!["NaN"]),
+        ("tensor a plain array".into(), call(&vgg, "forwardTensor", &[json("[0, 0, 0]"), json("[1, 3]")]), vec!["data must be a Float32Array", "Array of length 3"]),
+        ("tensor shape not numbers".into(), call(&vgg, "forwardTensor", &[tensor(), s("nope")]), vec!["shape must be", "nope"]),
+        ("layer unknown".into(), call(&vgg, "receptiveField", &[s("conv9_9"), n(0.0), n(0.0)]), vec!["conv9_9"]),
+        ("unit outside the layer".into(), call(&vgg, "receptiveField", &[s("pool5"), n(7.0), n(0.0)]), vec!["y 7"]),
+        ("unit index NaN".into(), call(&vgg, "nestedFields", &[s("pool5"), n(f64::NAN), n(0.0)]), vec!["NaN"]),
+        ("saliency without kept activations".into(), call(&vgg, "saliency", &[n(3.0)]), vec!["options.activations"]),
+        ("input geometry of 0 x 10".into(), call(&vgg, "inputGeometry", &[n(0.0), n(10.0)]), vec!["width", "got 0"]),
+    ];
+    for (i, offset) in [1, 10, 100, 1_000, 10_000, 100_000, 300_000, 500_000, 800_000, m.len() - 1].into_iter().enumerate() {
+        cases.push((format!("model truncated at {offset} bytes (cut {i})"), new(u8s(&m[..offset]), ""), vec!["loading the model", &"bytes"]));
+    }
+    for ((name, bytes), (_, expected)) in BAD_MODELS.iter().zip(BAD_MODEL_MESSAGES) {
+        cases.push((format!("model: {name}"), new(u8s(bytes), ""), vec![expected]));
+    }
+    assert!(cases.len() >= 40, "{} cases", cases.len());
+    let mut failures = Vec::new();
+    for (case, result, expected) in &cases {
+        let thrown = match result {
+            Ok(v) => {
+                failures.push(format!("{case}: no error, answered {v:?}"));
+                continue;
+            }
+            Err(e) => e,
+        };
+        let Some(err) = thrown.dyn_ref::<js_sys::Error>() else {
+            failures.push(format!("{case}: threw {thrown:?}, not an Error"));
+            continue;
+        };
+        let (name, msg) = (String::from(err.name()), String::from(err.message()));
+        console_log!("{case:44} {name}: {msg}");
+        if name != "Error" || msg.contains("unreachable") {
+            failures.push(format!("{case}: {name}: {msg}"));
+        }
+        for e in expected.iter().filter(|e| !msg.contains(**e)) {
+            failures.push(format!("{case}: the message does not contain {e:?}: {msg}"));
+        }
+        // the instance answers as before
+        let again = good().unwrap_or_else(|e| panic!("after {case}: {e:?}"));
+        assert_eq!(String::from(js_sys::JSON::stringify(&again).unwrap()), first, "after {case}");
+    }
+    assert!(failures.is_empty(), "{} of {} cases:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    // topK larger than the class count is clamped to it
+    let all = call(&vgg, "classify", &[rgba.clone(), n(64.0), n(64.0), n(5000.0)]).unwrap();
+    assert_eq!(js_sys::Array::from(&all).length(), 1000);
+    console_log!("{} error cases, each an Error naming the value; the instance answered after each", cases.len());
 }
 
 #[wasm_bindgen_test]
 fn conv_only_model_returns_feature_maps_at_any_size() {
-    let mut vgg = Vgg::new(fixture("features_vgg16").model, JsValue::UNDEFINED).unwrap();
-    let out = vgg.forward(&gradient_rgba(130, 97), 130.0, 97.0).unwrap();
+    let mut vgg = Vgg::new(u8s(fixture("features_vgg16").model), JsValue::UNDEFINED).unwrap();
+    let out = vgg.forward(u8s(&gradient_rgba(130, 97)), 130.0, 97.0).unwrap();
     let shape: Vec<usize> = serde_wasm_bindgen::from_value(get(&out, "shape")).unwrap();
     assert_eq!(shape, vec![1, 32, 3, 4]);
     assert_eq!(tensor_data(&out).len(), 32 * 3 * 4);
-    let msg = error_message(vgg.classify(&gradient_rgba(64, 64), 64.0, 64.0, None).unwrap_err());
+    let msg = error_message(vgg.classify(u8s(&gradient_rgba(64, 64)), 64.0, 64.0, None).unwrap_err());
     assert!(msg.contains("no classifier"), "{msg}");
 }
 
@@ -146,8 +296,8 @@ fn with_activations() -> JsValue {
 
 #[wasm_bindgen_test]
 fn gradients_match_finite_differences_in_the_browser() {
-    let mut vgg = Vgg::new(GRAD_MODEL, with_activations()).unwrap();
-    vgg.forward_tensor(&f32s(GRAD_INPUT), serde_wasm_bindgen::to_value(&[1, 3, 20, 20]).unwrap()).unwrap();
+    let mut vgg = Vgg::new(u8s(GRAD_MODEL), with_activations()).unwrap();
+    vgg.forward_tensor(f32a(&f32s(GRAD_INPUT)), serde_wasm_bindgen::to_value(&[1, 3, 20, 20]).unwrap()).unwrap();
     let grad = |g: &JsValue| get(g, "gradient").dyn_into::<js_sys::Float32Array>().unwrap().to_vec();
     let s = vgg.saliency(Some(3.0)).unwrap();
     let err = rel_max_err(&grad(&s), &f32s(GRAD_SALIENCY_3));
@@ -172,16 +322,16 @@ fn gradients_match_finite_differences_in_the_browser() {
 fn options_from_js_are_checked_key_by_key() {
     let model = fixture("zoo_vgg16").model;
     let parse = |s: &str| js_sys::JSON::parse(s).unwrap();
-    let msg = error_message(Vgg::new(model, parse(r#"{"foo": 1}"#)).err().unwrap());
+    let msg = error_message(Vgg::new(u8s(model), parse(r#"{"foo": 1}"#)).err().unwrap());
     assert!(msg.contains("invalid options") && msg.contains("`foo`"), "{msg}");
-    let msg = error_message(Vgg::new(model, parse(r#"{"preprocess": {"meen": [0, 0, 0]}}"#)).err().unwrap());
+    let msg = error_message(Vgg::new(u8s(model), parse(r#"{"preprocess": {"meen": [0, 0, 0]}}"#)).err().unwrap());
     assert!(msg.contains("`meen`"), "{msg}");
-    let msg = error_message(Vgg::new(model, parse(r#"{"preprocess": {"resize": "big"}}"#)).err().unwrap());
+    let msg = error_message(Vgg::new(u8s(model), parse(r#"{"preprocess": {"resize": "big"}}"#)).err().unwrap());
     assert!(msg.contains("big"), "{msg}");
     // undefined and null mean "not given"
     let opts = parse(r#"{"labels": null, "preprocess": {"preset": "caffe", "crop": null}}"#);
     js_sys::Reflect::set(&opts, &"activations".into(), &JsValue::UNDEFINED).unwrap();
-    let vgg = Vgg::new(model, opts).unwrap();
+    let vgg = Vgg::new(u8s(model), opts).unwrap();
     assert_eq!(get(&get(&vgg.info().unwrap(), "preprocess"), "channelOrder").as_string().as_deref(), Some("bgr"));
 }
 
@@ -189,16 +339,16 @@ fn options_from_js_are_checked_key_by_key() {
 fn softmax_is_applied_once_in_the_browser() {
     let rgba = gradient_rgba(300, 200);
     // the graph ends in Softmax: classify reports its output as it is
-    let mut vgg = Vgg::new(fixture("caffe2_vgg19").model, JsValue::UNDEFINED).unwrap();
-    let probs = tensor_data(&vgg.forward(&rgba, 300.0, 200.0).unwrap());
-    let top = js_sys::Array::from(&vgg.classify(&rgba, 300.0, 200.0, Some(1.0)).unwrap()).get(0);
+    let mut vgg = Vgg::new(u8s(fixture("caffe2_vgg19").model), JsValue::UNDEFINED).unwrap();
+    let probs = tensor_data(&vgg.forward(u8s(&rgba), 300.0, 200.0).unwrap());
+    let top = js_sys::Array::from(&vgg.classify(u8s(&rgba), 300.0, 200.0, Some(1.0)).unwrap()).get(0);
     assert_eq!(get(&top, "probability").as_f64().unwrap() as f32, probs.iter().copied().fold(f32::MIN, f32::max));
     // logits: classify applies softmax once (float64 here, not the crate's)
-    let mut vgg = Vgg::new(fixture("zoo_vgg16").model, JsValue::UNDEFINED).unwrap();
-    let logits = tensor_data(&vgg.forward(&rgba, 300.0, 200.0).unwrap());
+    let mut vgg = Vgg::new(u8s(fixture("zoo_vgg16").model), JsValue::UNDEFINED).unwrap();
+    let logits = tensor_data(&vgg.forward(u8s(&rgba), 300.0, 200.0).unwrap());
     let max = logits.iter().fold(f64::MIN, |m, v| m.max(*v as f64));
     let sum: f64 = logits.iter().map(|v| (*v as f64 - max).exp()).sum();
-    for p in js_sys::Array::from(&vgg.classify(&rgba, 300.0, 200.0, Some(5.0)).unwrap()).iter() {
+    for p in js_sys::Array::from(&vgg.classify(u8s(&rgba), 300.0, 200.0, Some(5.0)).unwrap()).iter() {
         let i = get(&p, "index").as_f64().unwrap() as usize;
         let want = (logits[i] as f64 - max).exp() / sum;
         assert!((get(&p, "probability").as_f64().unwrap() - want).abs() < 1e-6, "class {i}");
@@ -209,10 +359,10 @@ fn softmax_is_applied_once_in_the_browser() {
 fn model_view_and_geometry_describe_what_the_model_saw() {
     // the identity model's output is the tensor: the view, normalised, must be it
     let case = &PREPROCESS_CASES[0];
-    let mut vgg = Vgg::new(IDENTITY3, js_sys::JSON::parse(case.options).unwrap()).unwrap();
+    let mut vgg = Vgg::new(u8s(IDENTITY3), js_sys::JSON::parse(case.options).unwrap()).unwrap();
     let img = image::load_from_memory(case.photo).unwrap().to_rgba8();
     let (w, h) = (img.width() as f64, img.height() as f64);
-    let tensor = tensor_data(&vgg.forward(img.as_raw(), w, h).unwrap());
+    let tensor = tensor_data(&vgg.forward(u8s(img.as_raw()), w, h).unwrap());
     let view = vgg.model_view().unwrap();
     let rgba = get(&view, "rgba").dyn_into::<js_sys::Uint8ClampedArray>().unwrap().to_vec();
     assert_eq!((get(&view, "width").as_f64(), get(&view, "height").as_f64(), rgba.len()), (Some(224.0), Some(224.0), 224 * 224 * 4));
@@ -240,8 +390,8 @@ fn model_view_and_geometry_describe_what_the_model_saw() {
 
 #[wasm_bindgen_test]
 fn layers_fields_and_activations_through_the_js_api() {
-    let mut vgg = Vgg::new(fixture("features_vgg16").model, with_activations()).unwrap();
-    vgg.forward(&gradient_rgba(224, 224), 224.0, 224.0).unwrap();
+    let mut vgg = Vgg::new(u8s(fixture("features_vgg16").model), with_activations()).unwrap();
+    vgg.forward(u8s(&gradient_rgba(224, 224)), 224.0, 224.0).unwrap();
     let layers = js_sys::Array::from(&vgg.layers().unwrap());
     let pool5 = layers.iter().find(|l| get(l, "label").as_string().as_deref() == Some("pool5")).unwrap();
     let rf: Vec<usize> = serde_wasm_bindgen::from_value(get(&pool5, "rf")).unwrap();
@@ -283,8 +433,8 @@ fn js_keys(v: &JsValue) -> std::collections::BTreeSet<String> {
 #[wasm_bindgen_test]
 fn answers_built_in_the_bindings_have_exactly_the_declared_fields() {
     let ts = ts_interfaces();
-    let mut vgg = Vgg::new(fixture("features_vgg16").model, with_activations()).unwrap();
-    let out = vgg.forward(&gradient_rgba(120, 90), 120.0, 90.0).unwrap();
+    let mut vgg = Vgg::new(u8s(fixture("features_vgg16").model), with_activations()).unwrap();
+    let out = vgg.forward(u8s(&gradient_rgba(120, 90)), 120.0, 90.0).unwrap();
     let view = vgg.model_view().unwrap();
     let erf = vgg.effective_receptive_field("conv5_3", 0.0, 0.0, 0.0).unwrap();
     for (name, value) in [("Tensor", &out), ("View", &view), ("GradientMap", &erf)] {

@@ -24,6 +24,13 @@ pub struct GraphInfo {
     /// The graph as a chain of layers from input to output, for receptive-field
     /// analysis; the reason where the graph is not a simple chain.
     pub layers: std::result::Result<Vec<Layer>, String>,
+    /// Why the input looks channels-last ([N, H, W, C], as tf2onnx and keras2onnx write
+    /// it): the shape, or a leading Transpose to NCHW; `None` where it does not.
+    pub channels_last: Option<String>,
+    /// The constant arithmetic the graph applies to its input before anything else (a
+    /// Keras `Rescaling`, a `Sub`/`Div` by constants), e.g. "Mul by 0.003921569"; `None`
+    /// where the graph takes its input as it is.
+    pub input_arithmetic: Option<String>,
 }
 
 /// Formats a declared shape with `?` for dynamic dims.
@@ -46,6 +53,7 @@ pub(super) fn graph_info(proto: &pb::ModelProto) -> Result<GraphInfo> {
         inputs.iter().map(|i| &i.name).collect::<Vec<_>>()
     );
     let output = graph.output.first().context("the ONNX graph declares no output")?;
+    check_weights_fit(graph)?;
     let input_shape = declared_shape(inputs[0]);
     ensure!(
         input_shape.len() == 4,
@@ -53,7 +61,10 @@ pub(super) fn graph_info(proto: &pb::ModelProto) -> Result<GraphInfo> {
         inputs[0].name,
         fmt_shape(&input_shape)
     );
+    let channels_last = channels_last(graph, &inputs[0].name, &input_shape);
     Ok(GraphInfo {
+        input_arithmetic: input_arithmetic(graph, &inputs[0].name),
+        channels_last,
         input_name: inputs[0].name.clone(),
         input_shape,
         output_name: output.name.clone(),
@@ -62,6 +73,76 @@ pub(super) fn graph_info(proto: &pb::ModelProto) -> Result<GraphInfo> {
         op_types: graph.node.iter().map(|n| n.op_type.clone()).collect(),
         layers: layer_chain(graph, &inputs[0].name),
     })
+}
+
+/// Everything wasm32 can address is 4 GiB, and the plan needs room besides the weights.
+const MAX_WEIGHT_BYTES: u128 = 3 << 30;
+
+/// Refuses a graph whose constants, as declared, could not fit in memory, before tract
+/// allocates them (a file of a few bytes can declare a [100000, 100000] tensor).
+fn check_weights_fit(graph: &pb::GraphProto) -> Result<()> {
+    use pb::tensor_proto::DataType;
+    let mut total: u128 = 0;
+    for t in &graph.initializer {
+        let size = match DataType::try_from(t.data_type) {
+            Ok(DataType::Double | DataType::Int64 | DataType::Uint64 | DataType::Complex64) => 8,
+            Ok(DataType::Float | DataType::Int32 | DataType::Uint32) => 4,
+            Ok(DataType::Float16 | DataType::Bfloat16 | DataType::Int16 | DataType::Uint16) => 2,
+            _ => 1,
+        };
+        let elements = t.dims.iter().try_fold(1u128, |n, &d| (d >= 0).then(|| n.saturating_mul(d as u128)));
+        let elements = elements.with_context(|| format!("constant '{}' has a negative dimension {:?}", t.name, t.dims))?;
+        total = total.saturating_add(elements.saturating_mul(size));
+    }
+    ensure!(
+        total <= MAX_WEIGHT_BYTES,
+        "the model's constants take {total} bytes, more than the {MAX_WEIGHT_BYTES} that fit in wasm32 memory beside the plan"
+    );
+    Ok(())
+}
+
+/// The only node that reads `name`, if exactly one does.
+fn sole_consumer<'a>(graph: &'a pb::GraphProto, name: &str) -> Option<&'a pb::NodeProto> {
+    let mut it = graph.node.iter().filter(|n| n.input.iter().any(|i| i == name));
+    match (it.next(), it.next()) {
+        (Some(n), None) => Some(n),
+        _ => None,
+    }
+}
+
+/// Channels-last input: C in {1, 3} last and the second dim not a channel count, or the
+/// input transposed to NCHW ([0, 3, 1, 2]) by its first op.
+fn channels_last(graph: &pb::GraphProto, input: &str, shape: &[Option<usize>]) -> Option<String> {
+    let is_channels = |d: Option<usize>| matches!(d, Some(1 | 3));
+    if is_channels(shape[3]) && !is_channels(shape[1]) {
+        return Some(format!("its input shape {} has {} channels last", fmt_shape(shape), shape[3].unwrap_or(0)));
+    }
+    let node = sole_consumer(graph, input).filter(|n| n.op_type == "Transpose")?;
+    (attr(node, "perm")?.ints == [0, 3, 1, 2]).then(|| "its first op transposes the input from NHWC to NCHW".to_string())
+}
+
+/// The constant Mul / Div / Sub / Add ops the input goes through first (through
+/// Transposes and Casts), described; `None` when there are none.
+fn input_arithmetic(graph: &pb::GraphProto, input: &str) -> Option<String> {
+    let scalar = |name: &str| -> Option<String> {
+        let t = graph.initializer.iter().find(|t| t.name == name)?;
+        let (_, v) = float_initializer(graph, &t.name).ok()?;
+        Some(if v.iter().all(|x| *x == v[0]) { format!("{}", v[0]) } else { format!("{v:?}") })
+    };
+    let mut steps = Vec::new();
+    let mut current = input.to_string();
+    while let Some(node) = sole_consumer(graph, &current) {
+        match node.op_type.as_str() {
+            "Transpose" | "Cast" | "Identity" => {}
+            op @ ("Mul" | "Div" | "Sub" | "Add") => {
+                let other = node.input.iter().find(|i| **i != current)?;
+                steps.push(format!("{op} by {}", scalar(other)?));
+            }
+            _ => break,
+        }
+        current = node.output.first()?.clone();
+    }
+    (!steps.is_empty()).then(|| steps.join(", then "))
 }
 
 fn attr<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProto> {
@@ -121,7 +202,10 @@ fn layer_chain(graph: &pb::GraphProto, input: &str) -> std::result::Result<Vec<L
             }
             "Softmax" => Op::Softmax,
             "Relu" | "BatchNormalization" | "Dropout" | "Identity" | "LRN" | "QuantizeLinear" | "DequantizeLinear"
-            | "Add" | "Mul" | "Sub" | "Div" => Op::Pointwise,
+            | "Add" | "Mul" | "Sub" | "Div" | "Cast" => Op::Pointwise,
+            // channels-last exports transpose to NCHW first and back before flattening;
+            // the analysis is in NCHW terms throughout, so both are no-ops to it
+            "Transpose" => Op::Pointwise,
             other => return Err(format!("{out}: {other} is not part of the VGG operator set")),
         };
         if matches!(op, Op::Pointwise) && node.input.iter().filter(|i| !is_const(i)).count() > 1 {

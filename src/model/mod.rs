@@ -36,10 +36,11 @@ impl std::fmt::Debug for Model {
 
 impl Model {
     /// Parses and optimises an ONNX model. `default_hw` is the spatial size to plan for
-    /// first when the graph leaves height and width dynamic; `nhwc` says the input is
-    /// laid out [N, H, W, C]; `keep_activations` makes every layer a backward pass reads an
+    /// first when the graph leaves height and width dynamic; `nhwc` says whether the input
+    /// is laid out [N, H, W, C] (`None`: as the graph suggests, `GraphInfo::channels_last`);
+    /// `keep_activations` makes every layer a backward pass reads an
     /// extra output of the plan.
-    pub fn load(bytes: &[u8], default_hw: [usize; 2], nhwc: bool, keep_activations: bool) -> Result<Model> {
+    pub fn load(bytes: &[u8], default_hw: [usize; 2], nhwc: Option<bool>, keep_activations: bool) -> Result<Model> {
         ensure!(!bytes.is_empty(), "model bytes are empty (0 bytes)");
         // decode the protobuf
         // Shape hints in value_info and outputs name the batch symbolically ("N"); we plan
@@ -67,6 +68,7 @@ impl Model {
             steps = Some(graph::backward_steps(graph, chain));
         }
         drop(proto);
+        let nhwc = nhwc.unwrap_or(info.channels_last.is_some());
         let shape = concrete_input_shape(&info.input_shape, default_hw, nhwc)?;
         let dynamic = info.input_shape.iter().skip(1).any(Option::is_none);
         let (template, plan) = if dynamic {

@@ -33,6 +33,16 @@ pub struct PreprocessCase {
 
 include!("../fixtures/gen/preprocess.rs");
 
+/// What loading each of `BAD_MODELS` must say.
+pub const BAD_MODEL_MESSAGES: &[(&str, &str)] = &[
+    ("unknown_op", "VggWasmNoSuchOp"),
+    ("rank2_input", "expected rank 4"),
+    ("two_inputs", "exactly one image input"),
+    ("rank3_output", "neither class scores"),
+    ("huge_weights", "360000000000 bytes"),
+];
+
+
 pub fn fixture(name: &str) -> &'static Fixture {
     FIXTURES.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no fixture {name}"))
 }
