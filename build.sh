@@ -12,6 +12,7 @@
 #   ./build.sh models  fetch and extract the bundled ImageNet VGG16 conv base (cached)
 #   ./build.sh fixtures   regenerate the ONNX test fixtures and onnxruntime references
 #   ./build.sh bench   per-image time of a full-size VGG16 replica: onnxruntime vs the page
+#   ./build.sh fuzz [seconds]   each cargo-fuzz target for that long (default 30 s)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -155,6 +156,10 @@ dist() {
     # the page loads
     cp -r www dist
     find dist/pkg -type f ! -name vgg_wasm.js ! -name vgg_wasm_bg.wasm -delete
+    # the page's Content-Security-Policy as a header too (Netlify, Cloudflare Pages), so
+    # that it covers the worker, which the meta tag does not reach
+    printf '/*\n  Content-Security-Policy: %s\n' \
+        "$(sed -n 's/.*http-equiv="Content-Security-Policy" content="\([^"]*\)".*/\1/p' www/index.html)" > dist/_headers
     du -sh dist | awk '{print "    dist/: " $1}'
 }
 
@@ -170,12 +175,57 @@ pack() {
 
 serve() {
     say "serving www/ on http://127.0.0.1:$PORT (Ctrl-C stops)"
-    exec python3 -m http.server "$PORT" --bind 127.0.0.1 --directory www
+    # a static server that also sends the page's Content-Security-Policy as a header
+    exec python3 tools/serve.py www "$PORT"
 }
 
 fixtures() {
     say "making ONNX test fixtures and onnxruntime references (tests/fixtures/gen)"
     "$VENV/bin/python" tests/fixtures/make_fixtures.py
+}
+
+setup_fuzz() {
+    # cargo fuzz builds with sanitizers, which only nightly Rust allows
+    if ! rustup toolchain list | grep -q '^nightly'; then
+        say "rustup toolchain install nightly --profile minimal (for cargo fuzz)"
+        rustup toolchain install nightly --profile minimal
+    fi
+    if ! have cargo-fuzz; then
+        say "cargo install cargo-fuzz --locked"
+        cargo install cargo-fuzz --locked
+    fi
+}
+
+FUZZ_TARGETS=(load_model decode_image options)
+
+fuzz() {
+    local seconds="${1:-30}" gen=tests/fixtures/gen
+    for target in "${FUZZ_TARGETS[@]}"; do
+        # the corpus grows across runs in .cache; the fixtures seed it
+        local corpus=".cache/fuzz/$target" max_len=4096
+        mkdir -p "$corpus"
+        case "$target" in
+            load_model) cp "$gen"/bad_*.onnx "$gen"/identity*.onnx "$gen"/grad_vgg.onnx "$corpus"/; max_len=32768 ;;
+            decode_image) cp www/samples/fashion-*.png "$gen"/seed_small.jpg "$corpus"/ ;;
+            options)
+                for f in www/models/fashion-vgg.json www/models/vgg16-conv-base.json www/models/depth-A.json; do
+                    cp "$f" "$corpus/$(basename "$f")"
+                done
+                "$VENV/bin/python" -c 'import json, sys, re
+for i, m in enumerate(re.findall(r"options: r#\"(.*?)\"#", open(sys.argv[1]).read())):
+    open(f"{sys.argv[2]}/case{i}.json", "w").write(m)' "$gen/preprocess.rs" "$corpus" ;;
+        esac
+        say "cargo fuzz run $target for $seconds s"
+        # -timeout: one input may take at most 20 s (a hang is a finding); the log's last
+        # lines say how many inputs ran
+        cargo +nightly fuzz run --fuzz-dir tests/fuzz "$target" "$corpus" -- \
+            -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -max_len="$max_len" 2>&1 |
+            tee ".cache/fuzz/$target.log" | grep -E "^(Done|==|SUMMARY)|panicked|ERROR" || true
+        if ! grep -q "^Done" ".cache/fuzz/$target.log"; then
+            echo "fuzzing $target found a failure: see .cache/fuzz/$target.log and tests/fuzz/artifacts/$target" >&2
+            exit 1
+        fi
+    done
 }
 
 run_tests() {
@@ -206,6 +256,9 @@ run_tests() {
     node --test tests/www/*.test.mjs
     say "page end-to-end tests: node --test tests/e2e (headless Chromium)"
     node --test --test-concurrency=1 tests/e2e/*.test.mjs
+    say "fuzzing: 30 s per target"
+    setup_fuzz
+    fuzz 30
     say "all tests passed in $((SECONDS - t0)) s"
 }
 
@@ -226,10 +279,11 @@ case "${1:-}" in
     models) setup_python; models ;;
     test) setup_test; run_tests ;;
     bench) setup_test; models; build; bench ;;
+    fuzz) setup_test; fixtures; setup_fuzz; fuzz "${2:-30}" ;;
     dist) setup_build; setup_python; models; build; dist ;;
     pack) setup_build; setup_python; models; build; pack ;;
     *)
-        sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac

@@ -154,9 +154,9 @@ impl Pipeline {
             );
         }
         if let (Some([h, w]), Some([ch, cw])) = (fixed_hw, spec.crop) {
-            let (ph, pw) = (ch + 2 * spec.pad, cw + 2 * spec.pad);
+            let (ph, pw) = (ch as u64 + 2 * spec.pad as u64, cw as u64 + 2 * spec.pad as u64);
             ensure!(
-                [ph, pw] == [h, w],
+                [ph, pw] == [h as u64, w as u64],
                 "preprocess.crop [{ch}, {cw}] with pad {} gives {ph}x{pw} pixels, but the model's input '{}' {} is {h}x{w}",
                 spec.pad,
                 info.input_name,

@@ -149,7 +149,7 @@ impl PreprocessSpec {
         let pad = opts.pad.unwrap_or(0);
         // the crop that, once padded, gives the graph's fixed size
         let fixed_hw = match fixed_hw {
-            Some([h, w]) if h > 2 * pad && w > 2 * pad => Some([h - 2 * pad, w - 2 * pad]),
+            Some([h, w]) if h > pad.saturating_mul(2) && w > pad.saturating_mul(2) => Some([h - 2 * pad, w - 2 * pad]),
             Some(hw) if pad > 0 => bail!("preprocess.pad {pad} leaves nothing of the model's {hw:?} input"),
             other => other,
         };
@@ -205,7 +205,11 @@ impl PreprocessSpec {
     /// Output height and width for an image of `width` x `height`.
     pub fn output_hw(&self, width: u32, height: u32) -> Result<[u32; 2]> {
         let [h, w] = self.cropped_hw(width, height)?;
-        Ok([h + 2 * self.pad, w + 2 * self.pad])
+        let padded = |v: u32| self.pad.checked_mul(2).and_then(|p| v.checked_add(p));
+        match (padded(h), padded(w)) {
+            (Some(h), Some(w)) => Ok([h, w]),
+            _ => bail!("preprocess.pad {} makes the image larger than 2^32 pixels a side", self.pad),
+        }
     }
 
     /// Height and width after resize and crop, before padding.
@@ -230,10 +234,9 @@ impl PreprocessSpec {
     pub fn resized_wh(&self, width: u32, height: u32) -> [u32; 2] {
         match self.resize {
             None => [width, height],
-            Some(s) if width <= height => {
-                [s, ((s as u64 * height as u64) / width as u64).max(1) as u32]
-            }
-            Some(s) => [((s as u64 * width as u64) / height as u64).max(1) as u32, s],
+            // (saturating: a resize that large is refused by the pixel limit anyway)
+            Some(s) if width <= height => [s, ((s as u64 * height as u64) / width as u64).clamp(1, u32::MAX as u64) as u32],
+            Some(s) => [((s as u64 * width as u64) / height as u64).clamp(1, u32::MAX as u64) as u32, s],
         }
     }
 
@@ -272,14 +275,15 @@ impl PreprocessSpec {
         ensure!(width > 0 && height > 0, "image width and height must be > 0, got {width}x{height}");
         let [rw, rh] = self.resized_wh(width, height);
         let [ch, cw] = self.cropped_hw(width, height)?;
+        let [out_h, out_w] = self.output_hw(width, height)?;
         Ok(Geometry {
             scale_x: rw as f64 / width as f64,
             scale_y: rh as f64 / height as f64,
             left: round_half_even((rw - cw) as f64 / 2.0),
             top: round_half_even((rh - ch) as f64 / 2.0),
             pad: self.pad,
-            width: cw + 2 * self.pad,
-            height: ch + 2 * self.pad,
+            width: out_w,
+            height: out_h,
         })
     }
 }
@@ -342,8 +346,21 @@ pub fn decode_image(bytes: &[u8]) -> Result<RgbaImage> {
 /// Resize, centre-crop and normalise `img` per `spec`.
 pub fn prepare(img: &RgbaImage, spec: &PreprocessSpec) -> Result<Prepared> {
     let (width, height) = img.dimensions();
-    let [out_h, out_w] = spec.cropped_hw(width, height)?;
     let [rw, rh] = spec.resized_wh(width, height);
+    // a resize or pad can ask for far more pixels than the image has
+    let too_many = |w: u32, h: u32| w as u64 * h as u64 > MAX_PIXELS;
+    let padded = if too_many(rw, rh) { [rh, rw] } else { spec.output_hw(width, height)? };
+    for (what, [w, h]) in [("resized", [rw, rh]), ("padded", [padded[1], padded[0]])] {
+        let pixels = w as u64 * h as u64;
+        ensure!(
+            pixels <= MAX_PIXELS,
+            "the {what} image would be {w}x{h} = {pixels} pixels, more than the {MAX_PIXELS} accepted \
+             (image {width}x{height}, resize {:?}, pad {})",
+            spec.resize,
+            spec.pad
+        );
+    }
+    let [out_h, out_w] = spec.cropped_hw(width, height)?;
     // resize (antialiased bilinear, as PIL's BILINEAR that torchvision uses on PIL images)
     let resized;
     let src = if [rw, rh] == [width, height] {

@@ -116,6 +116,17 @@ fn crops_that_cannot_fit_are_refused_at_load() {
     assert!(e.contains("[300, 400]") && e.contains("256"), "{e}");
     // a crop wider than the shorter side fits a landscape image
     assert!(Pipeline::new(m, opts(r#"{"preprocess": {"resize": 256, "crop": [256, 300]}}"#)).is_ok());
+    // a resize or pad asking for more pixels than the limit is refused before allocating
+    let rgba = gradient_rgba(40, 30);
+    let mut p = Pipeline::new(IDENTITY3, opts(r#"{"preprocess": {"resize": 100000}}"#)).unwrap();
+    let e = format!("{:#}", p.forward(&rgba, 40, 30).unwrap_err());
+    assert!(e.contains("resized image would be 133333x100000") && e.contains("100000000"), "{e}");
+    let mut p = Pipeline::new(IDENTITY3, opts(r#"{"preprocess": {"pad": 4294967295}}"#)).unwrap();
+    let e = format!("{:#}", p.forward(&rgba, 40, 30).unwrap_err());
+    assert!(e.contains("pad 4294967295"), "{e}");
+    let mut p = Pipeline::new(IDENTITY3, opts(r#"{"preprocess": {"pad": 6000}}"#)).unwrap();
+    let e = format!("{:#}", p.forward(&rgba, 40, 30).unwrap_err());
+    assert!(e.contains("padded image would be 12040x12030"), "{e}");
 }
 
 #[test]

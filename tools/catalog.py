@@ -11,7 +11,11 @@ import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = os.path.join(ROOT, "www/models")
-ZOO_URL = "https://github.com/onnx/models/raw/main/validated/vision/classification/vgg/model/"
+# Browsers fetch the files from GitHub's Git LFS host: a github.com/.../raw/ URL answers
+# with a redirect that carries no CORS header, which fetch() refuses. A person downloads
+# from the repository page (ZOO_PAGE) when no URL can be fetched.
+ZOO_MEDIA = "https://media.githubusercontent.com/media/onnx/models/main/validated/vision/classification/vgg/model/"
+ZOO_PAGE = "https://github.com/onnx/models/blob/main/validated/vision/classification/vgg/model/"
 ZOO_SOURCE = "ONNX Model Zoo, validated/vision/classification/vgg (sizes and sha256: Git LFS records; accuracy: the zoo's VGG model card, ImageNet val)"
 IMAGENET = {"preprocess": {"preset": "imagenet", "resize": 256, "crop": [224, 224]}}
 # (file, name, paper configuration, bytes, sha256, top-1 %, top-5 %)
@@ -82,7 +86,9 @@ def main():
     for file, name, config, size, sha, top1, top5 in ZOO:
         models.append({
             "id": os.path.splitext(file)[0], "name": name, "config": config, "task": "ImageNet, 1000 classes",
-            "bundled": False, "source": ZOO_SOURCE, "license": "Apache-2.0 (ONNX Model Zoo)", "url": ZOO_URL + file,
+            "bundled": False, "source": ZOO_SOURCE, "license": "Apache-2.0 (ONNX Model Zoo)",
+            # mirrors, tried in order
+            "urls": [ZOO_MEDIA + file], "page": ZOO_PAGE + file,
             "bytes": size, "sha256": sha, "options": IMAGENET,
             "accuracy": {"top1": top1, "top5": top5, "dataset": "ImageNet val", "source": ZOO_SOURCE}})
     with open(os.path.join(MODELS, "catalog.json"), "w") as f:

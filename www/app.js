@@ -4,7 +4,7 @@
 import { Engine } from "./engine.js";
 import { credit, formatBytes, modelSummary, viewCaption } from "./format.js";
 import { decodeToCanvas, initInputs } from "./inputs.js";
-import { clearCache, download, fetchEntry, loadCatalog } from "./models.js";
+import { clearCache, download, fetchEntry, loadCatalog, sha256Hex } from "./models.js";
 import { showDepthPanel } from "./panels/depth.js";
 import { showChannel, showNetwork } from "./panels/network.js";
 import { showPaperPanel } from "./panels/paper.js";
@@ -97,12 +97,14 @@ function chooseModel(id) {
   }, { options: entry.options, id, credit: credit(entry) });
 }
 
-/** A model from any URL: the server must allow cross-origin downloads. */
+/** A model from any URL: the server must allow cross-origin downloads. No catalog vouches
+ *  for it, so its sha256 is shown for the user to compare with the publisher's. */
 function modelFromUrl(url) {
   requestModel(url.split("/").pop() || url, async () => {
     const p = downloadProgress(url);
     try {
-      return await download(url, p);
+      const got = await download(url, p);
+      return { ...got, credit: `From ${url} (sha256 ${await sha256Hex(got.bytes)}).` };
     } catch (e) {
       if (e.stage !== "connect") throw e;
       throw new Error(`${e.message}. If the server does not allow cross-origin downloads (CORS), ` +
@@ -110,7 +112,7 @@ function modelFromUrl(url) {
     } finally {
       p.done();
     }
-  }, { credit: `From ${url}.` });
+  });
 }
 
 async function modelFromFiles(files) {
@@ -142,11 +144,13 @@ async function requestModel(name, source, { options, id = null, credit = "" } = 
       onStatus: (s) => current() && setText("model-status", `Loading ${name}: ${s}…`),
     });
     if (!current()) return; // a newer model follows this one into the worker
-    state.model = { ...loaded, name, bytes: size, id };
+    // `reload` fetches it again into a new worker, should this one stop
+    state.model = { ...loaded, name, bytes: size, id, reload: () => requestModel(name, source, { options, id, credit }) };
     const fetched = got.ms == null ? "" : ` (${got.fromCache ? "read from the cache" : "downloaded"} in ${got.ms.toFixed(0)} ms)`;
-    setText("model-status", `Loaded ${name} in ${(performance.now() - t0).toFixed(0)} ms: parsed and optimised${fetched}.`);
+    const notKept = got.notKept ? ` It could not be kept for next time (${got.notKept}): it will be downloaded again.` : "";
+    setText("model-status", `Loaded ${name} in ${(performance.now() - t0).toFixed(0)} ms: parsed and optimised${fetched}.${notKept}`);
     $("model-select").value = id ?? "";
-    setText("model-credit", credit);
+    setText("model-credit", got.credit ?? credit);
     setText("model-summary", modelSummary({ ...loaded, bytes: size }));
     showPaperPanel({ panel: $("paper-panel"), list: $("paper-facts"), chart: $("rf-chart") }, state.model);
     resetLayerViews();
@@ -287,6 +291,18 @@ async function toggleSaliency(on) {
 }
 
 // --- wiring ---
+
+// A worker whose wasm trapped (an engine bug, memory exhausted) is replaced by the engine;
+// the new one is given the last model that loaded, and the user is told in words.
+state.engine.onRestart = async (reason) => {
+  const last = state.model;
+  state.model = null;
+  resetLayerViews();
+  if (!last) return setText("model-status", `The engine stopped (${reason}) and was restarted.`, true);
+  setText("model-status", `The engine stopped (${reason}); it was restarted and is loading ${last.name} again…`, true);
+  await last.reload();
+  if (state.model) setText("model-status", `The engine stopped (${reason}) and was restarted with ${last.name}; you can go on.`);
+};
 
 $("download-cancel").addEventListener("click", () => state.download?.abort());
 $("url-form").addEventListener("submit", (ev) => {

@@ -2,7 +2,8 @@
 // benchmark and the npm package's users talk to the model through this class.
 //
 // Messages: the client posts {id, type, ...request}; the worker answers {id, status} while
-// it works, then {id, result} or {id, error} (error: the message of a JS Error).
+// it works, then {id, result} or {id, error, fatal} (error: the message of a JS Error;
+// fatal: the wasm trapped, and the worker is replaced by a new one, which holds no model).
 
 /**
  * @typedef {import("./pkg/vgg_wasm.js").ModelInfo} ModelInfo
@@ -38,32 +39,59 @@
  * @typedef {{field: UnitField, nested: NestedField[], erf: GradientMap}} UnitFieldReply
  * @typedef {{type: "saliency", classIndex?: number}} SaliencyRequest
  * @typedef {GradientMap} SaliencyReply
+ * @typedef {{type: "crashForTest"}} CrashForTestRequest  fails as a wasm trap would (tests)
  */
 
+const MAX_RESTARTS = 5;
+
 export class Engine {
-  /** @param {Worker} worker a module worker running worker.js */
-  constructor(worker) {
-    this.worker = worker;
+  /** @param {() => Worker} makeWorker starts a module worker running worker.js; called
+   *  again to replace a worker whose wasm trapped or that died */
+  constructor(makeWorker) {
+    this.makeWorker = makeWorker;
     this.pending = new Map();
     this.nextId = 1;
+    /** How many times the worker was replaced. */
+    this.restarts = 0;
+    /** Called with the reason after the worker was replaced; the new one holds no model.
+     *  @type {((reason: string) => void) | null} */
+    this.onRestart = null;
+    this.attach(makeWorker());
+  }
+
+  attach(worker) {
+    this.worker = worker;
     worker.addEventListener("message", ({ data }) => {
+      if (worker !== this.worker) return;
       const req = this.pending.get(data.id);
-      if (!req) return;
-      if ("status" in data) return req.onStatus?.(data.status);
+      if ("status" in data) return req?.onStatus?.(data.status);
       this.pending.delete(data.id);
-      if ("error" in data) req.reject(new Error(data.error));
-      else req.resolve(data.result);
+      if ("error" in data) req?.reject(new Error(data.error));
+      else req?.resolve(data.result);
+      if (data.fatal) this.restart(data.error);
     });
     worker.addEventListener("error", (e) => {
-      for (const req of this.pending.values()) req.reject(new Error(`the worker failed: ${e.message}`));
-      this.pending.clear();
+      if (worker === this.worker) this.restart(e.message || "the worker stopped");
     });
+  }
+
+  /** Replaces the worker: what was asked of the old one fails, with the reason. A worker
+   *  that keeps failing (it cannot even start) is not replaced forever. */
+  restart(reason) {
+    this.worker.terminate();
+    const again = this.restarts < MAX_RESTARTS;
+    for (const req of this.pending.values()) req.reject(new Error(`the engine stopped (${reason})${again ? " and was restarted" : ""}`));
+    this.pending.clear();
+    if (!again) return;
+    this.restarts += 1;
+    this.attach(this.makeWorker());
+    this.onRestart?.(reason);
   }
 
   /** Starts worker.js (next to this module, or at `url`) as a module worker. Written as
    *  `new Worker(new URL(...))` so that bundlers (Vite, webpack 5) bundle the worker. */
   static start(url) {
-    return new Engine(url ? new Worker(url, { type: "module" }) : new Worker(new URL("./worker.js", import.meta.url), { type: "module" }));
+    return new Engine(() => url ? new Worker(url, { type: "module" }) : new Worker(new URL("./worker.js", import.meta.url), { type: "module" }));
   }
 
   call(request, { transfer = [], onStatus } = {}) {

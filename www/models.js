@@ -21,9 +21,15 @@ export function catalogGroups(catalog) {
   ];
 }
 
-/** The URL an entry's file is fetched from: bundled files lie next to the page. */
+/** The URLs an entry's file is fetched from, tried in order: bundled files lie next to
+ *  the page; a download lists its mirrors (`urls`, or one `url`). */
+export function entryUrls(entry) {
+  return entry.bundled ? [`models/${entry.file}`] : entry.urls ?? [entry.url];
+}
+
+/** The entry's first URL, which also names it in the cache. */
 export function entryUrl(entry) {
-  return entry.bundled ? `models/${entry.file}` : entry.url;
+  return entryUrls(entry)[0];
 }
 
 /** Lower-case hex SHA-256 of `bytes`. */
@@ -43,7 +49,9 @@ export async function download(url, { onProgress, signal, expectedBytes } = {}) 
  * A catalog entry's bytes: from the Cache API when a download was kept there, else fetched
  * (downloads are kept for the next visit; bundled files are left to the HTTP cache). The
  * bytes must have the catalog's sha256, or they are refused and dropped from the cache.
- * @returns {Promise<{bytes: ArrayBuffer, ms: number, fromCache: boolean}>}
+ * When the cache refuses them (storage full), they are still returned, with `notKept` saying
+ * why they will have to be downloaded again.
+ * @returns {Promise<{bytes: ArrayBuffer, ms: number, fromCache: boolean, notKept?: string}>}
  */
 export async function fetchEntry(entry, { onProgress, onStage, signal } = {}) {
   const url = entryUrl(entry);
@@ -56,7 +64,7 @@ export async function fetchEntry(entry, { onProgress, onStage, signal } = {}) {
     got = { bytes: await cached.arrayBuffer(), ms: 0, fromCache: true };
     got.ms = performance.now() - t0;
   } else {
-    got = await download(url, { onProgress, signal, expectedBytes: entry.bytes });
+    got = await downloadFromMirrors(entry, { onProgress, onStage, signal });
   }
   onStage?.("checking sha256");
   const digest = await sha256Hex(got.bytes);
@@ -64,8 +72,33 @@ export async function fetchEntry(entry, { onProgress, onStage, signal } = {}) {
     if (cached) await store.delete(url);
     throw new Error(`sha256 mismatch: the file has ${digest}, the catalog expects ${entry.sha256}; it was not used`);
   }
-  if (store && !cached) await store.put(url, new Response(got.bytes.slice(0)));
+  if (store && !cached) {
+    try {
+      await store.put(url, new Response(got.bytes.slice(0)));
+    } catch (e) {
+      got.notKept = e.name === "QuotaExceededError" ? "the browser's storage for this site is full" : e.message;
+    }
+  }
   return got;
+}
+
+/** The first of the entry's URLs that answers; when none does, an error that lists them
+ *  and says how to get the file by hand. A cancelled download is not retried. */
+async function downloadFromMirrors(entry, { onProgress, onStage, signal }) {
+  const urls = entryUrls(entry);
+  const failures = [];
+  for (const [i, url] of urls.entries()) {
+    if (i > 0) onStage?.(`trying ${new URL(url).host}`);
+    try {
+      return await download(url, { onProgress, signal, expectedBytes: entry.bytes });
+    } catch (e) {
+      if (e.stage === "cancelled" || entry.bundled) throw e;
+      failures.push(`${url}: ${e.message}`);
+    }
+  }
+  const where = entry.page ?? urls[0];
+  throw new Error(`could not download it (${failures.join("; ")}). If you are offline or the server does not ` +
+    `allow downloads from other sites (CORS), download it yourself from ${where} and use “Open an ONNX file…”`);
 }
 
 /** Forgets every downloaded model. */

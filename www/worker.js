@@ -66,6 +66,11 @@ const handlers = {
     status("computing the gradient");
     return gradientMap(model().saliency(classIndex));
   },
+  // For tests of recovery: fails as a trap in the wasm would (an engine bug, memory
+  // exhausted), after which this worker must be replaced.
+  crashForTest() {
+    throw new WebAssembly.RuntimeError("unreachable (a test asked for a trap)");
+  },
 };
 
 function model() {
@@ -114,6 +119,8 @@ self.onmessage = async ({ data }) => {
     if (!handler) throw new Error(`unknown request type ${JSON.stringify(type)}`);
     self.postMessage({ id, result: await handler(data, status) });
   } catch (e) {
-    self.postMessage({ id, error: e instanceof Error ? e.message : String(e) });
+    // after a trap the wasm instance's state cannot be trusted: the client replaces this worker
+    const fatal = e instanceof WebAssembly.RuntimeError;
+    self.postMessage({ id, error: e instanceof Error ? e.message : String(e), fatal });
   }
 };

@@ -1,6 +1,6 @@
 // The npm package's convenience layer, shared by the browser and Node entry points: the
 // heavy work stays in Rust; this only fetches bytes and starts the wasm module once.
-import init, { Vgg } from "./pkg/vgg_wasm.js";
+import init, { Vgg as WasmVgg } from "./pkg/vgg_wasm.js";
 import { fetchBytes } from "./fetch.js";
 
 let started = null;
@@ -9,6 +9,22 @@ let started = null;
 export function startOnce(wasm) {
   started ??= init(wasm === undefined ? undefined : { module_or_path: wasm });
   return started;
+}
+
+/** wasm-bindgen's class, with one difference: a call on an instance after `free()` throws
+ *  "this Vgg was freed …" instead of wasm-bindgen's "null pointer passed to rust". */
+class Vgg extends WasmVgg {}
+for (const name of Object.getOwnPropertyNames(WasmVgg.prototype)) {
+  const d = Object.getOwnPropertyDescriptor(WasmVgg.prototype, name);
+  if (name === "constructor" || name === "free" || name.startsWith("__")) continue;
+  const alive = (self) => {
+    if (self.__wbg_ptr === 0) throw new Error(`this Vgg was freed: ${name} cannot be used after free(); load the model again with new Vgg(bytes)`);
+  };
+  if (typeof d.value === "function") {
+    Object.defineProperty(Vgg.prototype, name, { ...d, value(...args) { alive(this); return d.value.apply(this, args); } });
+  } else if (d.get) {
+    Object.defineProperty(Vgg.prototype, name, { ...d, get() { alive(this); return d.get.call(this); } });
+  }
 }
 
 export { fetchBytes, Vgg };

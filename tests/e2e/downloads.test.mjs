@@ -12,7 +12,25 @@ const REPLICA = readFileSync(path.join(ROOT, "tests/fixtures/gen/zoo_vgg16.onnx"
 const CORRUPT = Buffer.from(REPLICA);
 CORRUPT[CORRUPT.length >> 1] ^= 0xff;
 const SHA = createHash("sha256").update(REPLICA).digest("hex");
-let server, other, browser, context, requests;
+let server, other, browser, context, requests, routes;
+
+// the catalog gains two zoo-layout entries served by the test: one good, one corrupted
+async function catalogRoute(route) {
+  const catalog = await (await route.fetch()).json();
+  const entry = (id, name) => ({
+    id, name, config: "D", task: "ImageNet, 1000 classes (random weights: a test replica)", bundled: false,
+    source: "test replica", license: "none", url: `${server.url}/replica/${id}.onnx`, bytes: REPLICA.length,
+    sha256: SHA, options: { preprocess: { preset: "imagenet" } }, accuracy: null,
+  });
+  catalog.models.push(entry("replica", "Zoo replica"), entry("replica-corrupt", "Zoo replica, corrupted"));
+  await route.fulfill({ json: catalog });
+}
+
+function replicaRoute(route) {
+  requests += 1;
+  const body = route.request().url().includes("corrupt") ? CORRUPT : REPLICA;
+  return route.fulfill({ body, headers: { "content-type": "application/octet-stream", "content-length": String(body.length) } });
+}
 
 before(async () => {
   server = await serve(path.join(ROOT, "www"));
@@ -20,22 +38,8 @@ before(async () => {
   browser = await launch();
   context = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
   requests = 0; // downloads of the replica, both entries
-  // the catalog gains two zoo-layout entries served by the test: one good, one corrupted
-  await context.route("**/models/catalog.json", async (route) => {
-    const catalog = await (await route.fetch()).json();
-    const entry = (id, name) => ({
-      id, name, config: "D", task: "ImageNet, 1000 classes (random weights: a test replica)", bundled: false,
-      source: "test replica", license: "none", url: `${server.url}/replica/${id}.onnx`, bytes: REPLICA.length,
-      sha256: SHA, options: { preprocess: { preset: "imagenet" } }, accuracy: null,
-    });
-    catalog.models.push(entry("replica", "Zoo replica"), entry("replica-corrupt", "Zoo replica, corrupted"));
-    await route.fulfill({ json: catalog });
-  });
-  await context.route("**/replica/*.onnx", (route) => {
-    requests += 1;
-    const body = route.request().url().includes("corrupt") ? CORRUPT : REPLICA;
-    return route.fulfill({ body, headers: { "content-type": "application/octet-stream", "content-length": String(body.length) } });
-  });
+  routes = [["**/models/catalog.json", catalogRoute], ["**/replica/*.onnx", replicaRoute]];
+  for (const [pattern, handler] of routes) await context.route(pattern, handler);
 });
 
 after(async () => {
@@ -86,6 +90,22 @@ test("a corrupted download is refused by its sha256 and the previous model keeps
   await page.click("#samples-photo .sample >> nth=0");
   await waitText(page, "#result-status", /Top 5 for Chelsea/);
   await page.close();
+});
+
+test("a download the cache cannot keep (storage full) still loads, and the page says so", async () => {
+  const full = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
+  // the same catalog and replica routes as the shared context
+  for (const [pattern, handler] of routes) await full.route(pattern, handler);
+  await full.addInitScript(() => {
+    Cache.prototype.put = () => Promise.reject(new DOMException("The quota has been exceeded.", "QuotaExceededError"));
+  });
+  const page = await full.newPage();
+  await page.goto(server.url);
+  await page.selectOption("#model-select", "replica");
+  await waitText(page, "#model-status", /Loaded Zoo replica .*downloaded.*It could not be kept for next time \(the browser's storage for this site is full\): it will be downloaded again\./);
+  await page.click("#samples-photo .sample >> nth=0");
+  await waitText(page, "#result-status", /Top 5 for Chelsea/);
+  await full.close();
 });
 
 test("a URL on a server without CORS is explained", async () => {

@@ -3,7 +3,8 @@
 // Skipped where firefox-esr or geckodriver is not installed.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { ROOT, serve, skipUnless } from "./harness.mjs";
@@ -13,10 +14,24 @@ const GECKODRIVER = spawnSync("sh", ["-c", "command -v geckodriver"], { encoding
 const CARD = path.join(ROOT, "training/results/fashion-vgg.json");
 const available = existsSync(FIREFOX) && GECKODRIVER !== "" && existsSync(CARD);
 
+/** www/ as it is, plus one classic script that runs before the page's modules and keeps
+ *  every Worker the page starts in `window.workers` (WebDriver has no init scripts). */
+function wwwWithWorkerHook() {
+  const dir = mkdtempSync(path.join(tmpdir(), "vgg-ff-"));
+  for (const f of readdirSync(path.join(ROOT, "www"))) {
+    if (f !== "index.html") symlinkSync(path.join(ROOT, "www", f), path.join(dir, f));
+  }
+  writeFileSync(path.join(dir, "test-hook.js"), `window.workers = [];
+    window.Worker = class extends window.Worker { constructor(...a) { super(...a); window.workers.push(this); } };`);
+  const html = readFileSync(path.join(ROOT, "www/index.html"), "utf8");
+  writeFileSync(path.join(dir, "index.html"), html.replace("<script type=\"module\"", "<script src=\"test-hook.js\"></script>\n  <script type=\"module\""));
+  return dir;
+}
+
 /** A minimal WebDriver client: one session, JSON over HTTP. geckodriver picks its own
  *  port (`--port 0`) and prints it, so no free-port guess can race another process. */
 async function webdriver() {
-  const proc = spawn(GECKODRIVER, ["--port", "0", "--host", "127.0.0.1"], { stdio: ["ignore", "pipe", "inherit"] });
+  const proc = spawn(GECKODRIVER, ["--port", "0", "--host", "127.0.0.1"], { stdio: ["ignore", "pipe", "ignore"] });
   const port = await new Promise((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => reject(new Error(`geckodriver did not start in 60 s: ${out}`)), 60_000);
@@ -49,9 +64,10 @@ async function webdriver() {
   const s = `/session/${sessionId}`;
   return {
     go: (url) => call("POST", `${s}/url`, { url }),
-    async upload(selector, file) {
+    /** Picks `files` (paths) in a file input, as a user would. */
+    async upload(selector, ...files) {
       const el = await call("POST", `${s}/element`, { using: "css selector", value: selector });
-      await call("POST", `${s}/element/${Object.values(el)[0]}/value`, { text: file });
+      await call("POST", `${s}/element/${Object.values(el)[0]}/value`, { text: files.join("\n") });
     },
     run: (script, ...args) => call("POST", `${s}/execute/sync`, { script, args }),
     // polls `predicate` (a function body returning a value) until it is truthy
@@ -71,13 +87,13 @@ async function webdriver() {
   };
 }
 
-test("the page works in Firefox: Fashion-VGG predictions, VGG16 feature maps, file, drop, webcam, drawing", { skip: skipUnless(available, "firefox-esr or geckodriver") }, async () => {
+test("the page works in Firefox: Fashion-VGG predictions, VGG16 feature maps, file, drop, webcam, drawing, markup shown as text, a trapped worker replaced", { skip: skipUnless(available, "firefox-esr or geckodriver") }, async () => {
   const card = JSON.parse(readFileSync(CARD, "utf8"));
   const samples = JSON.parse(readFileSync(path.join(ROOT, "www/samples/samples.json"), "utf8"));
   const i = samples.filter((s) => s.kind === "fashion").findIndex((s) => s.label === "Trouser");
   const sample = samples.filter((s) => s.kind === "fashion")[i];
   const expected = card.labels[card.subset_predictions[Number(sample.source.match(/image (\d+)/)[1])]];
-  const server = await serve(path.join(ROOT, "www"));
+  const server = await serve(wwwWithWorkerHook());
   const ff = await webdriver();
   try {
     await ff.go(server.url);
@@ -113,6 +129,25 @@ test("the page works in Firefox: Fashion-VGG predictions, VGG16 feature maps, fi
       at('pointerdown', 60, 60); for (let i = 0; i <= 20; i++) at('pointermove', 60 + 8 * i, 60 + 8 * i); at('pointerup', 220, 220);
       document.querySelector('#pad-use').click();`);
     await ff.until("return / for drawing/.test(document.querySelector('#result-status').textContent)");
+    // markup in labels and a file name is shown as text, never run
+    const dir = mkdtempSync(path.join(tmpdir(), "vgg-ff-xss-"));
+    const evil = path.join(dir, `"><img src=x onerror=window.pwned=98>.onnx`);
+    symlinkSync(path.join(ROOT, "www/models/fashion-vgg.onnx"), evil);
+    const sidecar = JSON.parse(readFileSync(path.join(ROOT, "www/models/fashion-vgg.json"), "utf8"));
+    sidecar.labels = sidecar.labels.map((_, i) => `<img src=x onerror="window.pwned=${i + 1}">`);
+    writeFileSync(path.join(dir, "labels.json"), JSON.stringify(sidecar));
+    await ff.upload("#model-file", evil, path.join(dir, "labels.json"));
+    await ff.until("return /^Loaded \"><img/.test(document.querySelector('#model-status').textContent)");
+    await ff.run(`document.querySelectorAll('#samples-fashion .sample')[${i}].click()`);
+    const label = await ff.until("return document.querySelector('#predictions li .label')?.textContent.startsWith('<img') && document.querySelector('#predictions li .label').textContent");
+    assert.match(label, /^<img src=x onerror="window\.pwned=\d+">$/);
+    assert.deepEqual(await ff.run("return [window.pwned ?? null, document.querySelectorAll('img[src=x]').length]"), [null, 0]);
+    // a worker whose wasm traps is replaced and given the model again
+    await ff.run("window.workers.at(-1).postMessage({ id: -1, type: 'crashForTest' })");
+    await ff.until("return /The engine stopped .* and was restarted with .*; you can go on\\./.test(document.querySelector('#model-status').textContent)");
+    assert.equal(await ff.run("return window.workers.length"), 2);
+    await ff.run(`document.querySelectorAll('#samples-fashion .sample')[${i}].click()`);
+    await ff.until("return document.querySelectorAll('#predictions li').length > 0 && !/Classifying/.test(document.querySelector('#result-status').textContent)");
     const ua = await ff.run("return navigator.userAgent");
     console.log(`Firefox: ${ua}`);
   } finally {

@@ -11,9 +11,10 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 export const SHOTS = path.join(ROOT, ".e2e", "screenshots");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
-/** Serves `dir` with Python's static file server on a free loopback port. */
+/** Serves `dir` on a free loopback port as `./build.sh serve` does (tools/serve.py: static
+ *  files, and the page's Content-Security-Policy as a header). */
 export async function serve(dir) {
-  const proc = spawn("python3", ["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", dir], {
+  const proc = spawn("python3", ["-u", path.join(ROOT, "tools/serve.py"), dir, "0"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const port = await new Promise((resolve, reject) => {
@@ -56,6 +57,7 @@ export async function shot(page, name) {
 export async function openPage(browser, url, viewport = { width: 1200, height: 1000 }) {
   const page = await browser.newPage({ viewport });
   page.on("pageerror", (e) => console.error("page error:", e.message));
+  page.on("console", (m) => m.type() === "error" && /Content Security Policy/.test(m.text()) && console.error("CSP:", m.text()));
   await page.goto(url);
   return page;
 }

@@ -37,6 +37,28 @@ test("npm pack ships only what a user needs", () => {
     "pkg/vgg_wasm.d.ts", "pkg/vgg_wasm.js", "pkg/vgg_wasm_bg.wasm", "pkg/vgg_wasm_bg.wasm.d.ts", "worker.js"]);
 });
 
+test("the package's Vgg says so when it is used after free()", () => {
+  const script = `
+    import { readFile } from "node:fs/promises";
+    import { ready, Vgg } from "vgg-wasm";
+    await ready();
+    const vgg = new Vgg(await readFile("fashion-vgg.onnx"), JSON.parse(await readFile("fashion-vgg.json", "utf8")));
+    const before = vgg.info.head.classes;
+    vgg.free();
+    for (const call of [() => vgg.info, () => vgg.classify(new Uint8Array(4), 1, 1), () => vgg.layers()]) {
+      try { call(); console.log("no error"); } catch (e) { console.log(e.constructor.name + ": " + e.message); }
+    }
+    console.log(before);`;
+  writeFileSync(path.join(project, "freed.mjs"), script);
+  const lines = run("node", ["freed.mjs"]).trim().split("\n");
+  assert.deepEqual(lines, [
+    "Error: this Vgg was freed: info cannot be used after free(); load the model again with new Vgg(bytes)",
+    "Error: this Vgg was freed: classify cannot be used after free(); load the model again with new Vgg(bytes)",
+    "Error: this Vgg was freed: layers cannot be used after free(); load the model again with new Vgg(bytes)",
+    "10",
+  ]);
+});
+
 test("the Node example prints the Fashion-VGG's top-5", () => {
   const out = run("node", ["node/classify.mjs", "sample.png", "fashion-vgg.onnx"]);
   console.log(out.trim());

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import { after, before, test } from "node:test";
 import { fetchBytes } from "../../www/fetch.js";
-import { catalogGroups, entryUrl, fetchEntry, sha256Hex } from "../../www/models.js";
+import { catalogGroups, entryUrl, entryUrls, fetchEntry, sha256Hex } from "../../www/models.js";
 
 const BODY = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 31) & 0xff));
 let server, base;
@@ -64,9 +64,26 @@ test("a catalog entry is checked against its sha256 and refused when it differs"
   await assert.rejects(fetchEntry({ ...entry, sha256: "0".repeat(64) }), /sha256 mismatch: the file has [0-9a-f]{64}, the catalog expects 0{64}; it was not used/);
 });
 
+test("a download tries its mirrors in order, and says what to do when none answers", async () => {
+  const sha = createHash("sha256").update(BODY).digest("hex");
+  const dead = "http://127.0.0.1:9/model.onnx"; // the discard port: nothing listens
+  const stages = [];
+  const entry = { bundled: false, urls: [dead, `${base}/missing.onnx`, `${base}/model.onnx`], bytes: BODY.length, sha256: sha };
+  const got = await fetchEntry(entry, { onStage: (s) => stages.push(s) });
+  assert.equal(got.bytes.byteLength, BODY.length);
+  assert.deepEqual(stages, ["trying 127.0.0.1:" + new URL(base).port, "trying 127.0.0.1:" + new URL(base).port, "checking sha256"]);
+  const none = { ...entry, urls: [dead, `${base}/missing.onnx`], page: "https://example.org/models/model.onnx" };
+  await assert.rejects(fetchEntry(none), (e) => {
+    assert.match(e.message, new RegExp(`^could not download it \\(${dead.replace(/[./]/g, "\\$&")}: .*; ${base.replace(/[./]/g, "\\$&")}/missing\\.onnx: .*404`));
+    assert.match(e.message, /offline .*CORS.*download it yourself from https:\/\/example\.org\/models\/model\.onnx and use “Open an ONNX file…”$/);
+    return true;
+  });
+});
+
 test("bundled files lie next to the page and come first", () => {
   const catalog = [{ id: "z", bundled: false, url: "https://example.org/z.onnx" }, { id: "b", bundled: true, file: "b.onnx" }];
   assert.equal(entryUrl(catalog[1]), "models/b.onnx");
   assert.equal(entryUrl(catalog[0]), "https://example.org/z.onnx");
+  assert.deepEqual(entryUrls({ bundled: false, urls: ["https://a/z.onnx", "https://b/z.onnx"] }), ["https://a/z.onnx", "https://b/z.onnx"]);
   assert.deepEqual(catalogGroups(catalog).map(([, ms]) => ms.map((m) => m.id)), [["b"], ["z"]]);
 });

@@ -1,0 +1,51 @@
+// Nothing the user had is lost when the engine fails: a worker whose wasm traps is
+// replaced, given the last model again, and the next request works.
+import assert from "node:assert/strict";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { launch, ROOT, serve, waitText } from "./harness.mjs";
+
+let server, browser;
+
+before(async () => {
+  server = await serve(path.join(ROOT, "www"));
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+test("a worker that traps is restarted with the last model, and the user is told", async (t) => {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
+  t.after(() => context.close());
+  // keep every worker the page starts, to send it the test-only request
+  await context.addInitScript(() => {
+    const Original = window.Worker;
+    window.workers = [];
+    window.Worker = class extends Original {
+      constructor(...args) {
+        super(...args);
+        window.workers.push(this);
+      }
+    };
+  });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => console.error("page error:", e.message));
+  await page.goto(server.url);
+  await waitText(page, "#model-status", /Loaded Fashion-VGG/);
+  await page.click("#samples-fashion .sample >> nth=0");
+  await waitText(page, "#result-status", /Top \d+ for /);
+  const before = await page.textContent("#predictions li .label");
+  await page.evaluate(() => window.workers.at(-1).postMessage({ id: -1, type: "crashForTest" }));
+  await waitText(page, "#model-status", /The engine stopped \(unreachable \(a test asked for a trap\)\) and was restarted with Fashion-VGG \(trained here\); you can go on\./);
+  assert.equal(await page.evaluate(() => window.workers.length), 2, "a new worker replaced the old one");
+  // the image is run again on the reloaded model, and the next request works
+  await waitText(page, "#result-status", /Top \d+ for /);
+  assert.equal(await page.textContent("#predictions li .label"), before);
+  const next = await page.getAttribute("#samples-fashion .sample >> nth=1", "aria-label");
+  await page.click("#samples-fashion .sample >> nth=1");
+  await waitText(page, "#result-status", new RegExp(`Top \\d+ for ${next.replace(/[()/]/g, ".")}`));
+  assert.ok((await page.$$("#predictions li")).length > 0);
+});
