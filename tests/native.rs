@@ -321,3 +321,32 @@ fn the_typescript_interfaces_name_exactly_the_fields_rust_serialises() {
         assert_eq!(declared, &rust, "interface {name}: declared fields vs Rust's");
     }
 }
+
+/// Inputs on which fuzzing (tests/fuzz, `./build.sh fuzz`) once crashed the crate, kept in
+/// tests/fixtures/regressions as `<target>-<what>.<ext>`: each must now be an error.
+#[test]
+fn fuzzing_findings_are_errors_not_crashes() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/regressions");
+    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for f in files {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        let bytes = std::fs::read(&f).unwrap();
+        let e = match name.split('-').next().unwrap() {
+            "load_model" => format!("{:#}", Pipeline::new(&bytes, Options::default()).unwrap_err()),
+            "decode_image" => {
+                let img = vgg_wasm::preprocess::decode_image(&bytes);
+                let spec = vgg_wasm::preprocess::PreprocessSpec::imagenet_224();
+                format!("{:#}", img.and_then(|i| vgg_wasm::preprocess::prepare(&i, &spec)).unwrap_err())
+            }
+            "options" => {
+                let opts: Options = serde_json::from_slice(&bytes).unwrap();
+                let mut p = Pipeline::new(IDENTITY3, opts).unwrap();
+                format!("{:#}", p.forward(&gradient_rgba(37, 23), 37, 23).unwrap_err())
+            }
+            other => panic!("{name}: no fuzz target {other}"),
+        };
+        println!("{name}: {e}");
+    }
+}

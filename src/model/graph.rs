@@ -53,6 +53,14 @@ pub(super) fn graph_info(proto: &pb::ModelProto) -> Result<GraphInfo> {
         inputs.iter().map(|i| &i.name).collect::<Vec<_>>()
     );
     let output = graph.output.first().context("the ONNX graph declares no output")?;
+    // every declared output must come from somewhere (tract indexes by the name and would
+    // panic: found by fuzzing)
+    for o in &graph.output {
+        let known = graph.node.iter().any(|n| n.output.contains(&o.name))
+            || graph.input.iter().any(|i| i.name == o.name)
+            || graph.initializer.iter().any(|t| t.name == o.name);
+        ensure!(known, "the graph declares an output '{}' that no node produces", o.name);
+    }
     check_weights_fit(graph)?;
     let input_shape = declared_shape(inputs[0]);
     ensure!(
