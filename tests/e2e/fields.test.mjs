@@ -3,28 +3,18 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { after, before, test } from "node:test";
-import { launch, openPage, ROOT, serve, shot, waitText } from "./harness.mjs";
+import { test } from "node:test";
+import { openPage, ROOT, shot, waitText, pageServerAndBrowser } from "./harness.mjs";
 
 const json = (rel) => JSON.parse(readFileSync(path.join(ROOT, rel), "utf8"));
-let server, browser;
-
-before(async () => {
-  server = await serve(path.join(ROOT, "www"));
-  browser = await launch();
-});
+const env = pageServerAndBrowser();
 
 /** Each test on a page of its own. */
 async function open(t) {
-  const page = await openPage(browser, server.url, { width: 1200, height: 1400 });
+  const page = await openPage(env.browser, env.server.url, { width: 1200, height: 1400 });
   t.after(() => page.close());
   return page;
 }
-
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
 
 test("the JS API gives layers, activations, fields and gradients for the bundled VGG16 base", async (t) => {
   const page = await open(t);

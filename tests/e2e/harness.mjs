@@ -5,6 +5,7 @@ import { createServer } from "node:http";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { after, before } from "node:test";
 import { chromium } from "playwright-core";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -43,6 +44,21 @@ export async function launch() {
       "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
     ],
   });
+}
+
+/** For a test file that drives the page: serves www/ and launches Chromium before its
+ *  tests, closes both after them. `server` and `browser` are set once the tests run. */
+export function pageServerAndBrowser() {
+  const env = { server: null, browser: null };
+  before(async () => {
+    env.server = await serve(path.join(ROOT, "www"));
+    env.browser = await launch();
+  });
+  after(async () => {
+    await env.browser?.close();
+    env.server?.close();
+  });
+  return env;
 }
 
 /** Saves a screenshot under .e2e/screenshots and returns its path. */

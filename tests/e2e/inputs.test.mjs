@@ -3,31 +3,21 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { after, before, test } from "node:test";
-import { launch, openPage, ROOT, serve, shot, waitText } from "./harness.mjs";
+import { test } from "node:test";
+import { openPage, ROOT, shot, waitText, pageServerAndBrowser } from "./harness.mjs";
 
-let server, browser;
-
-before(async () => {
-  server = await serve(path.join(ROOT, "www"));
-  browser = await launch();
-});
+const env = pageServerAndBrowser();
 
 /** A fresh page for each test, answering with a classifier: the zoo-layout fixture (random
  *  weights, for tests only), opened after the default model so that it stays. */
 async function open(t) {
-  const page = await openPage(browser, server.url);
+  const page = await openPage(env.browser, env.server.url);
   t.after(() => page.close());
   await waitText(page, "#model-status", /Loaded Fashion-VGG/);
   await page.setInputFiles("#model-file", path.join(ROOT, "tests/fixtures/gen/zoo_vgg16.onnx"));
   await waitText(page, "#model-status", /Loaded zoo_vgg16\.onnx/);
   return page;
 }
-
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
 
 /** A DataTransfer holding one file, made in the page. */
 function transfer(page, file, name, type) {
@@ -87,7 +77,7 @@ test("a drawing is classified", async (t) => {
 });
 
 test("the page fits a phone-width screen", async () => {
-  const phone = await openPage(browser, server.url, { width: 390, height: 844 });
+  const phone = await openPage(env.browser, env.server.url, { width: 390, height: 844 });
   await phone.locator("#samples-photo .sample").first().waitFor();
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`);

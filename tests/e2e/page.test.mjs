@@ -4,29 +4,20 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { after, before, test } from "node:test";
-import { launch, openPage, ROOT, serve, shot, SHOTS, skipUnless, waitText as waitTextIn } from "./harness.mjs";
+import { before, test } from "node:test";
+import { openPage, ROOT, shot, SHOTS, skipUnless, waitText as waitTextIn, pageServerAndBrowser } from "./harness.mjs";
 
 const GEN = path.join(ROOT, "tests/fixtures/gen");
 const json = (rel) => JSON.parse(readFileSync(path.join(ROOT, rel), "utf8"));
 const SAMPLES = json("www/samples/samples.json");
 const FASHION_CARD = "training/results/fashion-vgg.json";
-let server, browser;
+const env = pageServerAndBrowser();
 
-before(async () => {
-  server = await serve(path.join(ROOT, "www"));
-  browser = await launch();
-  console.log(`screenshots: ${SHOTS}`);
-});
-
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+before(() => console.log(`screenshots: ${SHOTS}`));
 
 /** Each test on a page of its own: no test depends on what another left behind. */
 async function open(t, viewport) {
-  const page = await openPage(browser, server.url, viewport);
+  const page = await openPage(env.browser, env.server.url, viewport);
   t.after(() => page.close());
   return page;
 }
@@ -141,7 +132,7 @@ test("the VGG16 conv base shows feature maps of a photo", async (t) => {
 const MAIN_THREAD_FAIL_MS = 1000;
 
 test("the main thread stays responsive while VGG16 runs and its layers are drawn (measured)", async (t) => {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
+  const context = await env.browser.newContext({ viewport: { width: 1200, height: 1000 } });
   t.after(() => context.close());
   // watch long tasks from before the page's own scripts run
   await context.addInitScript(() => {
@@ -150,7 +141,7 @@ test("the main thread stays responsive while VGG16 runs and its layers are drawn
       .observe({ type: "longtask", buffered: true });
   });
   const page = await context.newPage();
-  await page.goto(server.url);
+  await page.goto(env.server.url);
   await waitText(page, "#model-status", /Loaded Fashion-VGG/);
   await page.click("#samples-fashion .sample >> nth=0");
   await page.locator("#network .layer .thumb").first().waitFor();

@@ -1,24 +1,13 @@
 // Nothing the user had is lost when the engine fails: a worker whose wasm traps is
 // replaced, given the last model again, and the next request works.
 import assert from "node:assert/strict";
-import path from "node:path";
-import { after, before, test } from "node:test";
-import { launch, ROOT, serve, waitText } from "./harness.mjs";
+import { test } from "node:test";
+import { waitText, pageServerAndBrowser } from "./harness.mjs";
 
-let server, browser;
-
-before(async () => {
-  server = await serve(path.join(ROOT, "www"));
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+const env = pageServerAndBrowser();
 
 test("a worker that traps is restarted with the last model, and the user is told", async (t) => {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
+  const context = await env.browser.newContext({ viewport: { width: 1200, height: 1000 } });
   t.after(() => context.close());
   // keep every worker the page starts, to send it the test-only request
   await context.addInitScript(() => {
@@ -33,7 +22,7 @@ test("a worker that traps is restarted with the last model, and the user is told
   });
   const page = await context.newPage();
   page.on("pageerror", (e) => console.error("page error:", e.message));
-  await page.goto(server.url);
+  await page.goto(env.server.url);
   await waitText(page, "#model-status", /Loaded Fashion-VGG/);
   await page.click("#samples-fashion .sample >> nth=0");
   await waitText(page, "#result-status", /Top \d+ for /);

@@ -4,24 +4,14 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { after, before, test } from "node:test";
-import { launch, openPage, ROOT, serve, waitText } from "./harness.mjs";
+import { test } from "node:test";
+import { openPage, ROOT, waitText, pageServerAndBrowser } from "./harness.mjs";
 
 const PAYLOAD = (i) => `<img src=x onerror="window.pwned=${i}">`;
-let server, browser;
-
-before(async () => {
-  server = await serve(path.join(ROOT, "www"));
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+const env = pageServerAndBrowser();
 
 test("labels, sidecar text and file names with markup are shown as text and never run", async (t) => {
-  const page = await openPage(browser, server.url);
+  const page = await openPage(env.browser, env.server.url);
   t.after(() => page.close());
   await page.evaluate(() => {
     window.violations = [];
@@ -56,7 +46,7 @@ test("the policy is in the page and in the server's headers, for the worker too"
   const sources = meta.split(/[\s;]+/);
   for (const bad of ["'unsafe-inline'", "'unsafe-eval'", "*", "http:"]) assert.ok(!sources.includes(bad), `the policy allows ${bad}`);
   for (const file of ["", "worker.js", "pkg/vgg_wasm.js"]) {
-    const r = await fetch(`${server.url}/${file}`);
+    const r = await fetch(`${env.server.url}/${file}`);
     assert.equal(r.headers.get("content-security-policy"), meta, file || "index.html");
   }
 });

@@ -4,10 +4,10 @@
 // the image, then lets them through.
 import assert from "node:assert/strict";
 import path from "node:path";
-import { after, before, test } from "node:test";
-import { launch, ROOT, serve, waitText } from "./harness.mjs";
+import { test } from "node:test";
+import { ROOT, waitText, pageServerAndBrowser } from "./harness.mjs";
 
-let server, browser;
+const env = pageServerAndBrowser();
 
 /** Runs in the page before its scripts: answers to requests of type `window.holdType`,
  *  posted while it is set, are kept in `window.held` until `window.releaseHeld()`;
@@ -47,27 +47,17 @@ function holdAnswers() {
   };
 }
 
-before(async () => {
-  server = await serve(path.join(ROOT, "www"));
-  browser = await launch();
-});
-
 /** A fresh page for each test, with the answer-holding Worker, once Fashion-VGG is in. */
 async function open(t) {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
+  const context = await env.browser.newContext({ viewport: { width: 1200, height: 1000 } });
   t.after(() => context.close());
   await context.addInitScript(holdAnswers);
   const page = await context.newPage();
   page.on("pageerror", (e) => console.error("page error:", e.message));
-  await page.goto(server.url);
+  await page.goto(env.server.url);
   await waitText(page, "#model-status", /Loaded Fashion-VGG/);
   return page;
 }
-
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
 
 /** Clicks Fashion-MNIST sample `i` and waits for its answer and its own layer strip (the
  *  previous image's strip stays until the new one replaces it). */
@@ -130,7 +120,7 @@ test("a channel opened on the old image does not replace the inspector after the
 });
 
 test("a model the user opened before the catalog arrived is not replaced by the default", async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   // the catalog arrives only after the user's own model has loaded
   let catalogAsked;
   const loaded = new Promise((r) => (catalogAsked = r));
@@ -139,7 +129,7 @@ test("a model the user opened before the catalog arrived is not replaced by the 
     await route.continue();
   });
   const p = await context.newPage();
-  await p.goto(server.url);
+  await p.goto(env.server.url);
   await p.setInputFiles("#model-file", path.join(ROOT, "tests/fixtures/gen/zoo_vgg16.onnx"));
   await waitText(p, "#model-status", /Loaded zoo_vgg16\.onnx/);
   catalogAsked();
