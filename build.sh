@@ -4,7 +4,7 @@
 #
 #   ./build.sh serve   build and serve the page on http://127.0.0.1:8080
 #   ./build.sh test    every test: native cargo test, wasm-pack test in headless Chrome
-#                      (and Firefox), the page's end-to-end tests in headless Chromium
+#                      and Firefox, the page's end-to-end tests, 30 s of fuzzing per target
 #   ./build.sh build   the release wasm package into www/pkg
 #   ./build.sh dist    a self-contained folder dist/ that any static host serves as is
 #   ./build.sh pack    the npm package, target/npm/vgg-wasm-<version>.tgz
@@ -283,7 +283,7 @@ case "${1:-}" in
     dist) setup_build; setup_python; models; build; dist ;;
     pack) setup_build; setup_python; models; build; pack ;;
     *)
-        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac
