@@ -379,22 +379,10 @@ fn bytes_arg(name: &str, v: &JsValue, buffer_ok: bool) -> Result<Vec<u8>, JsErro
     }
 }
 
-/// RGBA pixels for a `width` x `height` image: type, pixel limit and length are checked
-/// before anything is copied.
+/// RGBA pixels for a `width` x `height` image, copied into wasm memory only once their
+/// type and the pixel limit are checked (the length is checked with the pixels, in Rust).
 fn rgba_arg(v: &JsValue, width: u32, height: u32) -> Result<Vec<u8>, JsError> {
-    let pixels = width as u64 * height as u64;
-    if pixels > crate::preprocess::MAX_PIXELS {
-        return Err(JsError::new(&format!(
-            "image {width}x{height} has {pixels} pixels, more than the {} accepted",
-            crate::preprocess::MAX_PIXELS
-        )));
-    }
-    let len = js_sys::Reflect::get(v, &"length".into()).ok().and_then(|l| l.as_f64());
-    if let (Some(n), true) = (len, v.is_instance_of::<js_sys::Uint8Array>() || v.is_instance_of::<js_sys::Uint8ClampedArray>()) {
-        if n as u64 != pixels * 4 {
-            return Err(JsError::new(&format!("RGBA buffer has {n} bytes, but {width}x{height}x4 = {}", pixels * 4)));
-        }
-    }
+    crate::preprocess::check_size(width, height).map_err(js_error)?;
     bytes_arg("rgba", v, false)
 }
 

@@ -301,15 +301,18 @@ pub struct Prepared {
 /// Larger ones are refused before anything is allocated for them; wasm32 has 4 GiB in all.
 pub const MAX_PIXELS: u64 = 100_000_000;
 
+/// The pixel count of a `width` x `height` image, refused above [`MAX_PIXELS`]: checked
+/// before anything is allocated for the image.
+pub fn check_size(width: u32, height: u32) -> Result<u64> {
+    let pixels = width as u64 * height as u64; // at most (2^32 - 1)^2: fits u64
+    ensure!(pixels <= MAX_PIXELS, "image {width}x{height} has {pixels} pixels, more than the {MAX_PIXELS} accepted");
+    Ok(pixels)
+}
+
 /// Checks that `rgba` is a `width` x `height` RGBA buffer and wraps it.
 pub fn rgba_image(rgba: &[u8], width: u32, height: u32) -> Result<RgbaImage> {
     ensure!(width > 0 && height > 0, "image width and height must be > 0, got {width}x{height}");
-    let pixels = width as u64 * height as u64; // at most (2^32 - 1)^2: fits u64
-    ensure!(
-        pixels <= MAX_PIXELS,
-        "image {width}x{height} has {pixels} pixels, more than the {MAX_PIXELS} accepted"
-    );
-    let expected = pixels * 4;
+    let expected = check_size(width, height)? * 4;
     ensure!(
         rgba.len() as u64 == expected,
         "RGBA buffer has {} bytes, but {width}x{height}x4 = {expected}",
@@ -323,24 +326,25 @@ pub fn rgba_image(rgba: &[u8], width: u32, height: u32) -> Result<RgbaImage> {
 pub fn decode_image(bytes: &[u8]) -> Result<RgbaImage> {
     ensure!(!bytes.is_empty(), "image bytes are empty");
     let what = || format!("decoding image ({} bytes; PNG and JPEG are supported)", bytes.len());
+    use image::ImageDecoder;
     let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().with_context(what)?;
-    // the header's size is checked, by this crate's own limit, before any pixel is allocated
+    // the header is read once; its size is checked, by this crate's own limit, before any
+    // pixel is allocated (a header too large for a 32-bit address space fails already here,
+    // on wasm32, as a limit)
     reader.no_limits();
-    // (a header too large for a 32-bit address space fails here, on wasm32, as a limit)
-    let (width, height) = reader
-        .into_dimensions()
+    let mut decoder = reader
+        .into_decoder()
         .map_err(|e| match e {
             image::ImageError::Limits(_) => anyhow::anyhow!("its header declares more than the {MAX_PIXELS} pixels accepted"),
             e => anyhow::Error::new(e),
         })
         .with_context(what)?;
-    let pixels = width as u64 * height as u64;
-    ensure!(pixels <= MAX_PIXELS, "image {width}x{height} has {pixels} pixels, more than the {MAX_PIXELS} accepted");
-    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().with_context(what)?;
+    let (width, height) = decoder.dimensions();
+    check_size(width, height)?;
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(MAX_PIXELS * 8); // RGBA8 and the decoder's own buffer
-    reader.limits(limits);
-    Ok(reader.decode().with_context(what)?.to_rgba8())
+    decoder.set_limits(limits).with_context(what)?;
+    Ok(image::DynamicImage::from_decoder(decoder).with_context(what)?.to_rgba8())
 }
 
 /// Resize, centre-crop and normalise `img` per `spec`.
