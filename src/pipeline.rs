@@ -85,6 +85,8 @@ pub struct ModelInfo {
     /// What the crate read from the graph to fill in the preprocessing the options left
     /// open (layout, grey channel, the graph's own scaling, its fixed size), in words.
     pub detected: Vec<String>,
+    /// Threads inference runs on (1 unless the threaded build set up a pool).
+    pub threads: usize,
 }
 
 /// A loaded model with its preprocessing and labels.
@@ -104,12 +106,13 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Loads ONNX `bytes` with `options`.
-    pub fn new(bytes: &[u8], options: Options) -> Result<Pipeline> {
+    /// Owned bytes (a `Vec`) are freed once decoded, which lowers the load's peak memory.
+    pub fn new<'a>(bytes: impl Into<std::borrow::Cow<'a, [u8]>>, options: Options) -> Result<Pipeline> {
         let mut spec_opts = options.preprocess.unwrap_or_default();
         let plan_hw = spec_opts.crop.map_or(DEFAULT_PLAN_HW, |[h, w]| [h as usize, w as usize]);
         let plan_hw = if plan_hw.contains(&0) { DEFAULT_PLAN_HW } else { plan_hw };
         let nhwc = spec_opts.layout.map(|l| l == Layout::Nhwc);
-        let model = Model::load(bytes, plan_hw, nhwc, options.activations).context("loading the model")?;
+        let model = Model::load(bytes.into(), plan_hw, nhwc, options.activations).context("loading the model")?;
         let info = model.info().clone();
         // what the graph says about its input, where the options leave it open
         let mut detected = Vec::new();
@@ -185,6 +188,7 @@ impl Pipeline {
             dynamic_size: self.model.is_dynamic(),
             nodes: g.op_types.len(),
             detected: self.detected.clone(),
+            threads: crate::model::threads(),
         })
     }
 
@@ -258,6 +262,16 @@ impl Pipeline {
         let analysis = analysis.context("the input tensor must have rank 4")?;
         let (shape, data) = self.remember(analysis, None, outputs);
         Ok(Output { shape, data, timings: Timings { preprocess_ms: 0.0, inference_ms } })
+    }
+
+    /// Runs an already-preprocessed tensor once, timing every operator of the plan (for
+    /// benchmarks: the run is not kept for inspection).
+    pub fn profile_tensor(&mut self, data: &[f32], shape: &[usize]) -> Result<Vec<crate::model::NodeTime>> {
+        ensure!(data.iter().all(|v| v.is_finite()), "input tensor contains NaN or infinite values");
+        if shape.len() == 4 {
+            self.check_memory(&self.analysis_for(shape))?;
+        }
+        self.model.profile(data.to_vec(), shape)
     }
 
     /// Keeps the run for inspection (all its outputs only when activations are kept);

@@ -56,6 +56,9 @@ pub enum LayerKind {
 pub struct Layer {
     /// The tensor this layer outputs, as named in the graph.
     pub name: String,
+    /// The graph node that computes it (its name, or its output's when it has none): what
+    /// tract calls the operators it makes from it.
+    pub node: String,
     /// VGG's own name for it: conv1_1 ... pool5, fc6 ...; the op type for the others.
     pub label: String,
     pub op_type: String,
@@ -95,6 +98,7 @@ impl Layer {
     pub fn spatial(name: &str, op_type: &str, op: Op, kernel: usize, stride: usize, pad: usize) -> Layer {
         Layer {
             name: name.into(),
+            node: name.into(),
             label: name.into(),
             op_type: op_type.into(),
             op,
@@ -113,6 +117,8 @@ impl Layer {
 #[serde(rename_all = "camelCase")]
 pub struct LayerAnalysis {
     pub name: String,
+    /// The graph node that computes it (names the layer in a profile).
+    pub node: String,
     pub label: String,
     pub op_type: String,
     pub kind: LayerKind,
@@ -213,6 +219,7 @@ pub fn analyse(layers: &[Layer], [channels, height, width]: [usize; 3]) -> Resul
         }
         out.push(LayerAnalysis {
             name: l.name.clone(),
+            node: l.node.clone(),
             label: l.label.clone(),
             op_type: l.op_type.clone(),
             kind: l.kind(),

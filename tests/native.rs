@@ -99,7 +99,7 @@ fn models_that_cannot_run_are_refused_by_name() {
     assert_eq!(BAD_MODELS.len(), BAD_MODEL_MESSAGES.len());
     for ((name, bytes), (n, expected)) in BAD_MODELS.iter().zip(BAD_MODEL_MESSAGES) {
         assert_eq!(name, n);
-        let e = format!("{:#}", Pipeline::new(bytes, Options::default()).unwrap_err());
+        let e = format!("{:#}", Pipeline::new(*bytes, Options::default()).unwrap_err());
         println!("{name:14} {e}");
         assert!(e.contains(expected), "{name}: {e}");
     }
@@ -348,5 +348,59 @@ fn fuzzing_findings_are_errors_not_crashes() {
             other => panic!("{name}: no fuzz target {other}"),
         };
         println!("{name}: {e}");
+    }
+}
+
+#[test]
+fn a_profiled_run_times_every_layer_and_leaves_the_model_as_it_was() {
+    let fx = fixture("zoo_vgg16");
+    let mut p = Pipeline::new(fx.model, Options::default()).unwrap();
+    let input = f32s(fx.input);
+    let times = p.profile_tensor(&input, fx.input_shape).unwrap();
+    for t in &times {
+        assert!(t.ms.is_finite() && t.ms >= 0.0, "{t:?}");
+    }
+    // every convolution and dense layer of the graph is timed under its ONNX name
+    for layer in p.layers().unwrap().iter().filter(|l| matches!(l.kind, LayerKind::Conv | LayerKind::Fc)) {
+        assert!(
+            times.iter().any(|t| t.node == layer.node || t.node.starts_with(&format!("{}.", layer.node))),
+            "{} is not in the profile: {:?}",
+            layer.node,
+            times.iter().map(|t| &t.node).collect::<Vec<_>>()
+        );
+    }
+    let out = p.forward_tensor(&input, fx.input_shape).unwrap();
+    assert!(rel_max_err(&out.data, &f32s(fx.output)) <= TOLERANCE);
+    assert!(p.profile_tensor(&input[1..], fx.input_shape).is_err());
+}
+
+/// Thread counts are checked; the threaded build's executor (natively, rayon's own pool)
+/// gives the answers of one thread. One test: the thread count is global.
+#[test]
+fn threads_are_checked_and_give_the_answers_of_one_thread() {
+    use vgg_wasm::model::{threads, use_threads, THREADED_BUILD};
+    assert_eq!(threads(), 1);
+    assert!(use_threads(0).is_err());
+    if !THREADED_BUILD {
+        // the default build runs on one thread and says so when asked for more
+        let e = use_threads(2).unwrap_err().to_string();
+        assert!(e.contains("one thread"), "{e}");
+        assert_eq!(threads(), 1);
+        return;
+    }
+    for name in ["zoo_vgg16", "keras_vgg16_nhwc", "torchvision_vgg16"] {
+        let fx = fixture(name);
+        let mut p = Pipeline::new(fx.model, Options::default()).unwrap();
+        let input = f32s(fx.input);
+        use_threads(1).unwrap();
+        let one = p.forward_tensor(&input, fx.input_shape).unwrap().data;
+        use_threads(2).unwrap();
+        assert_eq!(p.info().unwrap().threads, 2);
+        let two = p.forward_tensor(&input, fx.input_shape).unwrap().data;
+        use_threads(1).unwrap();
+        let err = rel_max_err(&two, &one);
+        println!("{name:24} 2 threads vs 1: relative max difference {err:.2e}");
+        assert!(err <= 1e-5, "{name}: 2 threads differ from 1 by {err}");
+        assert!(rel_max_err(&two, &f32s(fx.output)) <= TOLERANCE, "{name}");
     }
 }

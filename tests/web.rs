@@ -183,6 +183,7 @@ fn every_bad_input_is_a_js_error_naming_it_and_the_instance_keeps_working() {
         v
     };
     let tensor = || f32a(&vec![0.0; 3 * 224 * 224]);
+    let threads = |v: JsValue| vgg_wasm::bindings::use_threads(v).map(|_| JsValue::UNDEFINED).map_err(JsValue::from);
     let shape = || serde_wasm_bindgen::to_value(&[1, 3, 224, 224]).unwrap();
 
     // (case, the call, what its message must contain)
@@ -239,6 +240,11 @@ fn every_bad_input_is_a_js_error_naming_it_and_the_instance_keeps_working() {
         ("unit index NaN".into(), call(&vgg, "nestedFields", &[s("pool5"), n(f64::NAN), n(0.0)]), vec!["NaN"]),
         ("saliency without kept activations".into(), call(&vgg, "saliency", &[n(3.0)]), vec!["options.activations"]),
         ("input geometry of 0 x 10".into(), call(&vgg, "inputGeometry", &[n(0.0), n(10.0)]), vec!["width", "got 0"]),
+        ("profile: tensor of the wrong length".into(), call(&vgg, "profileTensor", &[f32a(&[0.0; 5]), shape()]), vec!["5 values", "[1, 3, 224, 224]"]),
+        ("profile: tensor a string".into(), call(&vgg, "profileTensor", &[s("x"), shape()]), vec!["data must be a Float32Array", "a string"]),
+        ("useThreads(2) in the one-thread build".into(), threads(n(2.0)), vec!["one thread", "asked for 2"]),
+        ("useThreads(0)".into(), threads(n(0.0)), vec!["threads must be a whole number from 1 to 256", "got 0"]),
+        ("useThreads of a string".into(), threads(s("two")), vec!["threads must be", "a string"]),
     ];
     for (i, offset) in [1, 10, 100, 1_000, 10_000, 100_000, 300_000, 500_000, 800_000, m.len() - 1].into_iter().enumerate() {
         cases.push((format!("model truncated at {offset} bytes (cut {i})"), new(u8s(&m[..offset]), ""), vec!["loading the model", &"bytes"]));
@@ -443,4 +449,33 @@ fn answers_built_in_the_bindings_have_exactly_the_declared_fields() {
     // the view is the run's own: the image at the model's size, not prepared again
     assert_eq!((get(&view, "width").as_f64(), get(&view, "height").as_f64()), (Some(120.0), Some(90.0)));
     assert_eq!(js_keys(&get(&view, "geometry")), ts["Geometry"]);
+}
+
+#[wasm_bindgen_test]
+fn a_profiled_run_and_the_module_facts() {
+    use vgg_wasm::bindings::{is_threaded_build, memory_bytes, thread_count};
+    let fx = fixture("zoo_vgg16");
+    let mut vgg = Vgg::new(u8s(fx.model), JsValue::UNDEFINED).unwrap();
+    let shape = serde_wasm_bindgen::to_value(fx.input_shape).unwrap();
+    let times = js_sys::Array::from(&vgg.profile_tensor(f32a(&f32s(fx.input)), shape.clone()).unwrap());
+    let nodes: Vec<String> = times.iter().map(|t| get(&t, "node").as_string().unwrap()).collect();
+    assert!(times.iter().all(|t| get(&t, "ms").as_f64().is_some_and(|ms| ms >= 0.0)));
+    // every convolution's graph node is in the profile, and named in its LayerInfo
+    let layers = js_sys::Array::from(&vgg.layers().unwrap());
+    let convs: Vec<String> = layers
+        .iter()
+        .filter(|l| get(l, "kind").as_string().as_deref() == Some("conv"))
+        .map(|l| get(&l, "node").as_string().unwrap())
+        .collect();
+    assert_eq!(convs.len(), 13);
+    for c in &convs {
+        assert!(nodes.iter().any(|n| n == c || n.starts_with(&format!("{c}."))), "{c} not in {nodes:?}");
+    }
+    // the default build: one thread, and a wasm memory that holds at least the model
+    assert!(!is_threaded_build());
+    assert_eq!(thread_count(), 1);
+    assert_eq!(get(&vgg.info().unwrap(), "threads").as_f64(), Some(1.0));
+    assert!(memory_bytes() >= fx.model.len() as f64, "{} bytes", memory_bytes());
+    let out = tensor_data(&vgg.forward_tensor(f32a(&f32s(fx.input)), shape).unwrap());
+    assert!(rel_max_err(&out, &f32s(fx.output)) <= TOLERANCE);
 }

@@ -17,7 +17,7 @@ for (const f of ["vgg_wasm.js", "vgg_wasm.d.ts", "vgg_wasm_bg.wasm", "vgg_wasm_b
 }
 for (const f of ["common.js", "index.js", "node.js", "index.d.ts"]) copyFileSync(path.join(root, "src/npm", f), path.join(out, f));
 // the page's download helper, worker and its client: one copy, in www/, serves both
-for (const f of ["fetch.js", "worker.js", "engine.js"]) copyFileSync(path.join(root, "www", f), path.join(out, f));
+for (const f of ["fetch.js", "worker.js", "engine.js", "builds.js"]) copyFileSync(path.join(root, "www", f), path.join(out, f));
 copyFileSync(path.join(root, "README.md"), path.join(out, "README.md"));
 
 const pkg = {
@@ -44,7 +44,7 @@ const pkg = {
     "./pkg/vgg_wasm_bg.wasm": "./pkg/vgg_wasm_bg.wasm",
     "./package.json": "./package.json",
   },
-  files: ["index.js", "node.js", "common.js", "fetch.js", "engine.js", "worker.js", "index.d.ts", "pkg/vgg_wasm.js", "pkg/vgg_wasm.d.ts", "pkg/vgg_wasm_bg.wasm",
+  files: ["index.js", "node.js", "common.js", "fetch.js", "engine.js", "worker.js", "builds.js", "index.d.ts", "pkg/vgg_wasm.js", "pkg/vgg_wasm.d.ts", "pkg/vgg_wasm_bg.wasm",
     "pkg/vgg_wasm_bg.wasm.d.ts", "README.md"],
   // worker.js answers messages as soon as it is imported: a bundler must keep it
   sideEffects: ["./worker.js"],

@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
-"""Serves a directory on loopback, as any static host would, plus the page's
-Content-Security-Policy as a response header (read from the meta tag in its index.html),
-so that the worker, which a meta tag does not reach, runs under the same policy.
+"""Serves a directory on loopback, as any static host would, plus two things a host must
+add as response headers:
+- the page's Content-Security-Policy (read from the meta tag in its index.html), so that
+  the worker, which a meta tag does not reach, runs under the same policy;
+- cross-origin isolation (COOP same-origin, COEP require-corp), without which browsers
+  give no shared memory, so no threads.
 
-    python3 tools/serve.py DIR [PORT]     PORT 0 picks a free one; the port is printed
-                                          (a DIR whose index.html has no policy is served plainly)
+    python3 tools/serve.py DIR [PORT] [--not-isolated]
+        PORT 0 picks a free one; the port is printed. A DIR whose index.html has no policy
+        is served without one; --not-isolated leaves out COOP and COEP (a host that cannot
+        set headers, as the single-threaded fallback sees it).
 """
 import functools
 import http.server
@@ -24,14 +29,19 @@ def policy(root):
 
 
 def main():
-    root = sys.argv[1]
-    port = int(sys.argv[2]) if len(sys.argv) > 2 else 8080
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    isolated = "--not-isolated" not in sys.argv
+    root = args[0]
+    port = int(args[1]) if len(args) > 1 else 8080
     csp = policy(root)
 
     class Handler(http.server.SimpleHTTPRequestHandler):
         def end_headers(self):
             if csp:
                 self.send_header("Content-Security-Policy", csp)
+            if isolated:
+                self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+                self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
             super().end_headers()
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Handler, directory=root))

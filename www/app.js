@@ -2,7 +2,7 @@
 // engine.js talks to the worker, models.js fetches, inputs.js gathers images, render/ and
 // panels/ draw. Untrusted text (labels, file names) is rendered with textContent only.
 import { Engine } from "./engine.js";
-import { credit, formatBytes, modelSummary, viewCaption } from "./format.js";
+import { credit, formatBytes, modelSummary, runtimeSummary, viewCaption } from "./format.js";
 import { decodeToCanvas, initInputs } from "./inputs.js";
 import { clearCache, download, fetchEntry, loadCatalog, sha256Hex } from "./models.js";
 import { showDepthPanel } from "./panels/depth.js";
@@ -18,14 +18,20 @@ const DEFAULT_MODEL = "fashion-vgg"; // bundled and small (about 1.4 MB): useful
 const FEATURE_MAPS = 16; // feature maps shown for a model without a classifier
 const STRIP_CHANNELS = 3; // channels shown per layer in the network strip
 const STRIP_THUMB_PX = 64; // strip thumbnails are max-pooled to at most this many pixels a side
-// Models up to this size keep their activations (layer views, gradients); the 500 MB
-// ImageNet VGGs would need twice their size again in wasm memory, which has 4 GiB.
-const ACTIVATIONS_MAX_BYTES = 200 * 1024 * 1024;
+// Models up to this size keep their activations (layer views, gradients): the ImageNet VGG16
+// and VGG19 (528-548 MiB) too. Keeping them holds a second copy of the weights for the
+// backward pass; measured with the 553 MB VGG16, wasm memory after loading is 1917 MiB on one
+// thread and 2318 MiB on two (1074 and 1470 MiB without), within wasm's 4 GiB.
+const ACTIVATIONS_MAX_BYTES = 640 * 1024 * 1024;
 
 const $ = (id) => document.getElementById(id);
 
+// `?threads=N` in the page's address overrides the default thread count (onnxruntime-web's
+// rule); threads need a cross-origin isolated page, and the engine says when it has none.
+const THREADS = new URLSearchParams(location.search).get("threads");
+
 const state = {
-  engine: Engine.start(),
+  engine: Engine.start(undefined, { threads: THREADS == null ? null : Number(THREADS) }),
   catalog: [], // www/models/catalog.json entries
   model: null, // {info, layers, convStack, activations, name, bytes, id} of the model the worker holds
   image: null, // {name, width, height, rgba} of the current image
@@ -298,11 +304,41 @@ state.engine.onRestart = async (reason) => {
   const last = state.model;
   state.model = null;
   resetLayerViews();
+  showRuntime();
   if (!last) return setText("model-status", `The engine stopped (${reason}) and was restarted.`, true);
   setText("model-status", `The engine stopped (${reason}); it was restarted and is loading ${last.name} again…`, true);
   await last.reload();
   if (state.model) setText("model-status", `The engine stopped (${reason}) and was restarted with ${last.name}; you can go on.`);
 };
+
+/** On a host that cannot send COOP and COEP, coi-sw.js adds them and the page reloads once
+ *  under it, so that threads are possible. Never twice in a session: where the worker
+ *  cannot isolate the page (a browser that ignores it), the page stays single-threaded. */
+async function isolateWithServiceWorker() {
+  if (crossOriginIsolated || !isSecureContext || !("serviceWorker" in navigator)) return;
+  if (sessionStorage.getItem("coi-reloaded")) return;
+  try {
+    const registration = await navigator.serviceWorker.register("./coi-sw.js");
+    if (navigator.serviceWorker.controller) return; // it controls the page, yet no isolation
+    await new Promise((resolve) => {
+      const worker = registration.installing ?? registration.waiting ?? registration.active;
+      if (worker.state === "activated") return resolve();
+      worker.addEventListener("statechange", () => worker.state === "activated" && resolve());
+    });
+    sessionStorage.setItem("coi-reloaded", "1");
+    location.reload();
+  } catch {
+    // service workers blocked (private browsing, a policy): one thread, as the page says
+  }
+}
+isolateWithServiceWorker();
+
+/** Says which build of the engine runs and on how many threads, once its worker started. */
+function showRuntime() {
+  state.engine.started.then((r) => setText("engine-runtime", runtimeSummary(r)),
+    (e) => setText("engine-runtime", `The engine could not start: ${e.message}`, true));
+}
+showRuntime();
 
 $("download-cancel").addEventListener("click", () => state.download?.abort());
 $("url-form").addEventListener("submit", (ev) => {

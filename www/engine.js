@@ -39,7 +39,20 @@
  * @typedef {{field: UnitField, nested: NestedField[], erf: GradientMap}} UnitFieldReply
  * @typedef {{type: "saliency", classIndex?: number}} SaliencyRequest
  * @typedef {GradientMap} SaliencyReply
+ * @typedef {{type: "forwardTensor", data: ArrayBuffer, shape: number[]}} ForwardTensorRequest
+ *   an input tensor already preprocessed (Float32 values; transferred)
+ * @typedef {{shape: number[], data: Float32Array, timings: Timings}} ForwardTensorReply
+ * @typedef {{type: "profile", data: ArrayBuffer, shape: number[]}} ProfileRequest
+ * @typedef {{node: string, op: string, ms: number}[]} ProfileReply  ms per operator of
+ *   tract's plan, in order
  * @typedef {{type: "crashForTest"}} CrashForTestRequest  fails as a wasm trap would (tests)
+ * @typedef {{type: "start", threads?: number | null, build?: string | null}} StartRequest
+ *   sent first by Engine; chooses the build (www/builds.js) and starts its threads
+ * @typedef {{type: "runtime"}} RuntimeRequest
+ * @typedef {{build: "pkg" | "pkg-relaxed" | "pkg-threads", threads: number, relaxedSimd: boolean,
+ *   isolated: boolean, cores: number, notes: string[], memoryBytes: number}} Runtime
+ *   the build that runs and on how many threads; `notes` say in words why a faster one
+ *   was not taken; `memoryBytes` is the wasm memory now (never shrinks: the peak)
  */
 
 const MAX_RESTARTS = 5;
@@ -47,8 +60,13 @@ const MAX_RESTARTS = 5;
 export class Engine {
   /** @param {() => Worker} makeWorker starts a module worker running worker.js; called
    *  again to replace a worker whose wasm trapped or that died */
-  constructor(makeWorker) {
+  constructor(makeWorker, { threads = null, build = null } = {}) {
+    if (threads != null && !(Number.isInteger(threads) && threads >= 1 && threads <= 256)) {
+      throw new Error(`threads must be a whole number from 1 to 256, got ${threads}`);
+    }
     this.makeWorker = makeWorker;
+    this.threads = threads;
+    this.build = build;
     this.pending = new Map();
     this.nextId = 1;
     /** How many times the worker was replaced. */
@@ -61,6 +79,8 @@ export class Engine {
 
   attach(worker) {
     this.worker = worker;
+    /** The build the worker runs and its threads, once it started.  @type {Promise<Runtime>} */
+    this.started = null;
     worker.addEventListener("message", ({ data }) => {
       if (worker !== this.worker) return;
       const req = this.pending.get(data.id);
@@ -73,6 +93,9 @@ export class Engine {
     worker.addEventListener("error", (e) => {
       if (worker === this.worker) this.restart(e.message || "the worker stopped");
     });
+    this.started = this.call({ type: "start", threads: this.threads, build: this.build });
+    // a failed start fails every request after it, with its reason; not unhandled here
+    this.started.catch(() => {});
   }
 
   /** Replaces the worker: what was asked of the old one fails, with the reason. A worker
@@ -89,9 +112,12 @@ export class Engine {
   }
 
   /** Starts worker.js (next to this module, or at `url`) as a module worker. Written as
-   *  `new Worker(new URL(...))` so that bundlers (Vite, webpack 5) bundle the worker. */
-  static start(url) {
-    return new Engine(() => url ? new Worker(url, { type: "module" }) : new Worker(new URL("./worker.js", import.meta.url), { type: "module" }));
+   *  `new Worker(new URL(...))` so that bundlers (Vite, webpack 5) bundle the worker.
+   *  `threads`: how many to run on where the page is cross-origin isolated (default:
+   *  onnxruntime-web's rule, half the cores and at most 4); `build`: "pkg", "pkg-relaxed"
+   *  or "pkg-threads" to run that build or fail (default: the best that loads). */
+  static start(url, { threads = null, build = null } = {}) {
+    return new Engine(() => url ? new Worker(url, { type: "module" }) : new Worker(new URL("./worker.js", import.meta.url), { type: "module" }), { threads, build });
   }
 
   call(request, { transfer = [], onStatus } = {}) {
@@ -131,6 +157,21 @@ export class Engine {
   /** @returns {Promise<UnitFieldReply>} */
   unitField(layer, channel, y, x, { onStatus } = {}) {
     return this.call({ type: "unitField", layer, channel, y, x }, { onStatus });
+  }
+
+  /** @returns {Promise<Runtime>} the build, threads and wasm memory now */
+  runtime() {
+    return this.call({ type: "runtime" });
+  }
+
+  /** @param {Float32Array} data transferred  @returns {Promise<ForwardTensorReply>} */
+  forwardTensor(data, shape, { onStatus } = {}) {
+    return this.call({ type: "forwardTensor", data: data.buffer, shape }, { transfer: [data.buffer], onStatus });
+  }
+
+  /** @param {Float32Array} data transferred  @returns {Promise<ProfileReply>} */
+  profile(data, shape, { onStatus } = {}) {
+    return this.call({ type: "profile", data: data.buffer, shape }, { transfer: [data.buffer], onStatus });
   }
 
   /** @returns {Promise<SaliencyReply>} */

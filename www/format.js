@@ -31,6 +31,14 @@ export function modelSummary({ info, layers, bytes }) {
     `output ${formatShape(info.outputShape)}: ${head} · ${formatBytes(bytes)}`;
 }
 
+/** Which build of the engine runs, on how many threads, and why not a faster one. */
+export function runtimeSummary({ build, threads, isolated, notes }) {
+  const simd = build === "pkg" ? "SIMD128" : "relaxed SIMD";
+  const how = `${threads} thread${threads === 1 ? "" : "s"}`;
+  const why = notes.length ? ` (${notes.join("; ")})` : "";
+  return `Engine: ${simd}, ${how}${isolated ? ", cross-origin isolated" : ""}${why}.`;
+}
+
 /** A catalog entry's source, license and quoted accuracy (with its source). */
 export function credit(entry) {
   const a = entry.accuracy;

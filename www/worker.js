@@ -1,18 +1,67 @@
 // The module worker that owns the wasm module and the model: every engine call happens
 // here, so the page's main thread never blocks on inference. Its protocol is declared in
 // engine.js, its only client.
-import init, { Vgg } from "./pkg/vgg_wasm.js";
+//
+// The first request chooses the build of the wasm module (builds.js): the threaded one on a
+// cross-origin isolated page, relaxed SIMD where the browser has it, else the baseline,
+// which is imported statically so that bundlers always ship it.
+import * as baseline from "./pkg/vgg_wasm.js";
+import { chooseBuild, RELAXED_SIMD_PROBE } from "./builds.js";
 
-const ready = init();
-// The one piece of state: the current model, replaced only by a successful load.
-const held = { vgg: null };
+// The one piece of state: the module in use and the current model, replaced only by a
+// successful load.
+const held = { vgg: null, api: null, runtime: null };
+let ready = null;
+const POOL_START_S = 20;
+
+/** Loads the best build that loads, and starts its thread pool. */
+async function boot({ threads = null, build = null } = {}) {
+  const relaxedSimd = WebAssembly.validate(RELAXED_SIMD_PROBE);
+  const isolated = self.crossOriginIsolated === true;
+  const cores = navigator.hardwareConcurrency || 1;
+  const plan = chooseBuild({ isolated, cores, relaxedSimd, threads, build });
+  const notes = [...plan.notes];
+  for (const name of plan.candidates) {
+    try {
+      const api = name === "pkg" ? baseline
+        : await import(/* @vite-ignore */ /* webpackIgnore: true */ new URL(`./${name}/vgg_wasm.js`, import.meta.url).href);
+      await api.default();
+      let used = 1;
+      if (name === "pkg-threads") {
+        // a pool whose workers cannot start (blocked, or not isolated themselves) would
+        // otherwise never answer: fall back to one thread instead, with the reason
+        let timer;
+        const late = new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`its ${plan.threads} threads did not start within ${POOL_START_S} s`)), POOL_START_S * 1000);
+        });
+        await Promise.race([api.initThreadPool(plan.threads), late]).finally(() => clearTimeout(timer));
+        api.useThreads(plan.threads);
+        used = plan.threads;
+      }
+      held.api = api;
+      held.runtime = { build: name, threads: used, relaxedSimd: name !== "pkg", isolated, cores, notes };
+      return held.runtime;
+    } catch (e) {
+      // a build this copy of the page or package does not ship, or one that fails here
+      notes.push(`${name} did not load (${e.message ?? e})`);
+    }
+  }
+  throw new Error(`no build of the wasm module loaded: ${notes.join("; ")}`);
+}
 
 const handlers = {
+  /** @param {import("./engine.js").StartRequest} r */
+  start() {
+    return runtime();
+  },
+  runtime() {
+    return runtime();
+  },
   /** @param {import("./engine.js").LoadRequest} r */
   load({ bytes, options, keepActivationsUpTo = 0 }, status) {
     status("optimising the model");
     const activations = bytes.byteLength <= keepActivationsUpTo;
-    const next = new Vgg(new Uint8Array(bytes), { ...options, activations }); // throws on a bad model
+    const next = new held.api.Vgg(new Uint8Array(bytes), { ...options, activations }); // throws on a bad model
     held.vgg?.free();
     held.vgg = next;
     let layers = null, layersError = null, convStack = null;
@@ -62,6 +111,15 @@ const handlers = {
     status("computing the gradient");
     return { field, nested, erf: gradientMap(vgg.effectiveReceptiveField(layer, channel, y, x)) };
   },
+  forwardTensor({ data, shape }, status) {
+    status("running the model");
+    const out = model().forwardTensor(new Float32Array(data), shape);
+    return { shape: out.shape, data: out.data, timings: out.timings };
+  },
+  profile({ data, shape }, status) {
+    status("running the model, timing each operator");
+    return model().profileTensor(new Float32Array(data), shape);
+  },
   saliency({ classIndex }, status) {
     status("computing the gradient");
     return gradientMap(model().saliency(classIndex));
@@ -72,6 +130,11 @@ const handlers = {
     throw new WebAssembly.RuntimeError("unreachable (a test asked for a trap)");
   },
 };
+
+/** The build in use, with the wasm memory's size now (it never shrinks: the peak). */
+function runtime() {
+  return { ...held.runtime, memoryBytes: held.api.memoryBytes() };
+}
 
 function model() {
   if (!held.vgg) throw new Error("no model is loaded yet: choose one first");
@@ -114,6 +177,7 @@ self.onmessage = async ({ data }) => {
   const { id, type } = data;
   const status = (text) => self.postMessage({ id, status: text });
   try {
+    ready ??= boot(type === "start" ? data : {});
     await ready;
     const handler = handlers[type];
     if (!handler) throw new Error(`unknown request type ${JSON.stringify(type)}`);

@@ -268,6 +268,7 @@ fn layer_chain(graph: &pb::GraphProto, input: &str) -> std::result::Result<Vec<L
         }
         layers.push(Layer {
             name: out.clone(),
+            node: if node.name.is_empty() { out.clone() } else { node.name.clone() },
             label,
             op_type: node.op_type.clone(),
             op,

@@ -40,15 +40,34 @@ impl Model {
     /// is laid out [N, H, W, C] (`None`: as the graph suggests, `GraphInfo::channels_last`);
     /// `keep_activations` makes every layer a backward pass reads an
     /// extra output of the plan.
-    pub fn load(bytes: &[u8], default_hw: [usize; 2], nhwc: Option<bool>, keep_activations: bool) -> Result<Model> {
+    ///
+    /// Owned bytes are freed as soon as they are decoded: wasm memory never shrinks, so
+    /// the load's peak (the file, its decoded protobuf, tract's tensors and their packed
+    /// form) is what the tab keeps.
+    pub fn load(
+        bytes: std::borrow::Cow<'_, [u8]>,
+        default_hw: [usize; 2],
+        nhwc: Option<bool>,
+        keep_activations: bool,
+    ) -> Result<Model> {
         ensure!(!bytes.is_empty(), "model bytes are empty (0 bytes)");
         // decode the protobuf
         // Shape hints in value_info and outputs name the batch symbolically ("N"); we plan
         // for batch 1, and tract would refuse to unify the two, so let it infer shapes.
         let onnx = tract_onnx::onnx().with_ignore_value_info(true).with_ignore_output_shapes(true);
-        let proto = onnx
-            .proto_model_for_read(&mut &bytes[..])
-            .with_context(|| format!("decoding ONNX protobuf ({} bytes); is this an .onnx file?", bytes.len()))?;
+        // Decoded with prost directly: tract's `proto_model_for_read` copies the whole file
+        // first. Owned bytes become a `Bytes` (no copy), from which prost slices each tensor
+        // and copies it once; from a borrowed slice it copies each tensor twice over.
+        let len = bytes.len();
+        let decoded = match bytes {
+            std::borrow::Cow::Owned(v) => {
+                <tract_onnx::pb::ModelProto as prost::Message>::decode(bytes::Bytes::from(v))
+            }
+            std::borrow::Cow::Borrowed(s) => <tract_onnx::pb::ModelProto as prost::Message>::decode(s),
+        };
+        let proto = decoded
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("decoding ONNX protobuf ({len} bytes); is this an .onnx file?"))?;
         let info = graph::graph_info(&proto)?;
         // build the tract model from it
         let mut model = onnx.model_for_proto_model(&proto).context("building the tract model from the ONNX graph")?;
@@ -108,9 +127,9 @@ impl Model {
         self.template.is_some()
     }
 
-    /// Runs the model on one f32 tensor of `shape`; returns each output's shape and data,
-    /// in the order of [`Model::output_names`].
-    pub fn run(&mut self, data: Vec<f32>, shape: &[usize]) -> Result<Vec<(Vec<usize>, Vec<f32>)>> {
+    /// Checks one f32 tensor of `shape` against the model's input, plans for its size if
+    /// the graph allows it and differs from the last, and makes it tract's input.
+    fn prepare(&mut self, data: Vec<f32>, shape: &[usize]) -> Result<TValue> {
         let volume: usize = shape.iter().product();
         ensure!(
             data.len() == volume,
@@ -145,10 +164,15 @@ impl Model {
         }
         let input = tract_ndarray::ArrayD::from_shape_vec(shape.to_vec(), data)
             .context("shaping the input tensor")?;
-        let outputs = self
-            .plan
-            .run(tvec!(Tensor::from(input).into_tvalue()))
-            .with_context(|| format!("running the model on input shape {shape:?}"))?;
+        Ok(Tensor::from(input).into_tvalue())
+    }
+
+    /// Runs the model on one f32 tensor of `shape`; returns each output's shape and data,
+    /// in the order of [`Model::output_names`].
+    pub fn run(&mut self, data: Vec<f32>, shape: &[usize]) -> Result<Vec<(Vec<usize>, Vec<f32>)>> {
+        let input = self.prepare(data, shape)?;
+        let outputs =
+            self.plan.run(tvec!(input)).with_context(|| format!("running the model on input shape {shape:?}"))?;
         ensure!(!outputs.is_empty(), "the model produced no output");
         outputs
             .iter()
@@ -158,6 +182,38 @@ impl Model {
                 Ok((view.shape().to_vec(), view.iter().copied().collect()))
             })
             .collect()
+    }
+}
+
+/// Time spent in one operator of the optimised plan during a profiled run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct NodeTime {
+    /// The plan node's name: the ONNX node it came from, with a suffix where tract split
+    /// one ONNX operator into several (a convolution into its patch gathering and matmul).
+    pub node: String,
+    /// tract's operator, e.g. `OptMatMul`, `MaxPool`.
+    pub op: String,
+    pub ms: f64,
+}
+
+impl Model {
+    /// Runs the model once like [`Model::run`], timing every operator of the plan; for
+    /// benchmarks (the timer calls cost a little on each of the plan's nodes).
+    pub fn profile(&mut self, data: Vec<f32>, shape: &[usize]) -> Result<Vec<NodeTime>> {
+        let input = self.prepare(data, shape)?;
+        let plan = self.plan.clone();
+        let mut state = plan.spawn().context("preparing a profiled run")?;
+        let mut times = Vec::new();
+        state
+            .run_plan_with_eval(tvec!(input), |ctx, op_state, node, inputs| {
+                let t0 = crate::clock::now_ms();
+                let out = tract_onnx::tract_core::plan::eval(ctx, op_state, node, inputs);
+                let ms = crate::clock::now_ms() - t0;
+                times.push(NodeTime { node: node.name.clone(), op: node.op().name().to_string(), ms });
+                out
+            })
+            .with_context(|| format!("running the model on input shape {shape:?}"))?;
+        Ok(times)
     }
 }
 
@@ -195,3 +251,31 @@ impl Model {
     }
 }
 
+
+/// Threads tract's matrix products run on: 1 unless [`use_threads`] set up more.
+static THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+/// How many threads inference uses now (1 in a build without the `threads` feature).
+pub fn threads() -> usize {
+    THREADS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Whether this build can run inference on more than one thread.
+pub const THREADED_BUILD: bool = cfg!(feature = "threads");
+
+/// Runs tract's matrix products (VGG's im2col convolutions and its dense layers) on
+/// rayon's global pool of `n` threads, or on the calling thread alone when `n` is 1. In the
+/// browser the pool must exist first (wasm-bindgen-rayon's `initThreadPool(n)`); natively,
+/// rayon makes its own.
+pub fn use_threads(n: usize) -> Result<()> {
+    ensure!(n >= 1, "threads must be at least 1, got {n}");
+    #[cfg(feature = "threads")]
+    {
+        use tract_onnx::prelude::tract_linalg::multithread::{set_default_executor, Executor};
+        set_default_executor(if n > 1 { Executor::RayonGlobal } else { Executor::SingleThread });
+    }
+    #[cfg(not(feature = "threads"))]
+    ensure!(n == 1, "threads: this build of vgg-wasm runs on one thread (asked for {n}); the threaded build needs a cross-origin isolated page");
+    THREADS.store(n, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}

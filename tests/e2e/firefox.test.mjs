@@ -96,7 +96,12 @@ test("the page works in Firefox: Fashion-VGG predictions, VGG16 feature maps, fi
   const server = await serve(wwwWithWorkerHook());
   const ff = await webdriver();
   try {
-    await ff.go(server.url);
+    // isolated (serve.py's headers) and asked for two threads: Firefox (ESR 153 has relaxed
+    // SIMD) runs the threaded build, and the restart below replaces it with a new pool
+    await ff.go(`${server.url}/?threads=2`);
+    const engine = await ff.until("return document.querySelector('#engine-runtime').textContent || null");
+    console.log(`Firefox: ${engine}`);
+    assert.equal(engine, "Engine: relaxed SIMD, 2 threads, cross-origin isolated.");
     await ff.until("return /Loaded Fashion-VGG/.test(document.querySelector('#model-status').textContent)");
     await ff.run(`document.querySelectorAll('#samples-fashion .sample')[${i}].click()`);
     const top = await ff.until("return document.querySelector('#predictions li .label')?.textContent");

@@ -13,9 +13,10 @@ export const SHOTS = path.join(ROOT, ".e2e", "screenshots");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 /** Serves `dir` on a free loopback port as `./build.sh serve` does (tools/serve.py: static
- *  files, and the page's Content-Security-Policy as a header). */
-export async function serve(dir) {
-  const proc = spawn("python3", ["-u", path.join(ROOT, "tools/serve.py"), dir, "0"], {
+ *  files, the page's Content-Security-Policy as a header, and cross-origin isolation
+ *  unless `isolated` is false). */
+export async function serve(dir, { isolated = true } = {}) {
+  const proc = spawn("python3", ["-u", path.join(ROOT, "tools/serve.py"), dir, "0", ...(isolated ? [] : ["--not-isolated"])], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const port = await new Promise((resolve, reject) => {

@@ -1,0 +1,99 @@
+// Benchmark (not a test): vgg-wasm against onnxruntime-web, the runtime a page would use
+// instead, in one headless Chromium page, on the same model file and the same input tensor,
+// alternating the two after a warm-up; at 1 and at 2 threads (the page cross-origin
+// isolated). One fresh page per model and thread count, so each peak of wasm memory is
+// that model's own. Prints a table and writes target/bench/bench.json.
+//
+//   node tests/bench/bench.mjs [rounds] [model.onnx ...]   (./build.sh bench writes the models)
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { launch, ROOT, serve } from "../e2e/harness.mjs";
+
+const rounds = Number(process.argv[2] ?? 8);
+const models = process.argv.slice(3).length ? process.argv.slice(3)
+  : ["vgg16.onnx", "vgg16-int8.onnx", "vgg19.onnx"].map((m) => path.join(ROOT, ".cache/bench", m));
+const THREADS = [1, 2];
+// A row whose answers differ by more than this (largest difference relative to the largest
+// output) or whose top-1 class differs is marked wrong: a fast wrong answer cannot win.
+// int8 models get a wider bound: the two runtimes round the requantisation of each of the
+// 13 layers each in its own way, and one step of difference early on spreads (the
+// reduced-width int8 fixture, 4 layers, agrees exactly; see the closing note of issue 10).
+const agreeBound = (model) => (/int8/.test(model) ? 5e-2 : 1e-4);
+const wrong = (r) => r.relDiff > agreeBound(r.model) || !r.sameTop1;
+
+const MiB = (b) => (b / 2 ** 20).toFixed(0);
+const ms = (a) => Math.min(...a);
+const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
+const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+const server = await serve(ROOT);
+const browser = await launch();
+const rows = [];
+const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadBefore: load() };
+try {
+  for (const model of models) {
+    const rel = path.relative(ROOT, model);
+    if (rel.startsWith("..")) throw new Error(`the model must lie inside the repository: ${model}`);
+    // the SIMD128 build too, on one thread, for the first model: what relaxed SIMD gains
+    const runs = [...THREADS.map((threads) => ({ threads })), ...(model === models[0] ? [{ threads: 1, baseline: true }] : [])];
+    for (const { threads, baseline = false } of runs) {
+      const page = await browser.newPage();
+      page.on("console", (m) => m.type() === "error" && console.error("page:", m.text()));
+      page.on("pageerror", (e) => console.error("page error:", e.message));
+      await page.goto(`${server.url}/tests/bench/bench.html`);
+      await page.waitForFunction(() => window.benchReady === true);
+      machine.browser ??= await page.evaluate(() => navigator.userAgent);
+      const r = await page.evaluate((a) => window.benchRun(a), { url: `/${rel}`, threads, rounds, profile: threads === 1 && !baseline, baseline });
+      await page.close();
+      r.model = path.basename(model);
+      r.baseline = baseline;
+      rows.push(r);
+      report(r);
+    }
+  }
+} finally {
+  await browser.close();
+  server.close();
+}
+machine.loadAfter = load();
+
+
+function report(r) {
+  const ok = !wrong(r);
+  console.log(`${r.model} at ${r.threads} thread(s): vgg-wasm (${r.ours.build}, ${r.ours.threads} threads) ` +
+    `${med(r.ours.ms).toFixed(0)} ms, onnxruntime-web ${med(r.ort.ms).toFixed(0)} ms; answers differ by ${r.relDiff.toExponential(1)}${ok ? "" : " WRONG"}`);
+  if (r.ours.notes.length) console.log(`  vgg-wasm notes: ${r.ours.notes.join("; ")}`);
+}
+
+console.log(`\n${machine.cpus} cores (${machine.cpu}); load average ${machine.loadBefore} before, ${machine.loadAfter} after`);
+console.log(`${machine.browser}; ${rounds} rounds after a warm-up, the two runtimes alternating; ms per image from the page`);
+console.log("\n| model | MB | runtime | threads | median ms | min ms | load ms | wasm MiB (× file) | max rel. diff | ratio ours/ort |");
+console.log("|---|---|---|---|---|---|---|---|---|---|");
+for (const r of rows) {
+  const mb = (r.bytes / 1e6).toFixed(0);
+  const bad = wrong(r) ? ` **wrong** (bound ${agreeBound(r.model)}${r.sameTop1 ? "" : ", top-1 differs"})` : "";
+  const x = (b) => `${MiB(b)} (${(b / r.bytes).toFixed(2)}×)`;
+  console.log(`| ${r.model} | ${mb} | vgg-wasm (${r.ours.build}) | ${r.ours.threads} | ${med(r.ours.ms).toFixed(0)} | ${ms(r.ours.ms).toFixed(0)} | ` +
+    `${r.ours.loadMs.toFixed(0)} | ${x(r.ours.memoryBytes)} | ${r.relDiff.toExponential(1)}${bad} | ` +
+    `**${(med(r.ours.ms) / med(r.ort.ms)).toFixed(2)}** (load ${(r.ours.loadMs / r.ort.loadMs).toFixed(2)}) |`);
+  console.log(`| | | onnxruntime-web 1.30 (wasm) | ${r.ort.threads} | ${med(r.ort.ms).toFixed(0)} | ${ms(r.ort.ms).toFixed(0)} | ` +
+    `${r.ort.loadMs.toFixed(0)} | ${x(r.ort.memoryBytes)} | | |`);
+}
+for (const r of rows.filter((r) => r.profile)) {
+  const total = r.profile.reduce((s, l) => s + l.ms, 0);
+  console.log(`\nWhere vgg-wasm's time goes: ${r.model}, ${r.ours.threads} thread, one profiled run (${total.toFixed(0)} ms)`);
+  console.log("| layer | tract ops | ms | share | GMAC | GFLOP/s |");
+  console.log("|---|---|---|---|---|---|");
+  for (const l of r.profile.filter((l) => l.ms >= total / 200)) {
+    const gflops = l.macs ? (2 * l.macs / l.ms / 1e6).toFixed(1) : "";
+    console.log(`| ${l.label} | ${l.ops.join(", ")} | ${l.ms.toFixed(1)} | ${(100 * l.ms / total).toFixed(1)}% | ${(l.macs / 1e9).toFixed(2)} | ${gflops} |`);
+  }
+}
+const out = path.join(ROOT, "target/bench");
+mkdirSync(out, { recursive: true });
+writeFileSync(path.join(out, "bench.json"), JSON.stringify({ machine, rounds, rows }, null, 1));
+console.log(`\nwritten: ${path.relative(ROOT, path.join(out, "bench.json"))}`);
+if (rows.some(wrong)) {
+  console.error("the two runtimes' answers differ in a row marked wrong");
+  process.exitCode = 1;
+}

@@ -1,0 +1,104 @@
+// The three builds of the wasm module in headless Chromium: the threaded build (2 threads,
+// cross-origin isolated) and the relaxed-SIMD build give the answers of the SIMD128 build
+// on every fixture, within 1e-5; and a page served without COOP/COEP works on one thread
+// and says why.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { launch, openPage, ROOT, serve, shot, waitText } from "./harness.mjs";
+
+const manifest = JSON.parse(readFileSync(path.join(ROOT, "tests/fixtures/gen/manifest.json"), "utf8"));
+let isolated, site, plain, browser;
+before(async () => {
+  isolated = await serve(ROOT);
+  // the page as `./build.sh serve` serves it: isolated, and its policy as a header, which
+  // reaches the workers (the thread pool's among them)
+  site = await serve(path.join(ROOT, "www"));
+  plain = await serve(path.join(ROOT, "www"), { isolated: false });
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  isolated?.close();
+  site?.close();
+  plain?.close();
+});
+
+test("threaded and relaxed-SIMD builds agree with the SIMD128 build on every fixture", async () => {
+  const page = await openPage(browser, `${isolated.url}/tests/e2e/blank.html`);
+  const r = await page.evaluate(async (fixtures) => {
+    const f32 = async (url) => new Float32Array(await (await fetch(url)).arrayBuffer());
+    const bytes = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());
+    const { Engine } = await import("/www/engine.js");
+    // the threaded build runs only in a worker (the main thread may not block on a lock)
+    const threaded = Engine.start(undefined, { threads: 2 });
+    const runtime = await threaded.started;
+    const builds = {};
+    for (const b of ["pkg", "pkg-relaxed"]) {
+      builds[b] = await import(`/www/${b}/vgg_wasm.js`);
+      await builds[b].default();
+    }
+    const rows = [];
+    for (const fx of fixtures) {
+      const dir = "/tests/fixtures/gen/";
+      const model = await bytes(dir + fx.model);
+      const input = await f32(`${dir}${fx.name}.input.bin`);
+      const out = {};
+      for (const [b, api] of Object.entries(builds)) {
+        const vgg = new api.Vgg(model);
+        out[b] = vgg.forwardTensor(input, fx.input_shape).data;
+        vgg.free();
+      }
+      await threaded.load(model.slice().buffer);
+      out["pkg-threads"] = (await threaded.forwardTensor(input.slice(), fx.input_shape)).data;
+      const reference = await f32(`${dir}${fx.name}.output.bin`);
+      const rel = (a, b) => {
+        let err = 0, scale = 0;
+        for (let i = 0; i < b.length; i++) { err = Math.max(err, Math.abs(a[i] - b[i])); scale = Math.max(scale, Math.abs(b[i])); }
+        return a.length === b.length ? err / scale : Infinity;
+      };
+      rows.push({ name: fx.name, relaxed: rel(out["pkg-relaxed"], out.pkg), threads: rel(out["pkg-threads"], out.pkg),
+        reference: Math.max(...Object.values(out).map((o) => rel(o, reference))) });
+    }
+    return { runtime, rows, threads: builds.pkg.threadCount(), threadedBuild: builds.pkg.isThreadedBuild() };
+  }, manifest);
+  await page.close();
+  assert.equal(r.runtime.build, "pkg-threads", JSON.stringify(r.runtime));
+  assert.equal(r.runtime.threads, 2);
+  assert.equal(r.runtime.isolated, true);
+  assert.deepEqual([r.threads, r.threadedBuild], [1, false]);
+  assert.equal(r.rows.length, manifest.length);
+  for (const row of r.rows) {
+    console.log(`${row.name.padEnd(24)} relaxed vs SIMD128 ${row.relaxed.toExponential(1)}, 2 threads vs SIMD128 ${row.threads.toExponential(1)}, worst vs onnxruntime ${row.reference.toExponential(1)}`);
+    assert.ok(row.relaxed <= 1e-5, `${row.name}: relaxed SIMD differs by ${row.relaxed}`);
+    assert.ok(row.threads <= 1e-5, `${row.name}: 2 threads differ by ${row.threads}`);
+    assert.ok(row.reference <= 1e-4, `${row.name}: differs from onnxruntime by ${row.reference}`);
+  }
+});
+
+test("the page asks for 2 threads when isolated, and says so", async () => {
+  const page = await openPage(browser, `${site.url}/?threads=2`);
+  await waitText(page, "#engine-runtime", /relaxed SIMD, 2 threads, cross-origin isolated\./);
+  await waitText(page, "#model-status", /^Loaded /);
+  await page.click("#samples-fashion .sample >> nth=0");
+  await waitText(page, "#result-status", /Top \d+ for /);
+  assert.ok(await page.locator("#predictions li").count() > 0);
+  await page.close();
+});
+
+test("a page without COOP and COEP runs on one thread and says why", async () => {
+  // service workers blocked, as in some private windows: coi-sw.js cannot isolate the page
+  const context = await browser.newContext({ serviceWorkers: "block" });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => console.error("page error:", e.message));
+  await page.goto(`${plain.url}/index.html?threads=2`);
+  assert.equal(await page.evaluate(() => crossOriginIsolated), false);
+  await waitText(page, "#engine-runtime", /1 thread \(one thread: the page is not cross-origin isolated/);
+  await waitText(page, "#model-status", /^Loaded /);
+  await page.click("#samples-fashion .sample >> nth=0");
+  await waitText(page, "#result-status", /Top \d+ for /);
+  assert.ok(await page.locator("#predictions li").count() > 0);
+  await shot(page, "not-isolated");
+  await context.close();
+});

@@ -1,0 +1,67 @@
+// Which build of the wasm module a worker should run, decided from what the browser
+// allows. Pure: the worker hands in the facts, so the rule is testable in Node.
+//
+// Builds (folders next to worker.js; build.sh makes them, the npm package ships only pkg):
+//   pkg-threads   threads on shared memory (needs a cross-origin isolated page) with relaxed SIMD
+//   pkg-relaxed   one thread, relaxed SIMD (fused multiply-add in tract's matmul kernel)
+//   pkg           one thread, SIMD128: runs wherever WebAssembly SIMD does
+
+/** A module that uses `f32x4.relaxed_madd` and nothing else of note: valid exactly where
+ *  the browser implements relaxed SIMD. */
+export const RELAXED_SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // one type: () -> v128
+  0x03, 0x02, 0x01, 0x00, // one function of that type
+  0x0a, 0x13, 0x01, 0x11, 0x00, // its body, no locals:
+  0x41, 0x00, 0xfd, 0x11, 0x41, 0x00, 0xfd, 0x11, 0x41, 0x00, 0xfd, 0x11, // 3x i32x4.splat(0)
+  0xfd, 0x85, 0x02, // f32x4.relaxed_madd
+  0x0b,
+]);
+
+/** The builds, fastest first. */
+export const BUILDS = ["pkg-threads", "pkg-relaxed", "pkg"];
+
+/** onnxruntime-web's default thread count, so that the two compare like for like. */
+export function defaultThreads(cores) {
+  return Math.min(4, Math.ceil((cores || 1) / 2));
+}
+
+/**
+ * @param {{isolated: boolean, cores: number, relaxedSimd: boolean, threads?: number | null,
+ *   build?: string | null}} facts  `threads`: what the user asked for (null: the default
+ *   rule); `build`: one of BUILDS, to run that one or fail (null: the best that loads)
+ * @returns {{threads: number, candidates: string[], notes: string[]}} the builds to try, best
+ *   first (each may be missing: the next one is tried), the threads to run on if the
+ *   threaded build loads, and why any better choice was not taken, in words
+ */
+export function chooseBuild({ isolated, cores, relaxedSimd, threads = null, build = null }) {
+  const notes = [];
+  if (threads != null && !(Number.isInteger(threads) && threads >= 1 && threads <= 256)) {
+    throw new Error(`threads must be a whole number from 1 to 256, got ${threads}`);
+  }
+  if (build != null) {
+    // one build, asked for by name (benchmarks, tests): no fallback
+    if (!BUILDS.includes(build)) throw new Error(`build must be one of ${BUILDS.join(", ")}, got ${JSON.stringify(build)}`);
+    return { threads: build === "pkg-threads" ? threads ?? defaultThreads(cores) : 1, candidates: [build], notes: [`build ${build} asked for`] };
+  }
+  let want = threads ?? defaultThreads(cores);
+  if (want > 1 && !isolated) {
+    notes.push("one thread: the page is not cross-origin isolated (it needs COOP and COEP headers)");
+    want = 1;
+  }
+  if (want > 1 && !relaxedSimd) {
+    // the threaded build uses relaxed SIMD; a browser with threads but without it runs
+    // on one thread rather than fail
+    notes.push("one thread: the threaded build needs relaxed SIMD, which this browser lacks");
+    want = 1;
+  }
+  if (want === 1 && threads == null && isolated && cores > 1) {
+    notes.push(`one thread by default on ${cores} cores (onnxruntime-web's rule: half the cores, at most 4)`);
+  }
+  const candidates = [];
+  if (want > 1) candidates.push("pkg-threads");
+  if (relaxedSimd) candidates.push("pkg-relaxed");
+  else notes.push("SIMD128 without relaxed SIMD: this browser lacks it");
+  candidates.push("pkg");
+  return { threads: want, candidates, notes };
+}
