@@ -250,12 +250,7 @@ impl Pipeline {
 
     /// The model's raw first output for an already prepared input tensor.
     pub fn forward_tensor(&mut self, data: &[f32], shape: &[usize]) -> Result<Output> {
-        ensure!(data.iter().all(|v| v.is_finite()), "input tensor contains NaN or infinite values");
-        // a tensor of another rank is refused by the model's own shape check
-        let analysis = (shape.len() == 4).then(|| self.analysis_for(shape));
-        if let Some(a) = &analysis {
-            self.check_memory(a)?;
-        }
+        let analysis = self.check_tensor(data, shape)?;
         let t0 = now_ms();
         let outputs = self.model.run(data.to_vec(), shape)?;
         let inference_ms = now_ms() - t0;
@@ -267,11 +262,20 @@ impl Pipeline {
     /// Runs an already-preprocessed tensor once, timing every operator of the plan (for
     /// benchmarks: the run is not kept for inspection).
     pub fn profile_tensor(&mut self, data: &[f32], shape: &[usize]) -> Result<Vec<crate::model::NodeTime>> {
-        ensure!(data.iter().all(|v| v.is_finite()), "input tensor contains NaN or infinite values");
-        if shape.len() == 4 {
-            self.check_memory(&self.analysis_for(shape))?;
-        }
+        self.check_tensor(data, shape)?;
         self.model.profile(data.to_vec(), shape)
+    }
+
+    /// Refuses NaN and infinities, and a size whose run would not fit in memory; returns
+    /// the layer analysis for a rank-4 tensor (another rank is refused by the model's own
+    /// shape check).
+    fn check_tensor(&self, data: &[f32], shape: &[usize]) -> Result<Option<Analysis>> {
+        ensure!(data.iter().all(|v| v.is_finite()), "input tensor contains NaN or infinite values");
+        let analysis = (shape.len() == 4).then(|| self.analysis_for(shape));
+        if let Some(a) = &analysis {
+            self.check_memory(a)?;
+        }
+        Ok(analysis)
     }
 
     /// Keeps the run for inspection (all its outputs only when activations are kept);

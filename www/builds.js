@@ -34,11 +34,16 @@ export function defaultThreads(cores) {
  *   first (each may be missing: the next one is tried), the threads to run on if the
  *   threaded build loads, and why any better choice was not taken, in words
  */
-export function chooseBuild({ isolated, cores, relaxedSimd, threads = null, build = null }) {
-  const notes = [];
+/** Throws unless `threads` is null (the default rule) or a whole number from 1 to 256. */
+export function checkThreads(threads) {
   if (threads != null && !(Number.isInteger(threads) && threads >= 1 && threads <= 256)) {
     throw new Error(`threads must be a whole number from 1 to 256, got ${threads}`);
   }
+}
+
+export function chooseBuild({ isolated, cores, relaxedSimd, threads = null, build = null }) {
+  const notes = [];
+  checkThreads(threads);
   if (build != null) {
     // one build, asked for by name (benchmarks, tests): no fallback
     if (!BUILDS.includes(build)) throw new Error(`build must be one of ${BUILDS.join(", ")}, got ${JSON.stringify(build)}`);

@@ -55,15 +55,15 @@
  *   was not taken; `memoryBytes` is the wasm memory now (never shrinks: the peak)
  */
 
+import { checkThreads } from "./builds.js";
+
 const MAX_RESTARTS = 5;
 
 export class Engine {
   /** @param {() => Worker} makeWorker starts a module worker running worker.js; called
    *  again to replace a worker whose wasm trapped or that died */
   constructor(makeWorker, { threads = null, build = null } = {}) {
-    if (threads != null && !(Number.isInteger(threads) && threads >= 1 && threads <= 256)) {
-      throw new Error(`threads must be a whole number from 1 to 256, got ${threads}`);
-    }
+    checkThreads(threads); // here, so that a bad count throws at once, not in the worker
     this.makeWorker = makeWorker;
     this.threads = threads;
     this.build = build;

@@ -50,13 +50,9 @@ async function boot({ threads = null, build = null } = {}) {
 }
 
 const handlers = {
-  /** @param {import("./engine.js").StartRequest} r */
-  start() {
-    return runtime();
-  },
-  runtime() {
-    return runtime();
-  },
+  // the build was chosen when the first request arrived (the start request carries the choice)
+  start: runtime,
+  runtime,
   /** @param {import("./engine.js").LoadRequest} r */
   load({ bytes, options, keepActivationsUpTo = 0 }, status) {
     status("optimising the model");
