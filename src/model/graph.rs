@@ -61,6 +61,7 @@ pub(super) fn graph_info(proto: &pb::ModelProto) -> Result<GraphInfo> {
             || graph.initializer.iter().any(|t| t.name == o.name);
         ensure!(known, "the graph declares an output '{}' that no node produces", o.name);
     }
+    check_windows(graph)?;
     check_weights_fit(graph)?;
     let input_shape = declared_shape(inputs[0]);
     ensure!(
@@ -282,6 +283,29 @@ fn layer_chain(graph: &pb::GraphProto, input: &str) -> std::result::Result<Vec<L
         current = out;
     }
     Err("the graph has a cycle".into())
+}
+
+/// Convolutions and pools whose `pads`, `strides` or `dilations` do not match their
+/// `kernel_shape` (pads: two per spatial axis; the others: one) are refused here: tract
+/// indexes them by axis and would panic (found by fuzzing).
+fn check_windows(graph: &pb::GraphProto) -> Result<()> {
+    const WINDOWED: [&str; 6] = ["Conv", "ConvInteger", "QLinearConv", "MaxPool", "AveragePool", "LpPool"];
+    for node in graph.node.iter().filter(|n| WINDOWED.contains(&n.op_type.as_str())) {
+        let Some(axes) = attr(node, "kernel_shape").map(|a| a.ints.len()) else { continue };
+        for (name, per_axis) in [("pads", 2), ("strides", 1), ("dilations", 1)] {
+            if let Some(a) = attr(node, name) {
+                ensure!(
+                    a.ints.len() == per_axis * axes,
+                    "{} '{}': {name} has {} values, its {axes}-D kernel needs {}",
+                    node.op_type,
+                    node.name,
+                    a.ints.len(),
+                    per_axis * axes
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn declared_shape(v: &pb::ValueInfoProto) -> Vec<Option<usize>> {
