@@ -3,8 +3,9 @@
 # then does its job. Safe to run again: every install step checks first.
 #
 #   ./build.sh serve   build and serve the page on http://127.0.0.1:8080
-#   ./build.sh test    every test: native cargo test, wasm-pack test in headless Chrome
-#                      and Firefox, the page's end-to-end tests, 30 s of fuzzing per target
+#   ./build.sh test    every test: native cargo test (the GPU path on Mesa's lavapipe),
+#                      wasm-pack test in headless Chrome (also on its software WebGPU) and
+#                      Firefox, the page's end-to-end tests, 30 s of fuzzing per target
 #   ./build.sh build   the release wasm package into www/pkg
 #   ./build.sh dist    a self-contained folder dist/ that any static host serves as is
 #   ./build.sh pack    the npm package, target/npm/vgg-wasm-<version>.tgz
@@ -12,7 +13,8 @@
 #   ./build.sh models  fetch and extract the bundled ImageNet VGG16 conv base (cached)
 #   ./build.sh fixtures   regenerate the ONNX test fixtures and onnxruntime references
 #   ./build.sh bench   vgg-wasm vs onnxruntime-web in headless Chromium: full-size VGG16,
-#                      int8 VGG16, VGG19 at 1 and 2 threads (not part of test)
+#                      int8 VGG16, VGG19 at 1 and 2 threads; VGG16 on WebGPU (SwiftShader)
+#                      (not part of test)
 #   ./build.sh fuzz [seconds]   each cargo-fuzz target for that long (default 30 s)
 set -euo pipefail
 
@@ -108,6 +110,8 @@ setup_test() {
     # Fashion-MNIST's test images, for the check of the bundled Fashion-VGG's accuracy
     apt_install dataset-fashion-mnist
     apt_install chromium chromium-driver
+    # the GPU path's native tests run on Mesa's software Vulkan driver (lavapipe)
+    apt_install mesa-vulkan-drivers libvulkan1
     # Node runs the page's e2e tests; keep whatever node/npm the machine has
     have node || apt_install nodejs
     have npm || apt_install npm
@@ -130,13 +134,15 @@ setup_test() {
 
 # The three builds of the wasm module; the worker picks one at run time (www/builds.js).
 # Each has its own target folder: their flags differ, and one folder would rebuild them all.
+# All three have the WebGPU path (`--features webgpu`: +1.3% .wasm, see the README); the
+# default feature set, without it, is what `check_default_wasm` builds.
 build() {
-    say "wasm-pack build --release --target web -> www/pkg (SIMD128, one thread; the npm package)"
-    wasm-pack build --release --target web --out-dir www/pkg
+    say "wasm-pack build --release --target web -> www/pkg (SIMD128, one thread, WebGPU; the npm package)"
+    wasm-pack build --release --target web --out-dir www/pkg -- --features webgpu
     say "wasm-pack build -> www/pkg-relaxed (relaxed SIMD: fused multiply-add in tract's kernels)"
     CARGO_TARGET_DIR=target/relaxed \
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" \
-        wasm-pack build --release --target web --out-dir www/pkg-relaxed
+        wasm-pack build --release --target web --out-dir www/pkg-relaxed -- --features webgpu
     say "wasm-pack build -> www/pkg-threads (threads on shared memory, relaxed SIMD; std rebuilt with atomics)"
     # -Z build-std on the stable toolchain (RUSTC_BOOTSTRAP): the default build stays on
     # stable, and both builds come from the same compiler
@@ -145,7 +151,7 @@ build() {
     local link="--shared-memory --import-memory --max-memory=4294967296 --export=__wasm_init_tls --export=__tls_size --export=__tls_align --export=__tls_base"
     RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=target/threads \
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+simd128,+relaxed-simd ${link//--/-C link-arg=--}" \
-        wasm-pack build --release --target web --out-dir www/pkg-threads -- --features threads -Z build-std=panic_abort,std
+        wasm-pack build --release --target web --out-dir www/pkg-threads -- --features threads,webgpu -Z build-std=panic_abort,std
     say "removing the name sections; download sizes"
     node tools/sizes.mjs www/pkg www/pkg-relaxed www/pkg-threads
 }
@@ -253,6 +259,24 @@ for i, m in enumerate(re.findall(r"options: r#\"(.*?)\"#", open(sys.argv[1]).rea
     done
 }
 
+# Without `--features webgpu` the crate and its .wasm hold no wgpu: the release library
+# built for wasm32 with the default features must not mention it anywhere (names,
+# strings, panic locations), while the webgpu build does.
+check_default_wasm() {
+    say "the default-feature .wasm contains no wgpu: cargo build --release --target wasm32-unknown-unknown"
+    cargo build --release --lib --target wasm32-unknown-unknown
+    local wasm=target/wasm32-unknown-unknown/release/vgg_wasm.wasm
+    if grep -q wgpu "$wasm"; then
+        echo "$wasm (default features) mentions wgpu: the webgpu feature leaks into the default build" >&2
+        exit 1
+    fi
+    if ! grep -q "navigator.gpu" www/pkg/vgg_wasm_bg.wasm; then
+        echo "www/pkg (built with --features webgpu) has no WebGPU path: the check above proves nothing" >&2
+        exit 1
+    fi
+    echo "    $(stat -c %s "$wasm") bytes, no wgpu"
+}
+
 run_tests() {
     local t0=$SECONDS
     # for the test that a tampered wheel is refused
@@ -263,8 +287,15 @@ run_tests() {
     cargo test
     say "native tests of the threaded build's executor: cargo test --features threads --test native"
     cargo test --features threads --test native threads
+    say "native tests of the GPU path on lavapipe: cargo test --features webgpu --test gpu"
+    # the Vulkan loader complains on every device without a runtime dir; it needs none
+    XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}" cargo test --features webgpu --test gpu
     say "browser tests: wasm-pack test --headless --chrome"
     wasm-pack test --headless --chrome -- --test web
+    say "browser tests of the WebGPU path: wasm-pack test --headless --chrome --features webgpu (SwiftShader)"
+    # tests/webdriver-webgpu.json gives Chrome its software WebGPU adapter
+    WASM_BINDGEN_TEST_WEBDRIVER_JSON="$ROOT/tests/webdriver-webgpu.json" \
+        wasm-pack test --headless --chrome -- --features webgpu --test web_gpu
     if have firefox-esr && have geckodriver; then
         say "browser tests: wasm-pack test --headless --firefox"
         # wasm-pack ignores GECKODRIVER in the environment; it must be passed
@@ -277,6 +308,7 @@ run_tests() {
         say "firefox-esr is not available from apt here: Firefox browser tests skipped"
     fi
     build
+    check_default_wasm
     dist
     pack
     say "the page's pure modules: node --test tests/www"
@@ -300,6 +332,8 @@ bench() {
     "$VENV/bin/python" tests/fixtures/make_fixtures.py --bench .cache/bench
     say "vgg-wasm vs onnxruntime-web in headless Chromium (a few minutes; keep the machine idle)"
     node tests/bench/bench.mjs "${BENCH_ROUNDS:-8}"
+    say "vgg-wasm's WebGPU path vs onnxruntime-web's WebGPU provider, on Chromium's software adapter (minutes per image)"
+    node tests/bench/bench.mjs --webgpu "${BENCH_GPU_ROUNDS:-2}"
 }
 
 case "${1:-}" in

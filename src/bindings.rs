@@ -4,14 +4,21 @@
 
 use crate::pipeline::{Options, Output, Pipeline, Timings};
 use serde::Serialize;
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
 /** One ranked class. `probability` is in [0, 1]. */
 export interface Prediction { index: number; label: string; probability: number; }
-/** Milliseconds per stage, measured with `performance.now()`. */
-export interface Timings { preprocessMs: number; inferenceMs: number; }
+/** Milliseconds per stage, measured with `performance.now()`, and the backend that ran
+ *  the model (after a failed WebGPU run, the CPU answers the same call). */
+export interface Timings { preprocessMs: number; inferenceMs: number; backend: "webgpu" | "cpu"; }
+/** Where `classifyAsync` and `forwardAsync` run: `adapter` names the GPU for "webgpu";
+ *  `reason` says in words why the CPU answers (no `navigator.gpu`, no adapter, limits too
+ *  low, an op the GPU path does not run, a lost device, the user's choice). */
+export interface Backend { name: "webgpu" | "cpu"; adapter?: string; reason?: string; }
 /** Top-k predictions, most probable first, with the call's timings. */
 export type Classification = Prediction[] & { timings: Timings };
 /** A raw model output: row-major `data` of `shape`. */
@@ -36,7 +43,12 @@ export interface PreprocessOptions {
  *  Unknown keys, at any level, are errors; `undefined` and `null` mean "not given".
  *  `activations: true` keeps every layer's output after each run (for `activation`,
  *  `saliency`, `effectiveReceptiveField`), at some cost in memory and speed. */
-export interface VggOptions { preprocess?: PreprocessOptions; labels?: string[]; activations?: boolean; }
+export interface VggOptions {
+  preprocess?: PreprocessOptions; labels?: string[]; activations?: boolean;
+  /** `Vgg.create` only: "auto" (default) uses WebGPU where it can, "webgpu" fails where it
+   *  cannot, "cpu" never tries it. */
+  backend?: "auto" | "webgpu" | "cpu";
+}
 /** One layer of the chain, computed from the graph for the last input size. `name` is its
  *  output tensor, `node` the graph node computing it; `rf` (receptive
  *  field), `stride` and `padding` are in input pixels, [height, width]; `outShape` is
@@ -90,6 +102,7 @@ export interface ModelInfo {
   nodes: number;
   detected: string[];
   threads: number;
+  backend: Backend;
 }
 "#;
 
@@ -100,7 +113,9 @@ export interface ModelInfo {
 /// failed call.
 #[wasm_bindgen]
 pub struct Vgg {
-    inner: Pipeline,
+    // shared with the asynchronous (GPU) calls in flight, which borrow it only before and
+    // after their GPU work, never across an await
+    inner: Rc<RefCell<Pipeline>>,
 }
 
 #[wasm_bindgen]
@@ -115,13 +130,130 @@ impl Vgg {
         #[wasm_bindgen(unchecked_param_type = "VggOptions | undefined")] options: JsValue,
     ) -> Result<Vgg, JsError> {
         let bytes = bytes_arg("bytes", &bytes, true)?;
-        Ok(Vgg { inner: Pipeline::new(bytes, options_from_js(options)?).map_err(js_error)? })
+        let p = Pipeline::new(bytes, options_from_js(options)?).map_err(js_error)?;
+        Ok(Vgg { inner: Rc::new(RefCell::new(p)) })
+    }
+
+    /// Loads a model on the backend `options.backend` asks for: "auto" (default) runs on
+    /// WebGPU when an adapter and a device are obtained and the GPU path supports every op
+    /// of the model, else on the CPU, with the reason in `backend.reason`; "webgpu" rejects
+    /// with that reason instead; "cpu" is `new Vgg`. WebGPU needs the package built with
+    /// the `webgpu` feature (the npm package is). Use `classifyAsync`/`forwardAsync` to run
+    /// on the backend; the synchronous methods always run on the CPU.
+    pub async fn create(
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] bytes: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "VggOptions | undefined")] options: JsValue,
+    ) -> Result<Vgg, JsError> {
+        let bytes = bytes_arg("bytes", &bytes, true)?;
+        let p = Pipeline::create(bytes, options_from_js(options)?).await.map_err(js_error)?;
+        Ok(Vgg { inner: Rc::new(RefCell::new(p)) })
+    }
+
+    /// The backend `classifyAsync` and `forwardAsync` run on, and why not the other.
+    #[wasm_bindgen(getter, unchecked_return_type = "Backend")]
+    pub fn backend(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.borrow().info().map_err(js_error)?.backend)
+    }
+
+    /// Chooses the backend: "webgpu" (only for a model `Vgg.create` put on a working GPU)
+    /// or "cpu". Throws, naming the reason, when WebGPU is not available for this model.
+    #[wasm_bindgen(js_name = useBackend)]
+    pub fn use_backend(&self, name: &str) -> Result<(), JsError> {
+        self.inner.borrow_mut().use_backend(name).map_err(js_error)
+    }
+
+    /// After a WebGPU run, computes on the CPU the activations that `activation`,
+    /// `saliency` and `effectiveReceptiveField` read (WebGPU reads back only the output);
+    /// those methods do it themselves when needed, so calling this first only moves the
+    /// work (e.g. to show progress). Does nothing after a CPU run.
+    #[wasm_bindgen(js_name = completeOnCpu)]
+    pub fn complete_on_cpu(&self) -> Result<(), JsError> {
+        self.inner.borrow_mut().complete_on_cpu().map_err(js_error)
+    }
+
+    /// `classify` on the model's backend (see `backend`): a promise of the same answer.
+    /// A WebGPU run that fails is answered by the CPU (`timings.backend` says which ran);
+    /// a lost device makes the CPU the backend from then on, with the reason.
+    #[wasm_bindgen(js_name = classifyAsync, unchecked_return_type = "Promise<Classification>")]
+    pub fn classify_async(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | Uint8ClampedArray")] rgba: JsValue,
+        width: f64,
+        height: f64,
+        #[wasm_bindgen(js_name = topK)] top_k: Option<f64>,
+    ) -> js_sys::Promise {
+        promise((|| {
+            let (w, h, k) = (dim("width", width)?, dim("height", height)?, top_k_arg(top_k)?);
+            let rgba = rgba_arg(&rgba, w, h)?;
+            #[cfg(feature = "webgpu")]
+            {
+                let job = {
+                    let mut p = self.inner.borrow_mut();
+                    p.check_top_k(k).map_err(js_error)?;
+                    p.gpu_job(&rgba, w, h).map_err(js_error)?
+                };
+                if let Some(job) = job {
+                    let inner = self.inner.clone();
+                    return Ok(wasm_bindgen_futures::future_to_promise(async move {
+                        let done = job.run().await;
+                        let c = inner.borrow_mut().finish_gpu_classify(done, k).map_err(js_error)?;
+                        Ok(classification_to_js(&c.predictions, &c.timings)?)
+                    }));
+                }
+            }
+            let c = self.inner.borrow_mut().classify(&rgba, w, h, k).map_err(js_error)?;
+            Ok(js_sys::Promise::resolve(&classification_to_js(&c.predictions, &c.timings)?))
+        })())
+    }
+
+    /// `forward` on the model's backend: a promise of the raw first output.
+    #[wasm_bindgen(js_name = forwardAsync, unchecked_return_type = "Promise<Tensor>")]
+    pub fn forward_async(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | Uint8ClampedArray")] rgba: JsValue,
+        width: f64,
+        height: f64,
+    ) -> js_sys::Promise {
+        promise((|| {
+            let (w, h) = (dim("width", width)?, dim("height", height)?);
+            let rgba = rgba_arg(&rgba, w, h)?;
+            #[cfg(feature = "webgpu")]
+            {
+                let job = self.inner.borrow_mut().gpu_job(&rgba, w, h).map_err(js_error)?;
+                if let Some(job) = job {
+                    return Ok(self.finish_forward(job));
+                }
+            }
+            let out = self.inner.borrow_mut().forward(&rgba, w, h).map_err(js_error)?;
+            Ok(js_sys::Promise::resolve(&tensor_to_js(out)?))
+        })())
+    }
+
+    /// `forwardTensor` on the model's backend: a promise of the raw first output.
+    #[wasm_bindgen(js_name = forwardTensorAsync, unchecked_return_type = "Promise<Tensor>")]
+    pub fn forward_tensor_async(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Float32Array")] data: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number[]")] shape: JsValue,
+    ) -> js_sys::Promise {
+        promise((|| {
+            let (data, shape) = tensor_arg(&data, &shape)?;
+            #[cfg(feature = "webgpu")]
+            {
+                let job = self.inner.borrow_mut().gpu_tensor_job(&data, &shape).map_err(js_error)?;
+                if let Some(job) = job {
+                    return Ok(self.finish_forward(job));
+                }
+            }
+            let out = self.inner.borrow_mut().forward_tensor(&data, &shape).map_err(js_error)?;
+            Ok(js_sys::Promise::resolve(&tensor_to_js(out)?))
+        })())
     }
 
     /// Facts about the model: input and output names and shapes, head, preprocessing.
     #[wasm_bindgen(getter, unchecked_return_type = "ModelInfo")]
     pub fn info(&self) -> Result<JsValue, JsError> {
-        to_js(&self.inner.info().map_err(js_error)?)
+        to_js(&self.inner.borrow().info().map_err(js_error)?)
     }
 
     /// Classifies a straight (un-premultiplied) RGBA image, as `ImageData.data` holds it.
@@ -139,7 +271,7 @@ impl Vgg {
     ) -> Result<JsValue, JsError> {
         let (w, h, k) = (dim("width", width)?, dim("height", height)?, top_k_arg(top_k)?);
         let rgba = rgba_arg(&rgba, w, h)?;
-        let c = self.inner.classify(&rgba, w, h, k).map_err(js_error)?;
+        let c = self.inner.borrow_mut().classify(&rgba, w, h, k).map_err(js_error)?;
         classification_to_js(&c.predictions, &c.timings)
     }
 
@@ -152,7 +284,7 @@ impl Vgg {
     ) -> Result<JsValue, JsError> {
         let k = top_k_arg(top_k)?;
         let bytes = bytes_arg("bytes", &bytes, true)?;
-        let c = self.inner.classify_encoded(&bytes, k).map_err(js_error)?;
+        let c = self.inner.borrow_mut().classify_encoded(&bytes, k).map_err(js_error)?;
         classification_to_js(&c.predictions, &c.timings)
     }
 
@@ -167,7 +299,7 @@ impl Vgg {
     ) -> Result<JsValue, JsError> {
         let (w, h) = (dim("width", width)?, dim("height", height)?);
         let rgba = rgba_arg(&rgba, w, h)?;
-        tensor_to_js(self.inner.forward(&rgba, w, h).map_err(js_error)?)
+        tensor_to_js(self.inner.borrow_mut().forward(&rgba, w, h).map_err(js_error)?)
     }
 
     /// Runs the model on an input tensor that is already preprocessed.
@@ -180,7 +312,7 @@ impl Vgg {
         #[wasm_bindgen(unchecked_param_type = "number[]")] shape: JsValue,
     ) -> Result<JsValue, JsError> {
         let (data, shape) = tensor_arg(&data, &shape)?;
-        tensor_to_js(self.inner.forward_tensor(&data, &shape).map_err(js_error)?)
+        tensor_to_js(self.inner.borrow_mut().forward_tensor(&data, &shape).map_err(js_error)?)
     }
 
     /// Runs an input tensor once like `forwardTensor`, timing every operator of tract's
@@ -194,8 +326,27 @@ impl Vgg {
         #[wasm_bindgen(unchecked_param_type = "number[]")] shape: JsValue,
     ) -> Result<JsValue, JsError> {
         let (data, shape) = tensor_arg(&data, &shape)?;
-        to_js(&self.inner.profile_tensor(&data, &shape).map_err(js_error)?)
+        to_js(&self.inner.borrow_mut().profile_tensor(&data, &shape).map_err(js_error)?)
     }
+}
+
+#[cfg(feature = "webgpu")]
+impl Vgg {
+    /// Runs a prepared GPU job; the promise resolves to the output (from the CPU if the
+    /// GPU run failed).
+    fn finish_forward(&self, job: crate::pipeline::GpuJob) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let done = job.run().await;
+            let out = inner.borrow_mut().finish_gpu(done).map_err(js_error)?;
+            Ok(tensor_to_js(out)?)
+        })
+    }
+}
+
+/// The promise of an asynchronous method; a check that failed before any work rejects it.
+fn promise(r: Result<js_sys::Promise, JsError>) -> js_sys::Promise {
+    r.unwrap_or_else(|e| js_sys::Promise::reject(&e.into()))
 }
 
 /// A Float32Array and its shape, checked.
@@ -217,7 +368,7 @@ impl Vgg {
     /// Throws if the graph is not a chain of VGG operators.
     #[wasm_bindgen(unchecked_return_type = "LayerInfo[]")]
     pub fn layers(&self) -> Result<JsValue, JsError> {
-        to_js(&self.inner.layers().map_err(js_error)?)
+        to_js(&self.inner.borrow().layers().map_err(js_error)?)
     }
 
     /// Where unit (`y`, `x`) of `layer` (a label such as "conv5_3", or a tensor name) looks
@@ -225,7 +376,7 @@ impl Vgg {
     #[wasm_bindgen(js_name = receptiveField, unchecked_return_type = "UnitField")]
     pub fn receptive_field(&self, layer: &str, y: f64, x: f64) -> Result<JsValue, JsError> {
         let (y, x) = (index("y", y)?, index("x", x)?);
-        to_js(&self.inner.receptive_field(layer, y, x).map_err(js_error)?)
+        to_js(&self.inner.borrow().receptive_field(layer, y, x).map_err(js_error)?)
     }
 
     /// For unit (`y`, `x`) of `layer`, the units of every earlier spatial layer it depends
@@ -234,14 +385,16 @@ impl Vgg {
     #[wasm_bindgen(js_name = nestedFields, unchecked_return_type = "NestedField[]")]
     pub fn nested_fields(&self, layer: &str, y: f64, x: f64) -> Result<JsValue, JsError> {
         let (y, x) = (index("y", y)?, index("x", x)?);
-        to_js(&self.inner.nested_fields(layer, y, x).map_err(js_error)?)
+        to_js(&self.inner.borrow().nested_fields(layer, y, x).map_err(js_error)?)
     }
 
     /// The last run's output of `layer` (needs `options.activations`). A convolution is
     /// read after its ReLU.
     #[wasm_bindgen(unchecked_return_type = "{ shape: number[]; data: Float32Array }")]
     pub fn activation(&self, layer: &str) -> Result<JsValue, JsError> {
-        let (shape, data) = self.inner.activation(layer).map_err(js_error)?;
+        let mut p = self.inner.borrow_mut();
+        p.complete_on_cpu().map_err(js_error)?;
+        let (shape, data) = p.activation(layer).map_err(js_error)?;
         let obj: JsValue = js_sys::Object::new().into();
         set(&obj, "shape", &to_js(shape)?)?;
         set(&obj, "data", &js_sys::Float32Array::from(data.as_slice()).into())?;
@@ -254,7 +407,9 @@ impl Vgg {
     #[wasm_bindgen(unchecked_return_type = "GradientMap")]
     pub fn saliency(&self, #[wasm_bindgen(js_name = classIndex)] class_index: Option<f64>) -> Result<JsValue, JsError> {
         let class = class_index.map(|c| index("classIndex", c)).transpose()?;
-        gradient_to_js(self.inner.saliency(class).map_err(js_error)?)
+        let mut p = self.inner.borrow_mut();
+        p.complete_on_cpu().map_err(js_error)?;
+        gradient_to_js(p.saliency(class).map_err(js_error)?)
     }
 
     /// Effective receptive field (Luo et al. 2016) of unit (`channel`, `y`, `x`) of `layer`
@@ -262,14 +417,16 @@ impl Vgg {
     #[wasm_bindgen(js_name = effectiveReceptiveField, unchecked_return_type = "GradientMap")]
     pub fn effective_receptive_field(&self, layer: &str, channel: f64, y: f64, x: f64) -> Result<JsValue, JsError> {
         let (c, y, x) = (index("channel", channel)?, index("y", y)?, index("x", x)?);
-        gradient_to_js(self.inner.unit_gradient(layer, c, y, x).map_err(js_error)?)
+        let mut p = self.inner.borrow_mut();
+        p.complete_on_cpu().map_err(js_error)?;
+        gradient_to_js(p.unit_gradient(layer, c, y, x).map_err(js_error)?)
     }
 
     /// How a `width` x `height` image maps onto the input tensor (resize scale, crop offset).
     #[wasm_bindgen(js_name = inputGeometry, unchecked_return_type = "Geometry")]
     pub fn input_geometry(&self, width: f64, height: f64) -> Result<JsValue, JsError> {
         let (w, h) = (dim("width", width)?, dim("height", height)?);
-        to_js(&self.inner.spec().geometry(w, h).map_err(js_error)?)
+        to_js(&self.inner.borrow().spec().geometry(w, h).map_err(js_error)?)
     }
 
     /// The image as the model saw it in the last `classify` or `forward`: resized, cropped
@@ -277,7 +434,8 @@ impl Vgg {
     /// again. Throws before the first run, or after `forwardTensor` (no image).
     #[wasm_bindgen(js_name = modelView, unchecked_return_type = "View")]
     pub fn model_view(&self) -> Result<JsValue, JsError> {
-        let view = self.inner.last_view().map_err(js_error)?;
+        let p = self.inner.borrow();
+        let view = p.last_view().map_err(js_error)?;
         let obj: JsValue = js_sys::Object::new().into();
         set(&obj, "width", &view.pixels.width().into())?;
         set(&obj, "height", &view.pixels.height().into())?;
@@ -291,7 +449,7 @@ impl Vgg {
     /// Throws if the graph is not a chain of VGG operators.
     #[wasm_bindgen(js_name = convStack, unchecked_return_type = "ConvStack")]
     pub fn conv_stack(&self) -> Result<JsValue, JsError> {
-        to_js(&self.inner.conv_stack().map_err(js_error)?)
+        to_js(&self.inner.borrow().conv_stack().map_err(js_error)?)
     }
 }
 

@@ -4,11 +4,14 @@
 //! `preprocess` (pixels to tensor), `predictions` (softmax, top-k), `labels`,
 //! `receptive_field` (geometry of the layer chain), `gradients` (backward pass), `inspect`
 //! (the last run: view, activations, fields, gradients), `pipeline` (the whole path in
-//! plain Rust), `bindings` (the JS API), `clock` (timings on wasm and native).
+//! plain Rust), `bindings` (the JS API), `clock` (timings on wasm and native); with the
+//! `webgpu` feature, `gpu` (the only user of wgpu: kernels and their plan).
 
 pub mod bindings;
 mod clock;
 pub mod gradients;
+#[cfg(feature = "webgpu")]
+pub mod gpu;
 pub mod inspect;
 pub mod labels;
 pub mod model;

@@ -32,6 +32,37 @@ pub struct Options {
     /// Costs memory and some speed (the optimiser may not fuse what must stay visible).
     #[serde(default)]
     pub activations: bool,
+    /// Where inference runs: WebGPU when it can ("auto", the default of `create`), only
+    /// WebGPU ("webgpu": an error where it cannot), or the CPU.
+    pub backend: Option<BackendChoice>,
+}
+
+/// The `backend` option.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    Auto,
+    Webgpu,
+    Cpu,
+}
+
+/// Which backend answers, on what, and why the other was not taken.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Backend {
+    /// "webgpu" or "cpu".
+    pub name: &'static str,
+    /// The GPU adapter, e.g. "SwiftShader Device (Subzero) (webgpu)"; only for "webgpu".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<String>,
+    /// Why the CPU answers (no WebGPU, an unsupported op, a lost device, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Backend {
+    fn cpu(reason: Option<String>) -> Backend {
+        Backend { name: "cpu", adapter: None, reason }
+    }
 }
 
 /// What the model's output is.
@@ -46,11 +77,19 @@ pub enum Head {
 }
 
 /// Milliseconds spent per stage of one call.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Timings {
     pub preprocess_ms: f64,
     pub inference_ms: f64,
+    /// The backend that ran the model: "cpu" or "webgpu".
+    pub backend: &'static str,
+}
+
+impl Default for Timings {
+    fn default() -> Timings {
+        Timings { preprocess_ms: 0.0, inference_ms: 0.0, backend: "cpu" }
+    }
 }
 
 /// A classification answer.
@@ -87,6 +126,8 @@ pub struct ModelInfo {
     pub detected: Vec<String>,
     /// Threads inference runs on (1 unless the threaded build set up a pool).
     pub threads: usize,
+    /// The backend that runs `classifyAsync` and `forwardAsync`.
+    pub backend: Backend,
 }
 
 /// A loaded model with its preprocessing and labels.
@@ -102,17 +143,135 @@ pub struct Pipeline {
     detected: Vec<String>,
     /// The last run, for views, activations and gradients.
     last: Option<LastRun>,
+    /// The input of the last run when the GPU answered and the CPU has not yet computed
+    /// the activations that views and gradients read.
+    cpu_pending: Option<(Vec<f32>, Vec<usize>)>,
+    backend: Backend,
+    #[cfg(feature = "webgpu")]
+    gpu: Option<GpuEngine>,
+}
+
+/// The uploaded GPU model, shared with the runs in flight.
+#[cfg(feature = "webgpu")]
+#[derive(Clone)]
+struct GpuEngine(std::rc::Rc<crate::gpu::Engine>);
+
+#[cfg(feature = "webgpu")]
+impl std::fmt::Debug for GpuEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GpuEngine({})", self.0.adapter())
+    }
+}
+
+/// An image prepared for the GPU: its tensor, and what the run is kept with.
+#[cfg(feature = "webgpu")]
+pub struct GpuJob {
+    engine: GpuEngine,
+    tensor: Vec<f32>,
+    shape: Vec<usize>,
+    view: Option<View>,
+    analysis: Analysis,
+    preprocess_ms: f64,
+}
+
+/// A GPU run that finished, or failed: [`Pipeline::finish_gpu`] keeps it (and runs the
+/// CPU instead where it failed).
+#[cfg(feature = "webgpu")]
+pub struct GpuDone {
+    job: GpuJob,
+    result: Result<Tensor>,
+    inference_ms: f64,
+}
+
+#[cfg(feature = "webgpu")]
+impl GpuJob {
+    /// Runs the model on the GPU. Holds no borrow of the pipeline, so that JS may call
+    /// other methods while it runs.
+    pub async fn run(self) -> GpuDone {
+        let t0 = now_ms();
+        let result = self.engine.0.run(&self.tensor, &self.shape).await;
+        GpuDone { inference_ms: now_ms() - t0, job: self, result }
+    }
 }
 
 impl Pipeline {
     /// Loads ONNX `bytes` with `options`.
     /// Owned bytes (a `Vec`) are freed once decoded, which lowers the load's peak memory.
+    /// This constructor is synchronous, so the model runs on the CPU: [`Pipeline::create`]
+    /// can use the GPU.
     pub fn new<'a>(bytes: impl Into<std::borrow::Cow<'a, [u8]>>, options: Options) -> Result<Pipeline> {
+        let reason = match options.backend {
+            None | Some(BackendChoice::Cpu) => None,
+            Some(BackendChoice::Auto) => Some("the model was loaded synchronously (new Vgg); WebGPU needs Vgg.create".to_string()),
+            Some(BackendChoice::Webgpu) => {
+                bail!("options.backend \"webgpu\" needs the asynchronous Vgg.create(bytes, options), not new Vgg")
+            }
+        };
+        let mut p = Pipeline::build(bytes.into(), options, false)?;
+        p.backend = Backend::cpu(reason);
+        Ok(p)
+    }
+
+    /// Loads ONNX `bytes` with `options`, on the backend `options.backend` asks for
+    /// (default "auto": WebGPU when an adapter, a device and every op of the model are
+    /// there, else the CPU with the reason in [`ModelInfo::backend`]). "webgpu" fails with
+    /// the reason instead of falling back.
+    pub async fn create(bytes: Vec<u8>, options: Options) -> Result<Pipeline> {
+        let choice = options.backend.unwrap_or(BackendChoice::Auto);
+        if choice == BackendChoice::Cpu {
+            return Pipeline::build(bytes.into(), options, false);
+        }
+        let fallback = |p: &mut Pipeline, reason: String| -> Result<()> {
+            ensure!(choice == BackendChoice::Auto, "options.backend \"webgpu\": {reason}");
+            p.backend = Backend::cpu(Some(reason));
+            Ok(())
+        };
+        #[cfg(not(feature = "webgpu"))]
+        {
+            let mut p = Pipeline::build(bytes.into(), options, false)?;
+            fallback(&mut p, "this build of vgg-wasm has no WebGPU (compiled without the `webgpu` feature)".into())?;
+            Ok(p)
+        }
+        #[cfg(feature = "webgpu")]
+        {
+            if choice == BackendChoice::Webgpu {
+                // fail before the (long) load where the answer is already known
+                let gpu = crate::gpu::Gpu::acquire().await.map_err(|e| anyhow::anyhow!("options.backend \"webgpu\": {e}"))?;
+                let mut p = Pipeline::build(bytes.into(), options, true)?;
+                p.attach_gpu(gpu).await.map_err(|e| anyhow::anyhow!("options.backend \"webgpu\": {e}"))?;
+                return Ok(p);
+            }
+            let gpu = crate::gpu::Gpu::acquire().await;
+            let mut p = Pipeline::build(bytes.into(), options, gpu.is_ok())?;
+            let attached = match gpu {
+                Ok(gpu) => p.attach_gpu(gpu).await,
+                Err(e) => Err(e),
+            };
+            if let Err(reason) = attached {
+                fallback(&mut p, reason)?;
+            }
+            Ok(p)
+        }
+    }
+
+    /// Uploads the lowered model to `gpu` and makes WebGPU the backend; the error is the
+    /// reason in words.
+    #[cfg(feature = "webgpu")]
+    async fn attach_gpu(&mut self, gpu: crate::gpu::Gpu) -> std::result::Result<(), String> {
+        let adapter = gpu.adapter.clone();
+        let plan = self.model.take_gpu_plan().map_err(|e| format!("the GPU cannot run this model: {e}"))?;
+        let engine = crate::gpu::Engine::new(gpu, plan).await.map_err(|e| format!("{e:#}"))?;
+        self.gpu = Some(GpuEngine(std::rc::Rc::new(engine)));
+        self.backend = Backend { name: "webgpu", adapter: Some(adapter), reason: None };
+        Ok(())
+    }
+
+    fn build(bytes: std::borrow::Cow<'_, [u8]>, options: Options, lower_for_gpu: bool) -> Result<Pipeline> {
         let mut spec_opts = options.preprocess.unwrap_or_default();
         let plan_hw = spec_opts.crop.map_or(DEFAULT_PLAN_HW, |[h, w]| [h as usize, w as usize]);
         let plan_hw = if plan_hw.contains(&0) { DEFAULT_PLAN_HW } else { plan_hw };
         let nhwc = spec_opts.layout.map(|l| l == Layout::Nhwc);
-        let model = Model::load(bytes.into(), plan_hw, nhwc, options.activations).context("loading the model")?;
+        let model = Model::load(bytes, plan_hw, nhwc, options.activations, lower_for_gpu).context("loading the model")?;
         let info = model.info().clone();
         // what the graph says about its input, where the options leave it open
         let mut detected = Vec::new();
@@ -173,7 +332,19 @@ impl Pipeline {
         };
         let input_hw = fixed_hw.map_or(plan_hw, |[h, w]| [h as usize, w as usize]);
         let planned = Analysis::new(&info.layers, spec.channel_order.channels(), input_hw);
-        Ok(Pipeline { model, spec, head, labels, planned, detected, last: None })
+        Ok(Pipeline {
+            model,
+            spec,
+            head,
+            labels,
+            planned,
+            detected,
+            last: None,
+            cpu_pending: None,
+            backend: Backend::cpu(None),
+            #[cfg(feature = "webgpu")]
+            gpu: None,
+        })
     }
 
     pub fn info(&self) -> Result<ModelInfo> {
@@ -189,7 +360,36 @@ impl Pipeline {
             nodes: g.op_types.len(),
             detected: self.detected.clone(),
             threads: crate::model::threads(),
+            backend: self.backend.clone(),
         })
+    }
+
+    /// Chooses between the backends this model has: "webgpu" (only where it was created
+    /// with a working GPU) or "cpu".
+    pub fn use_backend(&mut self, name: &str) -> Result<()> {
+        match name {
+            "cpu" => {
+                if self.backend.name == "webgpu" {
+                    self.backend.name = "cpu";
+                    self.backend.reason = Some("chosen by the user".into());
+                }
+            }
+            "webgpu" => {
+                #[cfg(feature = "webgpu")]
+                let adapter = self.gpu.as_ref().filter(|g| g.0.broken().is_none()).map(|g| g.0.adapter().to_string());
+                #[cfg(not(feature = "webgpu"))]
+                let adapter: Option<String> = None;
+                let Some(adapter) = adapter else {
+                    bail!(
+                        "backend \"webgpu\" is not available for this model: {}",
+                        self.backend.reason.as_deref().unwrap_or("it was loaded for the CPU")
+                    )
+                };
+                self.backend = Backend { name: "webgpu", adapter: Some(adapter), reason: None };
+            }
+            other => bail!("backend must be \"webgpu\" or \"cpu\", got {other:?}"),
+        }
+        Ok(())
     }
 
     pub fn spec(&self) -> &PreprocessSpec {
@@ -209,16 +409,26 @@ impl Pipeline {
     }
 
     fn classify_image(&mut self, img: &RgbaImage, k: usize) -> Result<Classification> {
-        ensure!(k >= 1, "topK must be at least 1, got {k}");
-        let Head::Classifier { softmax_in_graph, .. } = self.head else {
-            bail!(
-                "this model has no classifier: its output '{}' is a feature map of shape {:?}; \
-                 use forward() to get it",
-                self.model.info().output_name,
-                self.model.planned_output_shape().unwrap_or_default()
-            );
-        };
+        self.check_classifier(k)?;
         let out = self.forward_image(img)?;
+        self.answer(out, k)
+    }
+
+    /// Refuses a `k` of 0 and a model without a classifier head.
+    fn check_classifier(&self, k: usize) -> Result<()> {
+        ensure!(k >= 1, "topK must be at least 1, got {k}");
+        ensure!(
+            matches!(self.head, Head::Classifier { .. }),
+            "this model has no classifier: its output '{}' is a feature map of shape {:?}; use forward() to get it",
+            self.model.info().output_name,
+            self.model.planned_output_shape().unwrap_or_default()
+        );
+        Ok(())
+    }
+
+    /// The top `k` classes of a classifier's output.
+    fn answer(&self, out: Output, k: usize) -> Result<Classification> {
+        let Head::Classifier { softmax_in_graph, .. } = self.head else { bail!("this model has no classifier") };
         // never apply softmax twice
         let probs = if softmax_in_graph { out.data } else { softmax(&out.data) };
         let predictions = top_k(&probs, k)
@@ -245,7 +455,7 @@ impl Pipeline {
         let t2 = now_ms();
         let view = View { pixels: prepared.view, geometry };
         let (shape, data) = self.remember(analysis, Some(view), outputs);
-        Ok(Output { shape, data, timings: Timings { preprocess_ms: t1 - t0, inference_ms: t2 - t1 } })
+        Ok(Output { shape, data, timings: Timings { preprocess_ms: t1 - t0, inference_ms: t2 - t1, backend: "cpu" } })
     }
 
     /// The model's raw first output for an already prepared input tensor.
@@ -256,7 +466,7 @@ impl Pipeline {
         let inference_ms = now_ms() - t0;
         let analysis = analysis.context("the input tensor must have rank 4")?;
         let (shape, data) = self.remember(analysis, None, outputs);
-        Ok(Output { shape, data, timings: Timings { preprocess_ms: 0.0, inference_ms } })
+        Ok(Output { shape, data, timings: Timings { preprocess_ms: 0.0, inference_ms, backend: "cpu" } })
     }
 
     /// Runs an already-preprocessed tensor once, timing every operator of the plan (for
@@ -287,17 +497,31 @@ impl Pipeline {
             (outputs.swap_remove(0), Vec::new())
         };
         self.last = Some(LastRun::new(analysis, view, kept));
+        self.cpu_pending = None;
         main
     }
 
+    /// After a GPU run, computes on the CPU the activations that [`Pipeline::activation`]
+    /// and the gradients read (the GPU reads back only the output); nothing otherwise.
+    pub fn complete_on_cpu(&mut self) -> Result<()> {
+        if let Some((tensor, shape)) = self.cpu_pending.take() {
+            let outputs = self.model.run(tensor, &shape).context("computing the activations on the CPU")?;
+            let last = self.last.take().context("run the model first (classify or forward)")?;
+            self.remember(last.analysis, last.view, outputs);
+        }
+        Ok(())
+    }
+
     fn last_run(&self) -> Result<&LastRun> {
+        ensure!(self.cpu_pending.is_none(), "the last run was on the GPU: complete_on_cpu() computes its activations");
         self.last.as_ref().context("run the model first (classify or forward)")
     }
 
     /// The image as the model saw it in the last run (after resize, crop and pad), with
     /// where its pixels come from.
     pub fn last_view(&self) -> Result<&View> {
-        self.last_run()?.view.as_ref().context("the last run was given a prepared tensor, not an image")
+        let last = self.last.as_ref().context("run the model first (classify or forward)")?;
+        last.view.as_ref().context("the last run was given a prepared tensor, not an image")
     }
 
     /// The layer analysis of the last run, or of the planned size before any run.
@@ -316,6 +540,7 @@ impl Pipeline {
 
     /// Activations of `layer` from the last run: shape (batch 1 first) and data. A
     /// convolution or dense layer is read after the ReLU that follows it.
+    /// After a GPU run, call [`Pipeline::complete_on_cpu`] first.
     pub fn activation(&self, layer: &str) -> Result<&Tensor> {
         self.last_run()?.activation(self.model.output_names(), layer)
     }
@@ -417,6 +642,94 @@ impl Pipeline {
     pub fn nested_fields(&self, layer: &str, y: usize, x: usize) -> Result<Vec<Nested>> {
         let chain = self.model.info().layers.as_ref().map_err(|e| anyhow::anyhow!("no layer analysis: {e}"))?;
         self.analysis().nested_fields(chain, layer, y, x)
+    }
+}
+
+#[cfg(feature = "webgpu")]
+impl Pipeline {
+    /// Prepares a straight RGBA image for a GPU run; `None` when the CPU is the backend
+    /// (the caller then runs [`Pipeline::forward`]). A device lost since the last call
+    /// makes the CPU the backend here, with the reason.
+    pub fn gpu_job(&mut self, rgba: &[u8], width: u32, height: u32) -> Result<Option<GpuJob>> {
+        let Some(engine) = self.usable_gpu() else { return Ok(None) };
+        let img = preprocess::rgba_image(rgba, width, height)?;
+        let t0 = now_ms();
+        let prepared = preprocess::prepare(&img, &self.spec)?;
+        let geometry = self.spec.geometry(img.width(), img.height())?;
+        let analysis = self.analysis_for(&prepared.shape);
+        self.check_memory(&analysis)?;
+        let view = Some(View { pixels: prepared.view, geometry });
+        let preprocess_ms = now_ms() - t0;
+        Ok(Some(GpuJob { engine, tensor: prepared.tensor, shape: prepared.shape.to_vec(), view, analysis, preprocess_ms }))
+    }
+
+    /// A GPU run of an already prepared input tensor; `None` when the CPU is the backend.
+    pub fn gpu_tensor_job(&mut self, data: &[f32], shape: &[usize]) -> Result<Option<GpuJob>> {
+        let Some(engine) = self.usable_gpu() else { return Ok(None) };
+        let analysis = self.check_tensor(data, shape)?.context("the input tensor must have rank 4")?;
+        Ok(Some(GpuJob { engine, tensor: data.to_vec(), shape: shape.to_vec(), view: None, analysis, preprocess_ms: 0.0 }))
+    }
+
+    /// Checks [`Pipeline::gpu_job`]'s `k` and head before the image is prepared.
+    pub fn check_top_k(&self, k: usize) -> Result<()> {
+        self.check_classifier(k)
+    }
+
+    /// The top `k` classes of a finished GPU run (see [`Pipeline::finish_gpu`]).
+    pub fn finish_gpu_classify(&mut self, done: GpuDone, k: usize) -> Result<Classification> {
+        let out = self.finish_gpu(done)?;
+        self.answer(out, k)
+    }
+
+    /// Keeps a finished GPU run for inspection. Where it failed, the same input runs on the
+    /// CPU now; a lost device also makes the CPU the backend from now on, with the reason.
+    pub fn finish_gpu(&mut self, done: GpuDone) -> Result<Output> {
+        let GpuDone { job, result, inference_ms } = done;
+        match result {
+            Ok((shape, data)) => {
+                let keeps = self.model.keeps_activations();
+                self.last = Some(LastRun::new(job.analysis, job.view, Vec::new()));
+                self.cpu_pending = keeps.then_some((job.tensor, job.shape));
+                let timings = Timings { preprocess_ms: job.preprocess_ms, inference_ms, backend: "webgpu" };
+                Ok(Output { shape, data, timings })
+            }
+            Err(e) => {
+                let reason = format!("the last WebGPU run failed, so the CPU answered: {e:#}");
+                if job.engine.0.broken().is_some() {
+                    self.gpu = None;
+                    self.backend = Backend::cpu(Some(reason));
+                } else {
+                    self.backend.reason = Some(reason);
+                }
+                let t0 = now_ms();
+                let outputs = self.model.run(job.tensor, &job.shape)?;
+                let inference_ms = now_ms() - t0;
+                let (shape, data) = self.remember(job.analysis, job.view, outputs);
+                let timings = Timings { preprocess_ms: job.preprocess_ms, inference_ms, backend: "cpu" };
+                Ok(Output { shape, data, timings })
+            }
+        }
+    }
+
+    /// The GPU engine if it can still run; a broken device is dropped here for the CPU.
+    fn usable_gpu(&mut self) -> Option<GpuEngine> {
+        if self.backend.name != "webgpu" {
+            return None;
+        }
+        let engine = self.gpu.clone()?;
+        if let Some(why) = engine.0.broken() {
+            self.gpu = None;
+            self.backend = Backend::cpu(Some(format!("WebGPU stopped working, so the CPU answers: {why}")));
+            return None;
+        }
+        Some(engine)
+    }
+
+    /// Destroys the GPU device, as a lost GPU would be (for tests of the fallback).
+    pub fn lose_gpu_for_test(&self) {
+        if let Some(g) = &self.gpu {
+            g.0.destroy_device();
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 // engine.js talks to the worker, models.js fetches, inputs.js gathers images, render/ and
 // panels/ draw. Untrusted text (labels, file names) is rendered with textContent only.
 import { Engine } from "./engine.js";
-import { credit, formatBytes, modelSummary, runtimeSummary, viewCaption } from "./format.js";
+import { backendSummary, credit, formatBytes, modelSummary, runtimeSummary, timingsLine, viewCaption } from "./format.js";
 import { decodeToCanvas, initInputs } from "./inputs.js";
 import { clearCache, download, fetchEntry, loadCatalog, sha256Hex } from "./models.js";
 import { showDepthPanel } from "./panels/depth.js";
@@ -29,6 +29,9 @@ const $ = (id) => document.getElementById(id);
 // `?threads=N` in the page's address overrides the default thread count (onnxruntime-web's
 // rule); threads need a cross-origin isolated page, and the engine says when it has none.
 const THREADS = new URLSearchParams(location.search).get("threads");
+// `?backend=cpu` starts on the CPU; the default, WebGPU where the browser and the model allow
+// it, with the reason on the page where they do not.
+const BACKEND = new URLSearchParams(location.search).get("backend") === "cpu" ? "cpu" : "webgpu";
 
 const state = {
   engine: Engine.start(undefined, { threads: THREADS == null ? null : Number(THREADS) }),
@@ -38,6 +41,8 @@ const state = {
   view: null, // {width, height, rgba, geometry} the model saw in the last run
   overlay: {}, // {field, nested, heat, unitHeat} drawn over the view
   download: null, // AbortController of the download in flight
+  backend: BACKEND, // the user's choice, "webgpu" or "cpu"; the model's own is state.model.backend
+  times: {}, // inference ms on the current image and model, by backend ("webgpu", "cpu")
   // Every request that draws takes a ticket; an answer whose ticket is no longer current
   // is dropped. A new run also retires the channel and overlay tickets of the old image.
   tickets: { model: 0, run: 0, channel: 0, overlay: 0 },
@@ -147,17 +152,24 @@ async function requestModel(name, source, { options, id = null, credit = "" } = 
     const t0 = performance.now();
     const loaded = await state.engine.load(got.bytes, {
       options, keepActivationsUpTo: ACTIVATIONS_MAX_BYTES,
+      // "auto" never fails for want of a GPU: the CPU answers, and the page says why
+      backend: state.backend === "cpu" ? "cpu" : "auto",
       onStatus: (s) => current() && setText("model-status", `Loading ${name}: ${s}…`),
     });
     if (!current()) return; // a newer model follows this one into the worker
     // `reload` fetches it again into a new worker, should this one stop
-    state.model = { ...loaded, name, bytes: size, id, reload: () => requestModel(name, source, { options, id, credit }) };
+    state.model = {
+      ...loaded, name, bytes: size, id, loadedFor: state.backend,
+      reload: () => requestModel(name, source, { options, id, credit }),
+    };
     const fetched = got.ms == null ? "" : ` (${got.fromCache ? "read from the cache" : "downloaded"} in ${got.ms.toFixed(0)} ms)`;
     const notKept = got.notKept ? ` It could not be kept for next time (${got.notKept}): it will be downloaded again.` : "";
     setText("model-status", `Loaded ${name} in ${(performance.now() - t0).toFixed(0)} ms: parsed and optimised${fetched}.${notKept}`);
     $("model-select").value = id ?? "";
     setText("model-credit", got.credit ?? credit);
     setText("model-summary", modelSummary({ ...loaded, bytes: size }));
+    state.times = {};
+    showBackend(loaded.backend);
     showPaperPanel({ panel: $("paper-panel"), list: $("paper-facts"), chart: $("rf-chart") }, state.model);
     resetLayerViews();
     if (state.image) await run();
@@ -179,6 +191,7 @@ async function setImage(name, blob) {
     return setText("result-status", `${name} is not an image this browser can decode.`, true);
   }
   state.image = { name, ...pixels };
+  state.times = {};
   setText("image-caption", `${name} · ${pixels.width}×${pixels.height}`);
   await run();
 }
@@ -202,6 +215,7 @@ async function run() {
       showPredictions($("predictions"), r.predictions);
       setText("result-status", `Top ${r.predictions.length} for ${image.name}:`);
       ({ timings, view } = r);
+      showBackend(r.backend);
     } else {
       setText("result-status", "Running…");
       const r = await state.engine.forward(pixels, FEATURE_MAPS, { onStatus });
@@ -210,18 +224,50 @@ async function run() {
         `for ${image.name}. The ${r.channels.length} most active channels:`);
       showFeatureMaps($("feature-maps"), r.channels);
       ({ timings, view } = r);
+      showBackend(r.backend);
     }
     showView(view);
-    setText("timings", `preprocess ${timings.preprocessMs.toFixed(1)} ms · inference ${timings.inferenceMs.toFixed(1)} ms (in the worker)`);
+    state.times[timings.backend] = timings.inferenceMs;
+    setText("timings", timingsLine(timings, state.times));
     if (model.activations && model.layers) {
-      const layers = await state.engine.layers(STRIP_CHANNELS, STRIP_THUMB_PX);
+      // the answer stays in view; the layers' progress goes where their time will be shown
+      const layerStatus = (s) => current() && setText("timings", `${timingsLine(timings, state.times)} · ${s}…`);
+      const { layers, cpuMs } = await state.engine.layers(STRIP_CHANNELS, STRIP_THUMB_PX, { onStatus: layerStatus });
       if (!current()) return;
+      setText("timings", timingsLine(timings, state.times, cpuMs));
       showNetwork($("network"), layers, openChannel);
       $("network-panel").hidden = false;
     }
   } catch (e) {
     if (current()) setText("result-status", `Failed: ${e.message}`, true);
   }
+}
+
+// --- the backend ---
+
+/** Shows where the model runs and why, and ticks the matching choice. */
+function showBackend(backend) {
+  if (!backend) return;
+  if (state.model) state.model.backend = backend;
+  setText("backend-status", backendSummary(backend));
+  for (const input of document.querySelectorAll("input[name=backend]")) input.checked = input.value === backend.name;
+}
+
+/** The user chose a backend: the loaded model switches (one loaded for the CPU only is
+ *  loaded again, onto the GPU), and the current image runs again on it. */
+async function chooseBackend(name) {
+  state.backend = name;
+  const { model } = state;
+  if (!model) return;
+  try {
+    showBackend(await state.engine.setBackend(name));
+  } catch (e) {
+    // loaded for the CPU alone: load it again, for the GPU
+    if (name === "webgpu" && model.loadedFor === "cpu") return model.reload();
+    showBackend(model.backend);
+    return setText("backend-status", `${e.message}.`, true);
+  }
+  await run();
 }
 
 // --- the model's view, the inspector and gradients ---
@@ -359,6 +405,10 @@ $("model-file").addEventListener("change", (ev) => {
   modelFromFiles(files);
 });
 $("saliency").addEventListener("change", (ev) => toggleSaliency(ev.target.checked));
+for (const input of document.querySelectorAll("input[name=backend]")) {
+  input.checked = input.value === state.backend;
+  input.addEventListener("change", () => input.checked && chooseBackend(input.value));
+}
 initInputs($, {
   onImage: setImage,
   onModelFile: (file) => requestModel(file.name, async () => ({ bytes: await file.arrayBuffer(), ms: null })),

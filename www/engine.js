@@ -21,18 +21,28 @@
  * @typedef {{target: string, shape: number[], map: Float32Array, ms: number}} GradientMap
  *
  * Requests and replies, by type:
- * @typedef {{type: "load", bytes: ArrayBuffer, options?: object, keepActivationsUpTo?: number}} LoadRequest
+ * @typedef {import("./pkg/vgg_wasm.js").Backend} Backend
+ * @typedef {{type: "load", bytes: ArrayBuffer, options?: object, keepActivationsUpTo?: number,
+ *   backend?: "auto" | "webgpu" | "cpu"}} LoadRequest
  *   `keepActivationsUpTo`: models up to this many bytes keep their activations (for layers,
- *   channel, unitField, saliency); default 0, none
+ *   channel, unitField, saliency); default 0, none. `backend`: where classify and forward
+ *   run (default "auto": WebGPU where the model and the browser allow it)
  * @typedef {{info: ModelInfo, layers: LayerInfo[] | null, layersError: string | null,
- *   convStack: ConvStack | null, activations: boolean}} LoadReply
+ *   convStack: ConvStack | null, activations: boolean, backend: Backend}} LoadReply
+ * @typedef {{type: "backend", name: "webgpu" | "cpu"}} BackendRequest  switches the loaded
+ *   model's backend (WebGPU only where it was loaded onto a GPU)
+ * @typedef {Backend} BackendReply
  * @typedef {{type: "classify", topK: number} & Image} ClassifyRequest
- * @typedef {{predictions: Prediction[], timings: Timings, view: View}} ClassifyReply
+ * @typedef {{predictions: Prediction[], timings: Timings, view: View, backend: Backend}} ClassifyReply
+ *   `timings.backend`: which backend answered; `backend`: the model's backend after the call
+ *   (the CPU, with the reason, once a device was lost)
  * @typedef {{type: "forward", channels: number} & Image} ForwardRequest
- * @typedef {{shape: number[], timings: Timings, view: View, channels: ChannelMap[]}} ForwardReply
+ * @typedef {{shape: number[], timings: Timings, view: View, channels: ChannelMap[], backend: Backend}} ForwardReply
  *   `channels`: the output's most active channels, strongest first
  * @typedef {{type: "layers", channels: number, side: number}} LayersRequest
- * @typedef {(LayerInfo & {channels: ChannelMap[]})[]} LayersReply  conv, pool and fc layers
+ * @typedef {{layers: (LayerInfo & {channels: ChannelMap[]})[], cpuMs: number | null}} LayersReply
+ *   conv, pool and fc layers; `cpuMs`: after a WebGPU run, the time the CPU took to compute
+ *   the activations (WebGPU reads back only the answer), else null
  * @typedef {{type: "channel", layer: string, channel: number}} ChannelRequest
  * @typedef {{layer: string, channel: number, h: number, w: number, data: Float32Array}} ChannelReply
  * @typedef {{type: "unitField", layer: string, channel: number, y: number, x: number}} UnitFieldRequest
@@ -130,8 +140,13 @@ export class Engine {
 
   /** Loads a model (the bytes are transferred); the previous one stays if this fails.
    *  @returns {Promise<LoadReply>} */
-  load(bytes, { options, keepActivationsUpTo, onStatus } = {}) {
-    return this.call({ type: "load", bytes, options, keepActivationsUpTo }, { transfer: [bytes], onStatus });
+  load(bytes, { options, keepActivationsUpTo, backend, onStatus } = {}) {
+    return this.call({ type: "load", bytes, options, keepActivationsUpTo, backend }, { transfer: [bytes], onStatus });
+  }
+
+  /** @param {"webgpu" | "cpu"} name  @returns {Promise<BackendReply>} */
+  setBackend(name) {
+    return this.call({ type: "backend", name });
   }
 
   /** @param {Image} image its pixels are transferred  @returns {Promise<ClassifyReply>} */
@@ -145,13 +160,13 @@ export class Engine {
   }
 
   /** @returns {Promise<LayersReply>} */
-  layers(channels, side) {
-    return this.call({ type: "layers", channels, side });
+  layers(channels, side, { onStatus } = {}) {
+    return this.call({ type: "layers", channels, side }, { onStatus });
   }
 
   /** @returns {Promise<ChannelReply>} */
-  channel(layer, channel) {
-    return this.call({ type: "channel", layer, channel });
+  channel(layer, channel, { onStatus } = {}) {
+    return this.call({ type: "channel", layer, channel }, { onStatus });
   }
 
   /** @returns {Promise<UnitFieldReply>} */

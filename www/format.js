@@ -39,6 +39,26 @@ export function runtimeSummary({ build, threads, isolated, notes }) {
   return `Engine: ${simd}, ${how}${isolated ? ", cross-origin isolated" : ""}${why}.`;
 }
 
+/** Where the model runs, and why not on WebGPU. */
+export function backendSummary({ name, adapter, reason }) {
+  if (name === "webgpu") return `Runs on WebGPU: ${adapter}.${reason ? ` ${reason}.` : ""}`;
+  return `Runs on the CPU${reason ? `: ${reason}` : ""}.`;
+}
+
+const BACKEND_NAMES = { webgpu: "WebGPU", cpu: "CPU" };
+
+/** One run's timings; the other backend's inference time on the same image when it ran
+ *  too; and, after a WebGPU run, the CPU's time for the layers' activations. */
+export function timingsLine(timings, times = {}, cpuMs = null) {
+  const name = BACKEND_NAMES[timings.backend] ?? timings.backend;
+  let line = `${name}: preprocess ${timings.preprocessMs.toFixed(1)} ms · inference ${timings.inferenceMs.toFixed(1)} ms`;
+  for (const [other, ms] of Object.entries(times)) {
+    if (other !== timings.backend) line += ` · on ${BACKEND_NAMES[other] ?? other} before: ${ms.toFixed(1)} ms`;
+  }
+  if (cpuMs != null) line += ` · the layers' activations on the CPU: ${cpuMs.toFixed(0)} ms (WebGPU reads back only the answer)`;
+  return `${line} (in the worker)`;
+}
+
 /** A catalog entry's source, license and quoted accuracy (with its source). */
 export function credit(entry) {
   const a = entry.accuracy;

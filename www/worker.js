@@ -10,7 +10,8 @@ import { chooseBuild, RELAXED_SIMD_PROBE } from "./builds.js";
 
 // The one piece of state: the module in use and the current model, replaced only by a
 // successful load.
-const held = { vgg: null, api: null, runtime: null };
+// cpuBehind: the last run was on WebGPU and the CPU has not computed its activations yet
+const held = { vgg: null, api: null, runtime: null, cpuBehind: false };
 let ready = null;
 const POOL_START_S = 20;
 
@@ -54,12 +55,14 @@ const handlers = {
   start: runtime,
   runtime,
   /** @param {import("./engine.js").LoadRequest} r */
-  load({ bytes, options, keepActivationsUpTo = 0 }, status) {
-    status("optimising the model");
+  async load({ bytes, options, keepActivationsUpTo = 0, backend = "auto" }, status) {
+    status(backend === "cpu" ? "optimising the model" : "optimising the model and uploading it to the GPU");
     const activations = bytes.byteLength <= keepActivationsUpTo;
-    const next = new held.api.Vgg(new Uint8Array(bytes), { ...options, activations }); // throws on a bad model
+    // throws on a bad model; "auto" takes the CPU, with the reason, where WebGPU cannot run it
+    const next = await held.api.Vgg.create(new Uint8Array(bytes), { ...options, activations, backend: options?.backend ?? backend });
     held.vgg?.free();
     held.vgg = next;
+    held.cpuBehind = false;
     let layers = null, layersError = null, convStack = null;
     try {
       layers = next.layers();
@@ -67,24 +70,32 @@ const handlers = {
     } catch (e) {
       layersError = e.message;
     }
-    return { info: next.info, layers, layersError, convStack, activations };
+    return { info: next.info, layers, layersError, convStack, activations, backend: next.backend };
   },
-  classify({ rgba, width, height, topK }, status) {
-    status("running the model");
+  backend({ name }) {
     const vgg = model();
-    const predictions = vgg.classify(new Uint8Array(rgba), width, height, topK);
-    return { predictions: [...predictions], timings: predictions.timings, view: vgg.modelView() };
+    vgg.useBackend(name);
+    return vgg.backend;
   },
-  forward({ rgba, width, height, channels }, status) {
-    status("running the model");
+  async classify({ rgba, width, height, topK }, status) {
     const vgg = model();
-    const out = vgg.forward(new Uint8Array(rgba), width, height);
-    return { shape: out.shape, timings: out.timings, view: vgg.modelView(), channels: topChannels(out, channels, Infinity) };
+    status(runningOn(vgg));
+    const predictions = await vgg.classifyAsync(new Uint8Array(rgba), width, height, topK);
+    held.cpuBehind = predictions.timings.backend === "webgpu";
+    return { predictions: [...predictions], timings: predictions.timings, view: vgg.modelView(), backend: vgg.backend };
+  },
+  async forward({ rgba, width, height, channels }, status) {
+    const vgg = model();
+    status(runningOn(vgg));
+    const out = await vgg.forwardAsync(new Uint8Array(rgba), width, height);
+    held.cpuBehind = out.timings.backend === "webgpu";
+    return { shape: out.shape, timings: out.timings, view: vgg.modelView(), channels: topChannels(out, channels, Infinity), backend: vgg.backend };
   },
   // conv, pool and fc layers with their most active channels, small
-  layers({ channels, side }) {
+  layers({ channels, side }, status) {
+    const cpuMs = catchUp(status);
     const vgg = model();
-    return vgg.layers().filter((l) => ["conv", "pool", "fc"].includes(l.kind)).map((l) => {
+    const layers = vgg.layers().filter((l) => ["conv", "pool", "fc"].includes(l.kind)).map((l) => {
       let top = [];
       try {
         top = topChannels(vgg.activation(l.label), channels, side);
@@ -93,23 +104,28 @@ const handlers = {
       }
       return { ...l, channels: top };
     });
+    return { layers, cpuMs };
   },
-  channel({ layer, channel }) {
+  channel({ layer, channel }, status) {
+    catchUp(status);
     const { shape, data } = model().activation(layer);
     const [, c, h, w] = shape;
     if (!(channel >= 0 && channel < c)) throw new Error(`channel ${channel} is outside layer '${layer}' (${c} channels)`);
     return { layer, channel, h, w, data: data.slice(channel * h * w, (channel + 1) * h * w) };
   },
   unitField({ layer, channel, y, x }, status) {
+    catchUp(status);
     const vgg = model();
     const field = vgg.receptiveField(layer, y, x);
     const nested = vgg.nestedFields(layer, y, x);
     status("computing the gradient");
     return { field, nested, erf: gradientMap(vgg.effectiveReceptiveField(layer, channel, y, x)) };
   },
-  forwardTensor({ data, shape }, status) {
-    status("running the model");
-    const out = model().forwardTensor(new Float32Array(data), shape);
+  async forwardTensor({ data, shape }, status) {
+    const vgg = model();
+    status(runningOn(vgg));
+    const out = await vgg.forwardTensorAsync(new Float32Array(data), shape);
+    held.cpuBehind = out.timings.backend === "webgpu";
     return { shape: out.shape, data: out.data, timings: out.timings };
   },
   profile({ data, shape }, status) {
@@ -117,6 +133,7 @@ const handlers = {
     return model().profileTensor(new Float32Array(data), shape);
   },
   saliency({ classIndex }, status) {
+    catchUp(status);
     status("computing the gradient");
     return gradientMap(model().saliency(classIndex));
   },
@@ -130,6 +147,22 @@ const handlers = {
 /** The build in use, with the wasm memory's size now (it never shrinks: the peak). */
 function runtime() {
   return { ...held.runtime, memoryBytes: held.api.memoryBytes() };
+}
+
+function runningOn(vgg) {
+  return vgg.backend.name === "webgpu" ? "running the model on WebGPU" : "running the model";
+}
+
+/** After a WebGPU run, the activations that layer views and gradients read are computed on
+ *  the CPU (WebGPU reads back only the answer): done here, with a status, at the first
+ *  request that needs them. Returns the milliseconds it took, or null. */
+function catchUp(status) {
+  if (!held.cpuBehind) return null;
+  status("computing the layers' activations on the CPU");
+  const t0 = performance.now();
+  model().completeOnCpu();
+  held.cpuBehind = false;
+  return performance.now() - t0;
 }
 
 function model() {

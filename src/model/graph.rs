@@ -154,11 +154,11 @@ fn input_arithmetic(graph: &pb::GraphProto, input: &str) -> Option<String> {
     (!steps.is_empty()).then(|| steps.join(", then "))
 }
 
-fn attr<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProto> {
+pub(super) fn attr<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProto> {
     node.attribute.iter().find(|a| a.name == name)
 }
 
-fn attr_pair(node: &pb::NodeProto, name: &str, default: usize) -> [usize; 2] {
+pub(super) fn attr_pair(node: &pb::NodeProto, name: &str, default: usize) -> [usize; 2] {
     match attr(node, name).map(|a| a.ints.as_slice()) {
         Some([a, b, ..]) => [*a as usize, *b as usize],
         _ => [default; 2],
@@ -360,7 +360,7 @@ pub(super) fn kept_layers(chain: &[Layer]) -> Vec<String> {
     names
 }
 
-fn float_initializer(graph: &pb::GraphProto, name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
+pub(super) fn float_initializer(graph: &pb::GraphProto, name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
     let t = graph.initializer.iter().find(|t| t.name == name).with_context(|| format!("no constant '{name}'"))?;
     let t = tract_onnx::tensor::load_tensor(&tract_onnx::data_resolver::FopenDataResolver, t, None)
         .with_context(|| format!("reading constant '{name}'"))?;

@@ -7,6 +7,8 @@
 //! gets a plan per input size, built on first use and cached for the last size seen.
 
 mod graph;
+#[cfg(feature = "webgpu")]
+mod lower;
 
 pub use graph::{fmt_shape, GraphInfo};
 
@@ -26,6 +28,9 @@ pub struct Model {
     outputs: Vec<String>,
     /// The backward pass's view of each chain layer; `None` unless activations are kept.
     steps: Option<std::result::Result<Vec<Step>, String>>,
+    /// The graph lowered for the GPU, or why it cannot be; `None` unless asked for.
+    #[cfg(feature = "webgpu")]
+    gpu_plan: Option<std::result::Result<crate::gpu::plan::Plan, String>>,
 }
 
 impl std::fmt::Debug for Model {
@@ -39,7 +44,8 @@ impl Model {
     /// first when the graph leaves height and width dynamic; `nhwc` says whether the input
     /// is laid out [N, H, W, C] (`None`: as the graph suggests, `GraphInfo::channels_last`);
     /// `keep_activations` makes every layer a backward pass reads an
-    /// extra output of the plan.
+    /// extra output of the plan; `lower_for_gpu` also lowers the graph for the GPU path
+    /// (feature `webgpu`; see [`Model::take_gpu_plan`]).
     ///
     /// Owned bytes are freed as soon as they are decoded: wasm memory never shrinks, so
     /// the load's peak (the file, its decoded protobuf, tract's tensors and their packed
@@ -49,6 +55,7 @@ impl Model {
         default_hw: [usize; 2],
         nhwc: Option<bool>,
         keep_activations: bool,
+        lower_for_gpu: bool,
     ) -> Result<Model> {
         ensure!(!bytes.is_empty(), "model bytes are empty (0 bytes)");
         // decode the protobuf
@@ -86,6 +93,16 @@ impl Model {
             let graph = proto.graph.as_ref().context("the ONNX model has no graph")?;
             steps = Some(graph::backward_steps(graph, chain));
         }
+        #[cfg(feature = "webgpu")]
+        let gpu_plan = lower_for_gpu.then(|| {
+            let graph = proto.graph.as_ref().context("the ONNX model has no graph")?;
+            let channels = info.input_shape[if info.channels_last.is_some() { 3 } else { 1 }];
+            lower::lower(graph, &info.input_name, channels)
+        });
+        #[cfg(feature = "webgpu")]
+        let gpu_plan = gpu_plan.map(|r| r.map_err(|e| format!("{e:#}")));
+        #[cfg(not(feature = "webgpu"))]
+        let _ = lower_for_gpu;
         drop(proto);
         let nhwc = nhwc.unwrap_or(info.channels_last.is_some());
         let shape = concrete_input_shape(&info.input_shape, default_hw, nhwc)?;
@@ -96,7 +113,23 @@ impl Model {
         } else {
             (None, optimise(model, &shape)?)
         };
-        Ok(Model { info, template, plan, plan_shape: shape, outputs, steps })
+        Ok(Model {
+            info,
+            template,
+            plan,
+            plan_shape: shape,
+            outputs,
+            steps,
+            #[cfg(feature = "webgpu")]
+            gpu_plan,
+        })
+    }
+
+    /// The graph lowered for the GPU (once: the plan holds a copy of the weights, which the
+    /// GPU takes), or why it could not be.
+    #[cfg(feature = "webgpu")]
+    pub fn take_gpu_plan(&mut self) -> std::result::Result<crate::gpu::plan::Plan, String> {
+        self.gpu_plan.take().unwrap_or_else(|| Err("the model was not lowered for the GPU".into()))
     }
 
     /// Names of the outputs `run` returns, the graph's own output first, then the kept

@@ -13,7 +13,12 @@ export function startOnce(wasm) {
 
 /** wasm-bindgen's class, with one difference: a call on an instance after `free()` throws
  *  "this Vgg was freed …" instead of wasm-bindgen's "null pointer passed to rust". */
-class Vgg extends WasmVgg {}
+class Vgg extends WasmVgg {
+  /** wasm-bindgen's `Vgg.create`, answering an instance of this class. */
+  static async create(bytes, options) {
+    return Object.setPrototypeOf(await WasmVgg.create(bytes, options), Vgg.prototype);
+  }
+}
 for (const name of Object.getOwnPropertyNames(WasmVgg.prototype)) {
   const d = Object.getOwnPropertyDescriptor(WasmVgg.prototype, name);
   if (name === "constructor" || name === "free" || name.startsWith("__")) continue;
@@ -25,6 +30,12 @@ for (const name of Object.getOwnPropertyNames(WasmVgg.prototype)) {
   } else if (d.get) {
     Object.defineProperty(Vgg.prototype, name, { ...d, get() { alive(this); return d.get.call(this); } });
   }
+}
+
+/** `new Vgg(bytes, options)`, or `Vgg.create` (asynchronous: WebGPU where it can) when
+ *  `options.backend` is given. */
+export function load(bytes, options) {
+  return options?.backend ? Vgg.create(bytes, options) : new Vgg(bytes, options);
 }
 
 export { fetchBytes, Vgg };

@@ -11,7 +11,8 @@ export interface FromUrlOptions {
   /** Called as the model arrives. */
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
-  /** Passed to `new Vgg(bytes, options)`: preprocessing, labels, activations. */
+  /** Passed to `new Vgg(bytes, options)`: preprocessing, labels, activations; with
+   *  `backend` ("auto", "webgpu" or "cpu"), to `Vgg.create`, which can use WebGPU. */
   options?: VggOptions;
 }
 

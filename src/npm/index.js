@@ -1,6 +1,6 @@
 // vgg-wasm for browsers and bundlers. The .wasm file is found next to this module
 // (`new URL(..., import.meta.url)`), which Vite, webpack 5 and plain <script type="module"> resolve.
-import { fetchBytes, startOnce, Vgg } from "./common.js";
+import { fetchBytes, load, startOnce, Vgg } from "./common.js";
 
 export { Vgg, fetchBytes };
 export * from "./pkg/vgg_wasm.js";
@@ -13,5 +13,5 @@ export function ready(wasm) {
 /** Fetches an ONNX model with progress and loads it: `await fromUrl(url, {onProgress, options})`. */
 export async function fromUrl(url, { onProgress, signal, options } = {}) {
   const [bytes] = await Promise.all([fetchBytes(url, { onProgress, signal }), ready()]);
-  return new Vgg(bytes, options);
+  return load(bytes, options);
 }

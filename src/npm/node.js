@@ -1,7 +1,7 @@
 // vgg-wasm for Node (18 or newer): the same API, with the .wasm read from disk and models
 // from a path or a URL.
 import { readFile } from "node:fs/promises";
-import { fetchBytes, startOnce, Vgg } from "./common.js";
+import { fetchBytes, load, startOnce, Vgg } from "./common.js";
 
 export { Vgg, fetchBytes };
 export * from "./pkg/vgg_wasm.js";
@@ -18,5 +18,5 @@ export async function fromUrl(pathOrUrl, { onProgress, signal, options } = {}) {
     remote ? fetchBytes(pathOrUrl, { onProgress, signal }) : readFile(pathOrUrl),
     ready(),
   ]);
-  return new Vgg(bytes, options);
+  return load(bytes, options);
 }

@@ -23,7 +23,9 @@ for (const name of ["instantiate", "instantiateStreaming"]) {
 }
 
 const { Engine } = await import("/www/engine.js");
-const ort = await import("/tests/bench/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs");
+// bench.html?ep=webgpu: onnxruntime-web's WebGPU build (its WebGPU execution provider)
+const EP = new URLSearchParams(location.search).get("ep") === "webgpu" ? "webgpu" : "wasm";
+const ort = await import(`/tests/bench/node_modules/onnxruntime-web/dist/ort.${EP}.min.mjs`);
 ort.env.wasm.wasmPaths = "/tests/bench/node_modules/onnxruntime-web/dist/";
 
 /** A fixed pseudo-random input in [-2, 2], like a normalised image. */
@@ -61,7 +63,7 @@ window.benchRun = async ({ url, threads, rounds, profile, baseline }) => {
   const engine = Engine.start(undefined, baseline ? { build: "pkg" } : { threads });
   const runtime = await engine.started;
   let t = performance.now();
-  const loaded = await engine.load(bytes.slice(0));
+  const loaded = await engine.load(bytes.slice(0), { backend: "cpu" });
   const ours = { loadMs: performance.now() - t, build: runtime.build, threads: runtime.threads, notes: runtime.notes, ms: [], inferenceMs: [] };
 
   ort.env.wasm.numThreads = threads;
@@ -114,6 +116,56 @@ window.benchRun = async ({ url, threads, rounds, profile, baseline }) => {
       return { name, label, ops: [...ops], ms, macs: layer?.macs ?? 0 };
     });
   }
+  await session.release();
+  engine.worker.terminate();
+  out.ours = ours;
+  out.ort = theirs;
+  return out;
+};
+/** One model on WebGPU: vgg-wasm's GPU path and onnxruntime-web's WebGPU execution
+ *  provider on the same adapter, file and input; `rounds` runs each, alternating. */
+window.benchGpu = async ({ url, rounds }) => {
+  const bytes = await (await fetch(url)).arrayBuffer();
+  const shape = [1, 3, 224, 224];
+  const x = input(shape);
+  const adapter = await navigator.gpu?.requestAdapter();
+  const info = adapter?.info ?? {};
+  const out = { url, threads: 1, bytes: bytes.byteLength, adapter: [info.vendor, info.architecture, info.description].filter(Boolean).join(" ") };
+
+  const engine = Engine.start(undefined, { threads: 1 });
+  const runtime = await engine.started;
+  let t = performance.now();
+  const loaded = await engine.load(bytes.slice(0), { backend: "webgpu" });
+  const ours = { loadMs: performance.now() - t, build: runtime.build, threads: 1, notes: runtime.notes, ms: [], inferenceMs: [], backend: loaded.backend };
+  // multiply-accumulates per image, from the model's graph
+  out.macs = (loaded.layers ?? []).reduce((s, l) => s + l.macs, 0);
+
+  ort.env.wasm.numThreads = 1;
+  t = performance.now();
+  const session = await ort.InferenceSession.create(new Uint8Array(bytes), { executionProviders: ["webgpu"], graphOptimizationLevel: "all" });
+  const theirs = { loadMs: performance.now() - t, threads: 1, ms: [] };
+  const feed = () => ({ [session.inputNames[0]]: new ort.Tensor("float32", x.slice(), shape) });
+
+  let a = null, b = null;
+  for (let i = -1; i < rounds; i++) {
+    t = performance.now();
+    const r = await engine.forwardTensor(x.slice(), shape);
+    const ms = performance.now() - t;
+    if (r.timings.backend !== "webgpu") throw new Error(`vgg-wasm answered on ${r.timings.backend}, not WebGPU`);
+    t = performance.now();
+    const o = await session.run(feed());
+    const ortMs = performance.now() - t;
+    if (i < 0) continue; // warm-up: shader compilation, buffer allocation
+    ours.ms.push(ms);
+    ours.inferenceMs.push(r.timings.inferenceMs);
+    theirs.ms.push(ortMs);
+    a = r.data;
+    b = await o[session.outputNames[0]].getData();
+  }
+  ours.memoryBytes = (await engine.runtime()).memoryBytes;
+  out.relDiff = relDiff(a, b);
+  const argmax = (v) => v.reduce((best, x, i) => (x > v[best] ? i : best), 0);
+  out.sameTop1 = argmax(a) === argmax(b);
   await session.release();
   engine.worker.terminate();
   out.ours = ours;

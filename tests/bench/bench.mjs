@@ -4,15 +4,23 @@
 // isolated). One fresh page per model and thread count, so each peak of wasm memory is
 // that model's own. Prints a table and writes target/bench/bench.json.
 //
-//   node tests/bench/bench.mjs [rounds] [model.onnx ...]   (./build.sh bench writes the models)
+// With --webgpu: vgg-wasm's WebGPU path against onnxruntime-web's WebGPU execution provider,
+// on Chromium's software adapter (SwiftShader: a minute or more per image), full-size VGG16.
+//
+//   node tests/bench/bench.mjs [--webgpu] [rounds] [model.onnx ...]   (./build.sh bench writes the models)
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { launch, ROOT, serve } from "../e2e/harness.mjs";
+import { ROOT, serve } from "../e2e/harness.mjs";
 
-const rounds = Number(process.argv[2] ?? 8);
-const models = process.argv.slice(3).length ? process.argv.slice(3)
-  : ["vgg16.onnx", "vgg16-int8.onnx", "vgg19.onnx"].map((m) => path.join(ROOT, ".cache/bench", m));
+import { launch as launchBrowser } from "../e2e/harness.mjs";
+
+const args = process.argv.slice(2);
+const webgpu = args[0] === "--webgpu";
+if (webgpu) args.shift();
+const rounds = Number(args[0] ?? (webgpu ? 2 : 8));
+const models = args.slice(1).length ? args.slice(1)
+  : (webgpu ? ["vgg16.onnx"] : ["vgg16.onnx", "vgg16-int8.onnx", "vgg19.onnx"]).map((m) => path.join(ROOT, ".cache/bench", m));
 const THREADS = [1, 2];
 // A row whose answers differ by more than this (largest difference relative to the largest
 // output) or whose top-1 class differs is marked wrong: a fast wrong answer cannot win.
@@ -27,7 +35,7 @@ const ms = (a) => Math.min(...a);
 const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 const server = await serve(ROOT);
-const browser = await launch();
+const browser = await launchBrowser({ webgpu });
 const rows = [];
 const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadBefore: load() };
 try {
@@ -35,15 +43,18 @@ try {
     const rel = path.relative(ROOT, model);
     if (rel.startsWith("..")) throw new Error(`the model must lie inside the repository: ${model}`);
     // the SIMD128 build too, on one thread, for the first model: what relaxed SIMD gains
-    const runs = [...THREADS.map((threads) => ({ threads })), ...(model === models[0] ? [{ threads: 1, baseline: true }] : [])];
+    const runs = webgpu ? [{ threads: 1 }]
+      : [...THREADS.map((threads) => ({ threads })), ...(model === models[0] ? [{ threads: 1, baseline: true }] : [])];
     for (const { threads, baseline = false } of runs) {
       const page = await browser.newPage();
       page.on("console", (m) => m.type() === "error" && console.error("page:", m.text()));
       page.on("pageerror", (e) => console.error("page error:", e.message));
-      await page.goto(`${server.url}/tests/bench/bench.html`);
+      await page.goto(`${server.url}/tests/bench/bench.html${webgpu ? "?ep=webgpu" : ""}`);
       await page.waitForFunction(() => window.benchReady === true);
       machine.browser ??= await page.evaluate(() => navigator.userAgent);
-      const r = await page.evaluate((a) => window.benchRun(a), { url: `/${rel}`, threads, rounds, profile: threads === 1 && !baseline, baseline });
+      const r = webgpu
+        ? await page.evaluate((a) => window.benchGpu(a), { url: `/${rel}`, rounds })
+        : await page.evaluate((a) => window.benchRun(a), { url: `/${rel}`, threads, rounds, profile: threads === 1 && !baseline, baseline });
       await page.close();
       r.model = path.basename(model);
       r.baseline = baseline;
@@ -60,12 +71,33 @@ machine.loadAfter = load();
 
 function report(r) {
   const ok = !wrong(r);
+  if (webgpu) {
+    console.log(`${r.model} on WebGPU (${r.adapter}): vgg-wasm ${med(r.ours.ms).toFixed(0)} ms, onnxruntime-web ${med(r.ort.ms).toFixed(0)} ms; ` +
+      `answers differ by ${r.relDiff.toExponential(1)}${ok ? "" : " WRONG"}`);
+    return;
+  }
   console.log(`${r.model} at ${r.threads} thread(s): vgg-wasm (${r.ours.build}, ${r.ours.threads} threads) ` +
     `${med(r.ours.ms).toFixed(0)} ms, onnxruntime-web ${med(r.ort.ms).toFixed(0)} ms; answers differ by ${r.relDiff.toExponential(1)}${ok ? "" : " WRONG"}`);
   if (r.ours.notes.length) console.log(`  vgg-wasm notes: ${r.ours.notes.join("; ")}`);
 }
 
 console.log(`\n${machine.cpus} cores (${machine.cpu}); load average ${machine.loadBefore} before, ${machine.loadAfter} after`);
+if (webgpu) {
+  // GFLOP/s: 2 floating-point operations per multiply-accumulate of the graph's layers
+  console.log(`${machine.browser}; ${rounds} rounds after a warm-up, the two alternating; ms per image from the page`);
+  console.log("\n| model | adapter | runtime | median ms | min ms | GFLOP/s | load ms | wasm MiB (× file) | max rel. diff | ratio ours/ort |");
+  console.log("|---|---|---|---|---|---|---|---|---|---|");
+  for (const r of rows) {
+    const gflops = (t) => (2 * r.macs / t / 1e6).toFixed(2);
+    const bad = wrong(r) ? ` **wrong**${r.sameTop1 ? "" : " (top-1 differs)"}` : "";
+    console.log(`| ${r.model} | ${r.adapter} | vgg-wasm (WebGPU) | ${med(r.ours.ms).toFixed(0)} | ${ms(r.ours.ms).toFixed(0)} | ${gflops(med(r.ours.ms))} | ` +
+      `${r.ours.loadMs.toFixed(0)} | ${MiB(r.ours.memoryBytes)} (${(r.ours.memoryBytes / r.bytes).toFixed(2)}×) | ${r.relDiff.toExponential(1)}${bad} | ` +
+      `**${(med(r.ours.ms) / med(r.ort.ms)).toFixed(2)}** |`);
+    console.log(`| | | onnxruntime-web 1.30 (webgpu EP) | ${med(r.ort.ms).toFixed(0)} | ${ms(r.ort.ms).toFixed(0)} | ${gflops(med(r.ort.ms))} | ${r.ort.loadMs.toFixed(0)} | | | |`);
+  }
+  console.log(`(${(r0 => (2 * r0.macs / 1e9).toFixed(1))(rows[0])} GFLOP per image, from the graph's layers)`);
+}
+else {
 console.log(`${machine.browser}; ${rounds} rounds after a warm-up, the two runtimes alternating; ms per image from the page`);
 console.log("\n| model | MB | runtime | threads | median ms | min ms | load ms | wasm MiB (× file) | max rel. diff | ratio ours/ort |");
 console.log("|---|---|---|---|---|---|---|---|---|---|");
@@ -89,10 +121,12 @@ for (const r of rows.filter((r) => r.profile)) {
     console.log(`| ${l.label} | ${l.ops.join(", ")} | ${l.ms.toFixed(1)} | ${(100 * l.ms / total).toFixed(1)}% | ${(l.macs / 1e9).toFixed(2)} | ${gflops} |`);
   }
 }
+}
 const out = path.join(ROOT, "target/bench");
 mkdirSync(out, { recursive: true });
-writeFileSync(path.join(out, "bench.json"), JSON.stringify({ machine, rounds, rows }, null, 1));
-console.log(`\nwritten: ${path.relative(ROOT, path.join(out, "bench.json"))}`);
+const file = webgpu ? "bench-webgpu.json" : "bench.json";
+writeFileSync(path.join(out, file), JSON.stringify({ machine, rounds, rows }, null, 1));
+console.log(`\nwritten: ${path.relative(ROOT, path.join(out, file))}`);
 if (rows.some(wrong)) {
   console.error("the two runtimes' answers differ in a row marked wrong");
   process.exitCode = 1;

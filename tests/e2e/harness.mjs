@@ -31,15 +31,19 @@ export async function serve(dir, { isolated = true } = {}) {
   return { url: `http://127.0.0.1:${port}`, close: () => proc.kill() };
 }
 
+/** Chromium's software WebGPU adapter (SwiftShader): slow, but the GPU path runs anywhere. */
+export const WEBGPU_FLAGS = ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--enable-unsafe-swiftshader"];
+
 /** Headless Chromium as root on a closed network: no sandbox, no background traffic.
- *  Playwright gives each launch a fresh, empty profile. */
-export async function launch() {
+ *  Playwright gives each launch a fresh, empty profile. Without `webgpu` it has no GPU
+ *  (and no WebGPU adapter): the CPU path, as on most machines without a GPU driver. */
+export async function launch({ webgpu = false } = {}) {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     chromiumSandbox: false,
     args: [
-      "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      ...(webgpu ? WEBGPU_FLAGS : ["--disable-gpu"]), "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync",
       // a fake camera that needs no permission prompt, for the webcam snapshot test
       "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",

@@ -59,6 +59,33 @@ test("the package's Vgg says so when it is used after free()", () => {
   ]);
 });
 
+test("the package's Vgg.create falls back to the CPU in Node, saying why, and answers asynchronously", () => {
+  const script = `
+    import { readFile } from "node:fs/promises";
+    import { fromUrl, ready, Vgg } from "vgg-wasm";
+    await ready();
+    const options = JSON.parse(await readFile("fashion-vgg.json", "utf8"));
+    const vgg = await Vgg.create(await readFile("fashion-vgg.onnx"), { ...options, backend: "auto" });
+    console.log(vgg.backend.name + ": " + vgg.backend.reason);
+    const rgba = new Uint8Array(32 * 32 * 4).fill(200);
+    const [a, b] = [await vgg.classifyAsync(rgba, 32, 32, 1), vgg.classify(rgba, 32, 32, 1)];
+    console.log(a.timings.backend, a[0].index === b[0].index && a[0].probability === b[0].probability);
+    const viaUrl = await fromUrl("fashion-vgg.onnx", { options: { ...options, backend: "cpu" } });
+    console.log(viaUrl.backend.name, viaUrl instanceof Vgg);
+    vgg.free();
+    try { vgg.info; } catch (e) { console.log(e.message.split(":")[0]); }
+    try { await Vgg.create(await readFile("fashion-vgg.onnx"), { ...options, backend: "webgpu" }); } catch (e) { console.log(e.constructor.name + ": " + e.message); }`;
+  writeFileSync(path.join(project, "backend.mjs"), script);
+  const lines = run("node", ["backend.mjs"]).trim().split("\n");
+  assert.deepEqual(lines, [
+    "cpu: WebGPU is not available here (navigator.gpu is missing)",
+    "cpu true",
+    "cpu true",
+    "this Vgg was freed",
+    "Error: options.backend \"webgpu\": WebGPU is not available here (navigator.gpu is missing)",
+  ]);
+});
+
 test("the Node example prints the Fashion-VGG's top-5", () => {
   const out = run("node", ["node/classify.mjs", "sample.png", "fashion-vgg.onnx"]);
   console.log(out.trim());

@@ -1,0 +1,74 @@
+// The page on WebGPU (Chromium's software adapter, SwiftShader): the bundled Fashion-VGG
+// loads onto the GPU, a sample is answered there with the CPU's predictions, the layer strip
+// and the saliency map still work (from the CPU), the user can switch to the CPU and back
+// and sees both timings; without an adapter the page says why it runs on the CPU.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import path from "node:path";
+import { launch, openPage, ROOT, serve, shot, waitText } from "./harness.mjs";
+
+let site, gpuBrowser, plainBrowser;
+before(async () => {
+  site = await serve(path.join(ROOT, "www"));
+  gpuBrowser = await launch({ webgpu: true });
+  plainBrowser = await launch();
+});
+after(async () => {
+  await gpuBrowser?.close();
+  await plainBrowser?.close();
+  site?.close();
+});
+
+/** The shown predictions: [{label, pct}] (probability in percent, as shown). */
+async function predictions(page) {
+  await page.locator("#predictions li").first().waitFor();
+  return page.$$eval("#predictions li", (lis) =>
+    lis.map((li) => ({ label: li.querySelector(".label").textContent, pct: parseFloat(li.querySelector(".pct").textContent) })));
+}
+
+test("a sample is answered on WebGPU as on the CPU, and the page says which ran", async () => {
+  const page = await openPage(gpuBrowser, site.url);
+  await waitText(page, "#model-status", /Loaded Fashion-VGG/, 120_000);
+  await waitText(page, "#backend-status", /^Runs on WebGPU: .+/);
+  assert.equal(await page.isChecked("input[name=backend][value=webgpu]"), true);
+  await page.click("#samples-fashion .sample >> nth=0");
+  await waitText(page, "#result-status", /^Top \d+ for/, 120_000);
+  await waitText(page, "#timings", /^WebGPU: preprocess [\d.]+ ms · inference [\d.]+ ms/);
+  const gpu = await predictions(page);
+  // the layer strip comes from the CPU, which the timings then say
+  await page.locator("#network .layer .thumb").first().waitFor({ timeout: 120_000 });
+  await waitText(page, "#timings", /the layers' activations on the CPU: \d+ ms/);
+  await page.check("#saliency");
+  await page.waitForFunction(() => document.querySelector("#view-canvas").dataset.heat === "1", null, { timeout: 120_000 });
+  await shot(page, "webgpu-01-answer");
+
+  // the CPU answers the same image the same way, and both timings are shown
+  await page.check("input[name=backend][value=cpu]");
+  await waitText(page, "#backend-status", /^Runs on the CPU: chosen by the user/);
+  await waitText(page, "#timings", /^CPU: preprocess [\d.]+ ms · inference [\d.]+ ms · on WebGPU before: [\d.]+ ms/, 120_000);
+  const cpu = await predictions(page);
+  assert.deepEqual(cpu.map((p) => p.label), gpu.map((p) => p.label));
+  // shown to 0.1%: the two may round the last digit differently
+  for (const [i, p] of cpu.entries()) assert.ok(Math.abs(p.pct - gpu[i].pct) <= 0.1, `${p.label}: ${p.pct}% vs ${gpu[i].pct}%`);
+
+  // and back
+  await page.check("input[name=backend][value=webgpu]");
+  await waitText(page, "#backend-status", /^Runs on WebGPU/);
+  await waitText(page, "#timings", /^WebGPU: .* · on CPU before: [\d.]+ ms/, 120_000);
+  await shot(page, "webgpu-02-both-timings");
+  await page.close();
+});
+
+test("without a WebGPU adapter the page runs on the CPU and says why", async () => {
+  const page = await openPage(plainBrowser, site.url);
+  await waitText(page, "#model-status", /Loaded Fashion-VGG/, 120_000);
+  await waitText(page, "#backend-status", /^Runs on the CPU: .*(WebGPU|adapter)/);
+  assert.equal(await page.isChecked("input[name=backend][value=cpu]"), true);
+  // asking for WebGPU here says why not (and ticks the CPU again), and the CPU keeps answering
+  await page.click("input[name=backend][value=webgpu]");
+  await waitText(page, "#backend-status", /not available for this model/);
+  await page.click("#samples-fashion .sample >> nth=1");
+  await waitText(page, "#timings", /^CPU: preprocess/, 120_000);
+  await shot(page, "webgpu-03-no-adapter");
+  await page.close();
+});
