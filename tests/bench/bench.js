@@ -52,6 +52,33 @@ function relDiff(a, b) {
   return a.length === b.length ? err / scale : Infinity;
 }
 
+/** Runs vgg-wasm (`engine`, on `backend`) and onnxruntime-web (`session`) on `x`, one after
+ *  the other, `rounds` times after a warm-up (kernel compilation, buffer allocation); fills
+ *  `ours.ms`, `ours.inferenceMs` and `theirs.ms`, and sets on `out` how far the last answers
+ *  differ (`relDiff`) and whether their top-1 classes agree. */
+async function alternate({ engine, backend, session, x, shape, rounds, ours, theirs, out }) {
+  const feed = () => ({ [session.inputNames[0]]: new ort.Tensor("float32", x.slice(), shape) });
+  let a = null, b = null;
+  for (let i = -1; i < rounds; i++) {
+    let t = performance.now();
+    const r = await engine.forwardTensor(x.slice(), shape);
+    const ms = performance.now() - t;
+    if (r.timings.backend !== backend) throw new Error(`vgg-wasm answered on ${r.timings.backend}, not ${backend}`);
+    t = performance.now();
+    const o = await session.run(feed());
+    const ortMs = performance.now() - t;
+    if (i < 0) continue; // warm-up
+    ours.ms.push(ms);
+    ours.inferenceMs.push(r.timings.inferenceMs);
+    theirs.ms.push(ortMs);
+    a = r.data;
+    b = await o[session.outputNames[0]].getData();
+  }
+  out.relDiff = relDiff(a, b);
+  const argmax = (v) => v.reduce((best, x, i) => (x > v[best] ? i : best), 0);
+  out.sameTop1 = argmax(a) === argmax(b);
+}
+
 /** One model at one thread count: both runtimes loaded, `rounds` runs each, alternating. */
 window.benchRun = async ({ url, threads, rounds, profile, baseline }) => {
   const bytes = await (await fetch(url)).arrayBuffer();
@@ -70,28 +97,9 @@ window.benchRun = async ({ url, threads, rounds, profile, baseline }) => {
   t = performance.now();
   const session = await ort.InferenceSession.create(new Uint8Array(bytes), { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
   const theirs = { loadMs: performance.now() - t, threads, ms: [] };
-  const feed = () => ({ [session.inputNames[0]]: new ort.Tensor("float32", x.slice(), shape) });
-
-  let a = null, b = null;
-  for (let i = -1; i < rounds; i++) {
-    t = performance.now();
-    const r = await engine.forwardTensor(x.slice(), shape);
-    const ms = performance.now() - t;
-    t = performance.now();
-    const o = await session.run(feed());
-    const ortMs = performance.now() - t;
-    if (i < 0) continue; // warm-up
-    ours.ms.push(ms);
-    ours.inferenceMs.push(r.timings.inferenceMs);
-    theirs.ms.push(ortMs);
-    a = r.data;
-    b = o[session.outputNames[0]].data;
-  }
+  await alternate({ engine, backend: "cpu", session, x, shape, rounds, ours, theirs, out });
   ours.memoryBytes = (await engine.runtime()).memoryBytes;
   theirs.memoryBytes = Math.max(0, ...[...memories].map((m) => m.buffer.byteLength));
-  out.relDiff = relDiff(a, b);
-  const argmax = (v) => v.reduce((best, x, i) => (x > v[best] ? i : best), 0);
-  out.sameTop1 = argmax(a) === argmax(b);
   if (profile) {
     // ms per ONNX layer (tract's plan nodes named "<layer>" or "<layer>.<part>"), next to
     // the layer's multiply-accumulates from the graph
@@ -122,6 +130,7 @@ window.benchRun = async ({ url, threads, rounds, profile, baseline }) => {
   out.ort = theirs;
   return out;
 };
+
 /** One model on WebGPU: vgg-wasm's GPU path and onnxruntime-web's WebGPU execution
  *  provider on the same adapter, file and input; `rounds` runs each, alternating. */
 window.benchGpu = async ({ url, rounds }) => {
@@ -144,28 +153,8 @@ window.benchGpu = async ({ url, rounds }) => {
   t = performance.now();
   const session = await ort.InferenceSession.create(new Uint8Array(bytes), { executionProviders: ["webgpu"], graphOptimizationLevel: "all" });
   const theirs = { loadMs: performance.now() - t, threads: 1, ms: [] };
-  const feed = () => ({ [session.inputNames[0]]: new ort.Tensor("float32", x.slice(), shape) });
-
-  let a = null, b = null;
-  for (let i = -1; i < rounds; i++) {
-    t = performance.now();
-    const r = await engine.forwardTensor(x.slice(), shape);
-    const ms = performance.now() - t;
-    if (r.timings.backend !== "webgpu") throw new Error(`vgg-wasm answered on ${r.timings.backend}, not WebGPU`);
-    t = performance.now();
-    const o = await session.run(feed());
-    const ortMs = performance.now() - t;
-    if (i < 0) continue; // warm-up: shader compilation, buffer allocation
-    ours.ms.push(ms);
-    ours.inferenceMs.push(r.timings.inferenceMs);
-    theirs.ms.push(ortMs);
-    a = r.data;
-    b = await o[session.outputNames[0]].getData();
-  }
+  await alternate({ engine, backend: "webgpu", session, x, shape, rounds, ours, theirs, out });
   ours.memoryBytes = (await engine.runtime()).memoryBytes;
-  out.relDiff = relDiff(a, b);
-  const argmax = (v) => v.reduce((best, x, i) => (x > v[best] ? i : best), 0);
-  out.sameTop1 = argmax(a) === argmax(b);
   await session.release();
   engine.worker.terminate();
   out.ours = ours;
