@@ -63,6 +63,15 @@ pub struct Layer {
     pub label: String,
     pub op_type: String,
     pub op: Op,
+    /// Where its kernel sits; [1, 1] with stride 1 and no padding for other layers.
+    #[serde(flatten)]
+    pub window: Window,
+}
+
+/// The window of a convolution or pool, per axis [height, width].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Window {
     pub kernel: [usize; 2],
     pub stride: [usize; 2],
     /// Padding before (top, left) and after (bottom, right).
@@ -71,6 +80,28 @@ pub struct Layer {
     pub dilation: [usize; 2],
     /// Pools only: output size rounded up, as ONNX `ceil_mode = 1`.
     pub ceil_mode: bool,
+}
+
+impl Window {
+    /// Output height and width for an input of `hw`, as ONNX defines them; why not where
+    /// the window does not fit.
+    pub fn output_hw(&self, hw: [usize; 2]) -> Result<[usize; 2], String> {
+        let mut out = [0; 2];
+        for a in 0..2 {
+            let k = self.dilation[a] * (self.kernel[a].max(1) - 1) + 1;
+            let padded = hw[a] + self.pad_begin[a] + self.pad_end[a];
+            if padded < k || self.stride[a] == 0 {
+                return Err(format!("kernel {k} does not fit the padded input {padded} on axis {a}"));
+            }
+            let steps = padded - k;
+            out[a] = if self.ceil_mode { steps.div_ceil(self.stride[a]) } else { steps / self.stride[a] } + 1;
+            // ONNX: with ceil_mode, a last window that would start in the end padding is dropped
+            if self.ceil_mode && (out[a] - 1) * self.stride[a] >= hw[a] + self.pad_begin[a] {
+                out[a] -= 1;
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl Layer {
@@ -102,12 +133,14 @@ impl Layer {
             label: name.into(),
             op_type: op_type.into(),
             op,
-            kernel: [kernel; 2],
-            stride: [stride; 2],
-            pad_begin: [pad; 2],
-            pad_end: [pad; 2],
-            dilation: [1; 2],
-            ceil_mode: false,
+            window: Window {
+                kernel: [kernel; 2],
+                stride: [stride; 2],
+                pad_begin: [pad; 2],
+                pad_end: [pad; 2],
+                dilation: [1; 2],
+                ceil_mode: false,
+            },
         }
     }
 }
@@ -168,29 +201,18 @@ pub fn analyse(layers: &[Layer], [channels, height, width]: [usize; 3]) -> Resul
                 if shape.len() != 3 {
                     return Err(format!("{} ({}) needs a [C, H, W] input, got {shape:?}", l.name, l.op_type));
                 }
-                let mut hw = [0usize; 2];
+                let w = &l.window;
+                let hw = w.output_hw([shape[1], shape[2]]).map_err(|e| format!("{} ({}): {e}", l.name, l.op_type))?;
                 for a in 0..2 {
-                    let k = l.dilation[a] * (l.kernel[a] - 1) + 1;
-                    let padded = shape[1 + a] + l.pad_begin[a] + l.pad_end[a];
-                    if padded < k || l.stride[a] == 0 {
-                        return Err(format!(
-                            "{} ({}): kernel {k} does not fit the padded input {padded} on axis {a}",
-                            l.name, l.op_type
-                        ));
-                    }
-                    hw[a] = if l.ceil_mode {
-                        (padded - k).div_ceil(l.stride[a]) + 1
-                    } else {
-                        (padded - k) / l.stride[a] + 1
-                    };
+                    let k = w.dilation[a] * (w.kernel[a] - 1) + 1;
                     r[a] += (k - 1) * s[a];
-                    p[a] += l.pad_begin[a] * s[a];
-                    s[a] *= l.stride[a];
+                    p[a] += w.pad_begin[a] * s[a];
+                    s[a] *= w.stride[a];
                 }
                 let c_in = shape[0];
                 let c_out = match l.op {
                     Op::Conv { out_channels, groups, has_bias } => {
-                        let per_out = (c_in / groups.max(1) * l.kernel[0] * l.kernel[1]) as u64;
+                        let per_out = (c_in / groups.max(1) * l.window.kernel[0] * l.window.kernel[1]) as u64;
                         params = per_out * out_channels as u64 + if has_bias { out_channels as u64 } else { 0 };
                         macs = per_out * (out_channels * hw[0] * hw[1]) as u64;
                         out_channels
@@ -223,7 +245,7 @@ pub fn analyse(layers: &[Layer], [channels, height, width]: [usize; 3]) -> Resul
             label: l.label.clone(),
             op_type: l.op_type.clone(),
             kind: l.kind(),
-            kernel: l.kernel,
+            kernel: l.window.kernel,
             rf: r,
             stride: s,
             padding: p,
@@ -302,8 +324,9 @@ pub fn nested_fields(layers: &[Layer], analysis: &[LayerAnalysis], target: usize
         let l = &layers[i];
         if matches!(l.op, Op::Conv { .. } | Op::MaxPool | Op::AveragePool) {
             for (axis, (lo, hi)) in [(0, (0, 1)), (1, (2, 3))] {
-                let k = (l.dilation[axis] * (l.kernel[axis] - 1)) as i64;
-                let (s, p) = (l.stride[axis] as i64, l.pad_begin[axis] as i64);
+                let w = &l.window;
+                let k = (w.dilation[axis] * (w.kernel[axis] - 1)) as i64;
+                let (s, p) = (w.stride[axis] as i64, w.pad_begin[axis] as i64);
                 range[lo] = range[lo] * s - p;
                 range[hi] = range[hi] * s - p + k;
             }
@@ -503,11 +526,35 @@ mod tests {
     }
 
     #[test]
+    fn output_sizes_follow_onnx() {
+        let window = |k: usize, s: usize, p: usize, ceil_mode: bool| Window {
+            kernel: [k; 2],
+            stride: [s; 2],
+            pad_begin: [p; 2],
+            pad_end: [p; 2],
+            dilation: [1; 2],
+            ceil_mode,
+        };
+        // VGG's 3x3 pad 1 keeps the size; 2x2 stride 2 halves it (floor)
+        assert_eq!(window(3, 1, 1, false).output_hw([224, 7]), Ok([224, 7]));
+        assert_eq!(window(2, 2, 0, false).output_hw([15, 14]), Ok([7, 7]));
+        // ceil_mode keeps the partial window: 15 -> 8
+        assert_eq!(window(2, 2, 0, true).output_hw([15, 14]), Ok([8, 7]));
+        // but not one that would start in the end padding: 2x2 stride 2 pad 1 over 5 -> 3, not 4
+        assert_eq!(window(2, 2, 1, true).output_hw([5, 6]), Ok([3, 4]));
+        // dilation 2 widens a 3x3 kernel to 5 pixels
+        let mut w = window(3, 1, 0, false);
+        w.dilation = [2, 2];
+        assert_eq!(w.output_hw([9, 5]), Ok([5, 1]));
+        assert!(w.output_hw([4, 5]).is_err());
+    }
+
+    #[test]
     fn dilation_and_ceil_mode() {
         let mut conv = Layer::spatial("c", "Conv", Op::Conv { out_channels: 1, groups: 1, has_bias: false }, 3, 1, 2);
-        conv.dilation = [2, 2];
+        conv.window.dilation = [2, 2];
         let mut pool = Layer::spatial("p", "MaxPool", Op::MaxPool, 2, 2, 0);
-        pool.ceil_mode = true;
+        pool.window.ceil_mode = true;
         let a = analyse(&[conv, pool], [1, 7, 7]).unwrap();
         assert_eq!((a[0].rf, a[0].out_shape.clone()), ([5, 5], vec![1, 7, 7]));
         assert_eq!((a[1].rf, a[1].out_shape.clone()), ([6, 6], vec![1, 4, 4]));

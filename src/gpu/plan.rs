@@ -2,39 +2,9 @@
 //! weights (`model::lower` builds it from the ONNX graph), and the shapes each kernel
 //! produces for an input size. Activations are [C, H, W] (batch 1) or [F] row-major.
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{anyhow, bail, ensure, Result};
 
-/// Where a window of a convolution or pool sits: per axis [height, width].
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Window {
-    pub kernel: [usize; 2],
-    pub stride: [usize; 2],
-    pub pad_begin: [usize; 2],
-    pub pad_end: [usize; 2],
-    pub dilation: [usize; 2],
-    /// ONNX `ceil_mode` (pools): the last, partial window counts.
-    pub ceil_mode: bool,
-}
-
-impl Window {
-    /// Output size along both axes for an input of `hw`, as ONNX defines it; an error where
-    /// the window does not fit.
-    pub fn output_hw(&self, hw: [usize; 2]) -> Result<[usize; 2]> {
-        let mut out = [0; 2];
-        for a in 0..2 {
-            let span = self.dilation[a] * (self.kernel[a] - 1) + 1;
-            let padded = hw[a] + self.pad_begin[a] + self.pad_end[a];
-            ensure!(padded >= span, "a window of {span} pixels does not fit an input of {} (padded {padded})", hw[a]);
-            let steps = padded - span;
-            out[a] = if self.ceil_mode { steps.div_ceil(self.stride[a]) } else { steps / self.stride[a] } + 1;
-            // ONNX: with ceil_mode, a last window that would start in the end padding is dropped
-            if self.ceil_mode && (out[a] - 1) * self.stride[a] >= hw[a] + self.pad_begin[a] {
-                out[a] -= 1;
-            }
-        }
-        Ok(out)
-    }
-}
+pub use crate::receptive_field::Window;
 
 /// One GPU kernel with its constants.
 #[derive(Clone, Debug)]
@@ -83,12 +53,12 @@ impl Kernel {
             Kernel::Conv { inputs, outputs, window, .. } => {
                 let [c, h, w] = spatial("convolution")?;
                 ensure!(c == *inputs, "the convolution takes {inputs} channels, got {c}");
-                let [oh, ow] = window.output_hw([h, w])?;
+                let [oh, ow] = window.output_hw([h, w]).map_err(|e| anyhow!("{e}"))?;
                 vec![*outputs, oh, ow]
             }
             Kernel::Pool { window, .. } => {
                 let [c, h, w] = spatial("pool")?;
-                let [oh, ow] = window.output_hw([h, w])?;
+                let [oh, ow] = window.output_hw([h, w]).map_err(|e| anyhow!("{e}"))?;
                 vec![c, oh, ow]
             }
             Kernel::Dense { inputs, outputs, .. } => {
@@ -135,28 +105,5 @@ impl Plan {
             (_, s) => out.extend_from_slice(s),
         }
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn window(k: usize, s: usize, p: usize, ceil: bool) -> Window {
-        Window { kernel: [k; 2], stride: [s; 2], pad_begin: [p; 2], pad_end: [p; 2], dilation: [1; 2], ceil_mode: ceil }
-    }
-
-    #[test]
-    fn output_sizes_follow_onnx() {
-        // VGG's 3x3 pad 1 keeps the size; 2x2 stride 2 halves it (floor)
-        assert_eq!(window(3, 1, 1, false).output_hw([224, 7]).unwrap(), [224, 7]);
-        assert_eq!(window(2, 2, 0, false).output_hw([15, 14]).unwrap(), [7, 7]);
-        // ceil_mode keeps the partial window: 15 -> 8
-        assert_eq!(window(2, 2, 0, true).output_hw([15, 14]).unwrap(), [8, 7]);
-        // dilation 2 widens a 3x3 kernel to 5 pixels
-        let mut w = window(3, 1, 0, false);
-        w.dilation = [2, 2];
-        assert_eq!(w.output_hw([9, 5]).unwrap(), [5, 1]);
-        assert!(w.output_hw([4, 5]).is_err());
     }
 }

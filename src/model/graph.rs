@@ -3,7 +3,7 @@
 //! activations are kept, and the weights the backward pass needs.
 
 use crate::gradients::Step;
-use crate::receptive_field::{Layer, Op};
+use crate::receptive_field::{Layer, Op, Window};
 use anyhow::{ensure, Context, Result};
 use std::collections::HashMap;
 use tract_onnx::pb;
@@ -273,12 +273,14 @@ fn layer_chain(graph: &pb::GraphProto, input: &str) -> std::result::Result<Vec<L
             label,
             op_type: node.op_type.clone(),
             op,
-            kernel,
-            stride: attr_pair(node, "strides", 1),
-            pad_begin: [pads.first().copied().unwrap_or(0), pads.get(1).copied().unwrap_or(0)],
-            pad_end: [pads.get(2).copied().unwrap_or(0), pads.get(3).copied().unwrap_or(0)],
-            dilation: attr_pair(node, "dilations", 1),
-            ceil_mode: attr(node, "ceil_mode").is_some_and(|a| a.i != 0),
+            window: Window {
+                kernel,
+                stride: attr_pair(node, "strides", 1),
+                pad_begin: [pads.first().copied().unwrap_or(0), pads.get(1).copied().unwrap_or(0)],
+                pad_end: [pads.get(2).copied().unwrap_or(0), pads.get(3).copied().unwrap_or(0)],
+                dilation: attr_pair(node, "dilations", 1),
+                ceil_mode: attr(node, "ceil_mode").is_some_and(|a| a.i != 0),
+            },
         });
         current = out;
     }
@@ -393,10 +395,10 @@ pub(super) fn backward_steps(graph: &pb::GraphProto, chain: &[Layer]) -> std::re
                         weights: w(1)?.1,
                         out_channels,
                         groups,
-                        kernel: l.kernel,
-                        stride: l.stride,
-                        pad: l.pad_begin,
-                        dilation: l.dilation,
+                        kernel: l.window.kernel,
+                        stride: l.window.stride,
+                        pad: l.window.pad_begin,
+                        dilation: l.window.dilation,
                     }
                 }
                 "BatchNormalization" => {
@@ -405,12 +407,16 @@ pub(super) fn backward_steps(graph: &pb::GraphProto, chain: &[Layer]) -> std::re
                     Step::BatchNorm { scale: gamma.iter().zip(&var).map(|(g, v)| g / (v + eps).sqrt()).collect() }
                 }
                 "Relu" => Step::Relu,
-                "MaxPool" => Step::MaxPool { kernel: l.kernel, stride: l.stride, pad: l.pad_begin, dilation: l.dilation },
+                "MaxPool" => {
+                    let w = &l.window;
+                    Step::MaxPool { kernel: w.kernel, stride: w.stride, pad: w.pad_begin, dilation: w.dilation }
+                }
                 "AveragePool" => Step::AveragePool {
-                    kernel: l.kernel,
-                    stride: l.stride,
-                    pad: l.pad_begin,
-                    divide_by_kernel: int_attr("count_include_pad", 0) != 0 || l.pad_begin == [0, 0] && l.pad_end == [0, 0],
+                    kernel: l.window.kernel,
+                    stride: l.window.stride,
+                    pad: l.window.pad_begin,
+                    divide_by_kernel: int_attr("count_include_pad", 0) != 0
+                        || l.window.pad_begin == [0, 0] && l.window.pad_end == [0, 0],
                 },
                 "Flatten" | "Reshape" => Step::Flatten,
                 "Gemm" | "MatMul" => {
