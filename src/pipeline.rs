@@ -207,7 +207,7 @@ impl Pipeline {
                 bail!("options.backend \"webgpu\" needs the asynchronous Vgg.create(bytes, options), not new Vgg")
             }
         };
-        let mut p = Pipeline::build(bytes.into(), options, false)?;
+        let mut p = Pipeline::build(bytes.into(), options, &mut Model::load)?;
         p.backend = Backend::cpu(reason);
         Ok(p)
     }
@@ -219,59 +219,82 @@ impl Pipeline {
     pub async fn create(bytes: Vec<u8>, options: Options) -> Result<Pipeline> {
         let choice = options.backend.unwrap_or(BackendChoice::Auto);
         if choice == BackendChoice::Cpu {
-            return Pipeline::build(bytes.into(), options, false);
+            return Pipeline::build(bytes.into(), options, &mut Model::load);
         }
-        let fallback = |p: &mut Pipeline, reason: String| -> Result<()> {
-            ensure!(choice == BackendChoice::Auto, "options.backend \"webgpu\": {reason}");
-            p.backend = Backend::cpu(Some(reason));
-            Ok(())
-        };
         #[cfg(not(feature = "webgpu"))]
-        {
-            let mut p = Pipeline::build(bytes.into(), options, false)?;
-            fallback(&mut p, "this build of vgg-wasm has no WebGPU (compiled without the `webgpu` feature)".into())?;
-            Ok(p)
-        }
+        let attached: std::result::Result<(Pipeline, Backend), (Pipeline, String)> = {
+            let p = Pipeline::build(bytes.into(), options, &mut Model::load)?;
+            Err((p, "this build of vgg-wasm has no WebGPU (compiled without the `webgpu` feature)".into()))
+        };
         #[cfg(feature = "webgpu")]
-        {
-            if choice == BackendChoice::Webgpu {
+        let attached = {
+            let gpu = match crate::gpu::Gpu::acquire().await {
+                Ok(gpu) => gpu,
                 // fail before the (long) load where the answer is already known
-                let gpu = crate::gpu::Gpu::acquire().await.map_err(|e| anyhow::anyhow!("options.backend \"webgpu\": {e}"))?;
-                let mut p = Pipeline::build(bytes.into(), options, true)?;
-                p.attach_gpu(gpu).await.map_err(|e| anyhow::anyhow!("options.backend \"webgpu\": {e}"))?;
-                return Ok(p);
-            }
-            let gpu = crate::gpu::Gpu::acquire().await;
-            let mut p = Pipeline::build(bytes.into(), options, gpu.is_ok())?;
-            let attached = match gpu {
-                Ok(gpu) => p.attach_gpu(gpu).await,
-                Err(e) => Err(e),
+                Err(e) if choice == BackendChoice::Webgpu => bail!("options.backend \"webgpu\": {e}"),
+                Err(e) => {
+                    let mut p = Pipeline::build(bytes.into(), options, &mut Model::load)?;
+                    p.backend_fallback(choice, e)?;
+                    return Ok(p);
+                }
             };
-            if let Err(reason) = attached {
-                fallback(&mut p, reason)?;
+            let adapter = gpu.adapter.clone();
+            // the weights go to the GPU while the model loads, before tract copies them (see
+            // Model::load_lowered); what the GPU refused is known when the scope closes
+            let scope = gpu.scope();
+            let mut gpu = Some(gpu);
+            let mut engine: std::result::Result<crate::gpu::Engine, String> = Err("the model was not lowered".into());
+            let mut sink = |plan: std::result::Result<crate::gpu::plan::Plan, String>| {
+                engine = match (plan, gpu.take()) {
+                    (Ok(plan), Some(gpu)) => crate::gpu::Engine::upload(gpu, plan, None).map_err(|e| format!("{e:#}")),
+                    (Err(e), _) => Err(format!("the GPU cannot run this model: {e}")),
+                    (Ok(_), None) => Err("the model was lowered twice".into()),
+                };
+            };
+            let mut load = |b: std::borrow::Cow<'_, [u8]>, hw, nhwc, keep| Model::load_lowered(b, hw, nhwc, keep, &mut sink);
+            let built = Pipeline::build(bytes.into(), options, &mut load);
+            let closed = scope.close("uploading the model to the GPU").await.map_err(|e| format!("{e:#}"));
+            let p = built?;
+            match closed.and(engine) {
+                Ok(engine) => {
+                    let mut p = p;
+                    p.gpu = Some(GpuEngine(std::rc::Rc::new(engine)));
+                    Ok((p, Backend { name: "webgpu", adapter: Some(adapter), reason: None }))
+                }
+                Err(reason) => Err((p, reason)),
             }
-            Ok(p)
+        };
+        match attached {
+            Ok((mut p, backend)) => {
+                p.backend = backend;
+                Ok(p)
+            }
+            Err((mut p, reason)) => {
+                p.backend_fallback(choice, reason)?;
+                Ok(p)
+            }
         }
     }
 
-    /// Uploads the lowered model to `gpu` and makes WebGPU the backend; the error is the
-    /// reason in words.
-    #[cfg(feature = "webgpu")]
-    async fn attach_gpu(&mut self, gpu: crate::gpu::Gpu) -> std::result::Result<(), String> {
-        let adapter = gpu.adapter.clone();
-        let plan = self.model.take_gpu_plan().map_err(|e| format!("the GPU cannot run this model: {e}"))?;
-        let engine = crate::gpu::Engine::new(gpu, plan).await.map_err(|e| format!("{e:#}"))?;
-        self.gpu = Some(GpuEngine(std::rc::Rc::new(engine)));
-        self.backend = Backend { name: "webgpu", adapter: Some(adapter), reason: None };
+    /// The CPU as the backend, with the reason; an error instead where WebGPU was required.
+    fn backend_fallback(&mut self, choice: BackendChoice, reason: String) -> Result<()> {
+        ensure!(choice == BackendChoice::Auto, "options.backend \"webgpu\": {reason}");
+        self.backend = Backend::cpu(Some(reason));
         Ok(())
     }
 
-    fn build(bytes: std::borrow::Cow<'_, [u8]>, options: Options, lower_for_gpu: bool) -> Result<Pipeline> {
+    /// Loads the model with `load` (`Model::load`, or a variant that also lowers it for
+    /// the GPU) and resolves the preprocessing against its graph.
+    fn build(
+        bytes: std::borrow::Cow<'_, [u8]>,
+        options: Options,
+        load: &mut dyn FnMut(std::borrow::Cow<'_, [u8]>, [usize; 2], Option<bool>, bool) -> Result<Model>,
+    ) -> Result<Pipeline> {
         let mut spec_opts = options.preprocess.unwrap_or_default();
         let plan_hw = spec_opts.crop.map_or(DEFAULT_PLAN_HW, |[h, w]| [h as usize, w as usize]);
         let plan_hw = if plan_hw.contains(&0) { DEFAULT_PLAN_HW } else { plan_hw };
         let nhwc = spec_opts.layout.map(|l| l == Layout::Nhwc);
-        let model = Model::load(bytes, plan_hw, nhwc, options.activations, lower_for_gpu).context("loading the model")?;
+        let model = load(bytes, plan_hw, nhwc, options.activations).context("loading the model")?;
         let info = model.info().clone();
         // what the graph says about its input, where the options leave it open
         let mut detected = Vec::new();

@@ -107,12 +107,18 @@ impl Gpu {
         l.max_storage_buffer_binding_size.min(l.max_buffer_size)
     }
 
+    /// A storage buffer holding `data`. Written through the queue rather than mapped at
+    /// creation: in the browser a mapped range is a copy in wasm memory (411 MB more for
+    /// fc6), while `writeBuffer` reads the wasm memory in place.
     fn storage(&self, label: &str, data: &[f32]) -> wgpu::Buffer {
-        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
-            contents: f32_bytes(data),
-            usage: wgpu::BufferUsages::STORAGE,
-        })
+            size: (std::mem::size_of_val(data) as u64).max(4),
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.queue.write_buffer(&buffer, 0, f32_bytes(data));
+        buffer
     }
 
     fn uniform(&self, words: &[u32]) -> wgpu::Buffer {
@@ -124,18 +130,38 @@ impl Gpu {
         })
     }
 
-    /// Runs `work` inside out-of-memory and validation error scopes; their errors become
-    /// this call's error instead of an uncaptured one.
-    async fn scoped<T>(&self, what: &str, work: impl FnOnce() -> Result<T>) -> Result<T> {
+    /// Opens out-of-memory and validation error scopes: the errors of what the device is
+    /// asked until [`Scope::close`] are reported there, not left uncaptured.
+    pub fn scope(&self) -> Scope {
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let invalid = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        Scope { oom, invalid }
+    }
+
+    /// Runs `work` inside a [`Scope`]; its errors become this call's error.
+    async fn scoped<T>(&self, what: &str, work: impl FnOnce() -> Result<T>) -> Result<T> {
+        let scope = self.scope();
         let out = work();
-        let invalid = invalid.pop().await;
-        let oom = oom.pop().await;
+        scope.close(what).await?;
+        out
+    }
+}
+
+/// Error scopes open on a device (see [`Gpu::scope`]).
+pub struct Scope {
+    oom: wgpu::ErrorScopeGuard,
+    invalid: wgpu::ErrorScopeGuard,
+}
+
+impl Scope {
+    /// Closes the scopes; the first error they caught, as the error of `what`.
+    pub async fn close(self, what: &str) -> Result<()> {
+        let invalid = self.invalid.pop().await;
+        let oom = self.oom.pop().await;
         if let Some(e) = oom.or(invalid) {
             bail!("{what}: {e}");
         }
-        out
+        Ok(())
     }
 }
 
@@ -228,91 +254,104 @@ impl Engine {
     /// larger than one binding may be (fc6: 411 MB; WebGPU's default is 128 MiB) are split
     /// into chunks of whole rows.
     pub async fn new(gpu: Gpu, plan: Plan) -> Result<Engine> {
-        let max_binding = gpu.max_binding();
-        Engine::with_max_binding(gpu, plan, max_binding).await
+        Engine::scoped_upload(gpu, plan, None).await
     }
 
     /// [`Engine::new`], splitting dense weights as if one binding held at most `bytes`
     /// (how the tests exercise the split on small models).
-    pub async fn with_max_binding(gpu: Gpu, mut plan: Plan, max_binding: u64) -> Result<Engine> {
+    pub async fn with_max_binding(gpu: Gpu, plan: Plan, max_binding: u64) -> Result<Engine> {
+        Engine::scoped_upload(gpu, plan, Some(max_binding)).await
+    }
+
+    async fn scoped_upload(gpu: Gpu, plan: Plan, max_binding: Option<u64>) -> Result<Engine> {
+        let scope = gpu.scope();
+        let engine = Engine::upload(gpu, plan, max_binding);
+        scope.close("uploading the model to the GPU").await?;
+        engine
+    }
+
+    /// Uploads `plan`'s weights (dropping each layer's from the plan as it goes) and
+    /// builds the kernels, without waiting: call it inside a [`Gpu::scope`] and close the
+    /// scope after, which reports what the device refused. `max_binding`: see
+    /// [`Engine::with_max_binding`] (default: the adapter's limit).
+    pub fn upload(gpu: Gpu, mut plan: Plan, max_binding: Option<u64>) -> Result<Engine> {
         if let Some(why) = gpu.broken() {
             bail!("{why}");
         }
-        let (pipelines, weights, chunk_rows) = gpu
-            .scoped("uploading the model to the GPU", || {
-                let module = |label: &str, src: &str| {
-                    let m = gpu.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                        label: Some(label),
-                        source: wgpu::ShaderSource::Wgsl(src.into()),
-                    });
-                    gpu.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                        label: Some(label),
-                        layout: None,
-                        module: &m,
-                        entry_point: Some("main"),
-                        compilation_options: Default::default(),
-                        cache: None,
-                    })
-                };
-                let pipelines = Pipelines {
-                    conv: module("conv", include_str!("conv.wgsl")),
-                    pool: module("pool", include_str!("pool.wgsl")),
-                    dense: module("dense", include_str!("dense.wgsl")),
-                    pointwise: module("pointwise", include_str!("pointwise.wgsl")),
-                };
-                let mut weights = Vec::new();
-                let mut chunk_rows = Vec::new();
-                for k in &mut plan.kernels {
-                    let mut rows = Vec::new();
-                    weights.push(match k {
-                        Kernel::Conv { inputs, outputs, window, weights, bias, .. } => {
-                            let kk = *inputs * window.kernel[0] * window.kernel[1];
-                            ensure!(weights.len() == kk * *outputs, "convolution weights: {} values for {kk} x {outputs}", weights.len());
-                            let mut t = vec![0.0; weights.len()];
-                            for m in 0..*outputs {
-                                for k in 0..kk {
-                                    t[k * *outputs + m] = weights[m * kk + k];
+        let max_binding = max_binding.unwrap_or_else(|| gpu.max_binding());
+        let (pipelines, weights, chunk_rows) = {
+            let module = |label: &str, src: &str| {
+                let m = gpu.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(label),
+                    source: wgpu::ShaderSource::Wgsl(src.into()),
+                });
+                gpu.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(label),
+                    layout: None,
+                    module: &m,
+                    entry_point: Some("main"),
+                    compilation_options: Default::default(),
+                    cache: None,
+                })
+            };
+            let pipelines = Pipelines {
+                conv: module("conv", include_str!("conv.wgsl")),
+                pool: module("pool", include_str!("pool.wgsl")),
+                dense: module("dense", include_str!("dense.wgsl")),
+                pointwise: module("pointwise", include_str!("pointwise.wgsl")),
+            };
+            let mut weights = Vec::new();
+            let mut chunk_rows = Vec::new();
+            for k in &mut plan.kernels {
+                let mut rows = Vec::new();
+                weights.push(match k {
+                    Kernel::Conv { inputs, outputs, window, weights, bias, .. } => {
+                        let kk = *inputs * window.kernel[0] * window.kernel[1];
+                        ensure!(weights.len() == kk * *outputs, "convolution weights: {} values for {kk} x {outputs}", weights.len());
+                        let mut t = vec![0.0; weights.len()];
+                        for m in 0..*outputs {
+                            for k in 0..kk {
+                                t[k * *outputs + m] = weights[m * kk + k];
+                            }
+                        }
+                        ensure!((t.len() * 4) as u64 <= max_binding, "convolution weights of {} bytes exceed the adapter's binding size {max_binding}", t.len() * 4);
+                        let b = vec![gpu.storage("conv weights", &t), gpu.storage("conv bias", bias)];
+                        *weights = Vec::new();
+                        b
+                    }
+                    Kernel::Dense { inputs, outputs, weights, bias, .. } => {
+                        let k4 = ceil4(*inputs);
+                        ensure!(weights.len() == *inputs * *outputs, "dense weights: {} values for {inputs} x {outputs}", weights.len());
+                        let per_chunk = ((max_binding / (k4 as u64 * 4)) as usize).max(1);
+                        let mut b = vec![gpu.storage("dense bias", bias)];
+                        let mut row0 = 0;
+                        while row0 < *outputs {
+                            let n = per_chunk.min(*outputs - row0);
+                            let rows_data = &weights[row0 * *inputs..(row0 + n) * *inputs];
+                            let buf = if k4 == *inputs {
+                                gpu.storage("dense weights", rows_data)
+                            } else {
+                                let mut padded = vec![0.0; n * k4];
+                                for r in 0..n {
+                                    padded[r * k4..r * k4 + *inputs].copy_from_slice(&rows_data[r * *inputs..(r + 1) * *inputs]);
                                 }
-                            }
-                            ensure!((t.len() * 4) as u64 <= max_binding, "convolution weights of {} bytes exceed the adapter's binding size {max_binding}", t.len() * 4);
-                            let b = vec![gpu.storage("conv weights", &t), gpu.storage("conv bias", bias)];
-                            *weights = Vec::new();
-                            b
+                                gpu.storage("dense weights", &padded)
+                            };
+                            b.push(buf);
+                            rows.push(n);
+                            row0 += n;
                         }
-                        Kernel::Dense { inputs, outputs, weights, bias, .. } => {
-                            let k4 = ceil4(*inputs);
-                            ensure!(weights.len() == *inputs * *outputs, "dense weights: {} values for {inputs} x {outputs}", weights.len());
-                            let per_chunk = ((max_binding / (k4 as u64 * 4)) as usize).max(1);
-                            let mut b = vec![gpu.storage("dense bias", bias)];
-                            let mut row0 = 0;
-                            while row0 < *outputs {
-                                let n = per_chunk.min(*outputs - row0);
-                                let rows_data = &weights[row0 * *inputs..(row0 + n) * *inputs];
-                                let buf = if k4 == *inputs {
-                                    gpu.storage("dense weights", rows_data)
-                                } else {
-                                    let mut padded = vec![0.0; n * k4];
-                                    for r in 0..n {
-                                        padded[r * k4..r * k4 + *inputs].copy_from_slice(&rows_data[r * *inputs..(r + 1) * *inputs]);
-                                    }
-                                    gpu.storage("dense weights", &padded)
-                                };
-                                b.push(buf);
-                                rows.push(n);
-                                row0 += n;
-                            }
-                            *weights = Vec::new();
-                            b
-                        }
-                        Kernel::Affine { scale, shift } => vec![gpu.storage("scale", scale), gpu.storage("shift", shift)],
-                        Kernel::Relu => vec![gpu.storage("scale", &[1.0]), gpu.storage("shift", &[0.0])],
-                        Kernel::Pool { .. } => Vec::new(),
-                    });
-                    chunk_rows.push(rows);
-                }
-                Ok((pipelines, weights, chunk_rows))
-            })
-            .await?;
+                        *weights = Vec::new();
+                        b
+                    }
+                    Kernel::Affine { scale, shift } => vec![gpu.storage("scale", scale), gpu.storage("shift", shift)],
+                    Kernel::Relu => vec![gpu.storage("scale", &[1.0]), gpu.storage("shift", &[0.0])],
+                    Kernel::Pool { .. } => Vec::new(),
+                });
+                chunk_rows.push(rows);
+            }
+            (pipelines, weights, chunk_rows)
+        };
         Ok(Engine { gpu, plan, weights, chunk_rows, pipelines, buffers: RefCell::new(None), busy: Cell::new(false) })
     }
 

@@ -28,9 +28,6 @@ pub struct Model {
     outputs: Vec<String>,
     /// The backward pass's view of each chain layer; `None` unless activations are kept.
     steps: Option<std::result::Result<Vec<Step>, String>>,
-    /// The graph lowered for the GPU, or why it cannot be; `None` unless asked for.
-    #[cfg(feature = "webgpu")]
-    gpu_plan: Option<std::result::Result<crate::gpu::plan::Plan, String>>,
 }
 
 impl std::fmt::Debug for Model {
@@ -44,8 +41,7 @@ impl Model {
     /// first when the graph leaves height and width dynamic; `nhwc` says whether the input
     /// is laid out [N, H, W, C] (`None`: as the graph suggests, `GraphInfo::channels_last`);
     /// `keep_activations` makes every layer a backward pass reads an
-    /// extra output of the plan; `lower_for_gpu` also lowers the graph for the GPU path
-    /// (feature `webgpu`; see [`Model::take_gpu_plan`]).
+    /// extra output of the plan.
     ///
     /// Owned bytes are freed as soon as they are decoded: wasm memory never shrinks, so
     /// the load's peak (the file, its decoded protobuf, tract's tensors and their packed
@@ -55,7 +51,35 @@ impl Model {
         default_hw: [usize; 2],
         nhwc: Option<bool>,
         keep_activations: bool,
-        lower_for_gpu: bool,
+    ) -> Result<Model> {
+        Model::load_with(bytes, default_hw, nhwc, keep_activations, &mut |_, _| {})
+    }
+
+    /// [`Model::load`], also lowering the graph for the GPU path and handing the plan (or
+    /// why there is none) to `sink` before tract builds its own model: a sink that uploads
+    /// the weights and drops the plan frees that memory for tract's copy of them, so the
+    /// load's peak holds the weights twice, not three times.
+    #[cfg(feature = "webgpu")]
+    pub fn load_lowered(
+        bytes: std::borrow::Cow<'_, [u8]>,
+        default_hw: [usize; 2],
+        nhwc: Option<bool>,
+        keep_activations: bool,
+        sink: &mut dyn FnMut(std::result::Result<crate::gpu::plan::Plan, String>),
+    ) -> Result<Model> {
+        Model::load_with(bytes, default_hw, nhwc, keep_activations, &mut |graph, info| {
+            let channels = info.input_shape[if info.channels_last.is_some() { 3 } else { 1 }];
+            sink(lower::lower(graph, &info.input_name, channels).map_err(|e| format!("{e:#}")))
+        })
+    }
+
+    /// The load, with `before_tract` called on the decoded graph before tract builds from it.
+    fn load_with(
+        bytes: std::borrow::Cow<'_, [u8]>,
+        default_hw: [usize; 2],
+        nhwc: Option<bool>,
+        keep_activations: bool,
+        before_tract: &mut dyn FnMut(&tract_onnx::pb::GraphProto, &GraphInfo),
     ) -> Result<Model> {
         ensure!(!bytes.is_empty(), "model bytes are empty (0 bytes)");
         // decode the protobuf
@@ -76,6 +100,7 @@ impl Model {
             .map_err(anyhow::Error::from)
             .with_context(|| format!("decoding ONNX protobuf ({len} bytes); is this an .onnx file?"))?;
         let info = graph::graph_info(&proto)?;
+        before_tract(proto.graph.as_ref().context("the ONNX model has no graph")?, &info);
         // build the tract model from it
         let mut model = onnx.model_for_proto_model(&proto).context("building the tract model from the ONNX graph")?;
         let mut outputs = vec![info.output_name.clone()];
@@ -93,16 +118,6 @@ impl Model {
             let graph = proto.graph.as_ref().context("the ONNX model has no graph")?;
             steps = Some(graph::backward_steps(graph, chain));
         }
-        #[cfg(feature = "webgpu")]
-        let gpu_plan = lower_for_gpu.then(|| {
-            let graph = proto.graph.as_ref().context("the ONNX model has no graph")?;
-            let channels = info.input_shape[if info.channels_last.is_some() { 3 } else { 1 }];
-            lower::lower(graph, &info.input_name, channels)
-        });
-        #[cfg(feature = "webgpu")]
-        let gpu_plan = gpu_plan.map(|r| r.map_err(|e| format!("{e:#}")));
-        #[cfg(not(feature = "webgpu"))]
-        let _ = lower_for_gpu;
         drop(proto);
         let nhwc = nhwc.unwrap_or(info.channels_last.is_some());
         let shape = concrete_input_shape(&info.input_shape, default_hw, nhwc)?;
@@ -113,23 +128,7 @@ impl Model {
         } else {
             (None, optimise(model, &shape)?)
         };
-        Ok(Model {
-            info,
-            template,
-            plan,
-            plan_shape: shape,
-            outputs,
-            steps,
-            #[cfg(feature = "webgpu")]
-            gpu_plan,
-        })
-    }
-
-    /// The graph lowered for the GPU (once: the plan holds a copy of the weights, which the
-    /// GPU takes), or why it could not be.
-    #[cfg(feature = "webgpu")]
-    pub fn take_gpu_plan(&mut self) -> std::result::Result<crate::gpu::plan::Plan, String> {
-        self.gpu_plan.take().unwrap_or_else(|| Err("the model was not lowered for the GPU".into()))
+        Ok(Model { info, template, plan, plan_shape: shape, outputs, steps })
     }
 
     /// Names of the outputs `run` returns, the graph's own output first, then the kept

@@ -1,15 +1,17 @@
 // The page on WebGPU (Chromium's software adapter, SwiftShader): the bundled Fashion-VGG
 // loads onto the GPU, a sample is answered there with the CPU's predictions, the layer strip
 // and the saliency map still work (from the CPU), the user can switch to the CPU and back
-// and sees both timings; without an adapter the page says why it runs on the CPU.
+// and sees both timings; without an adapter the page says why it runs on the CPU; and the
+// threaded build (shared wasm memory) feeds WebGPU as well.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import path from "node:path";
 import { launch, openPage, ROOT, serve, shot, waitText } from "./harness.mjs";
 
-let site, gpuBrowser, plainBrowser;
+let site, repo, gpuBrowser, plainBrowser;
 before(async () => {
   site = await serve(path.join(ROOT, "www"));
+  repo = await serve(ROOT);
   gpuBrowser = await launch({ webgpu: true });
   plainBrowser = await launch();
 });
@@ -17,6 +19,7 @@ after(async () => {
   await gpuBrowser?.close();
   await plainBrowser?.close();
   site?.close();
+  repo?.close();
 });
 
 /** The shown predictions: [{label, pct}] (probability in percent, as shown). */
@@ -70,5 +73,27 @@ test("without a WebGPU adapter the page runs on the CPU and says why", async () 
   await page.click("#samples-fashion .sample >> nth=1");
   await waitText(page, "#timings", /^CPU: preprocess/, 120_000);
   await shot(page, "webgpu-03-no-adapter");
+  await page.close();
+});
+
+test("the threaded build runs the GPU path too (shared wasm memory to WebGPU)", async () => {
+  const page = await openPage(gpuBrowser, `${repo.url}/tests/e2e/blank.html`);
+  const r = await page.evaluate(async () => {
+    const { Engine } = await import("/www/engine.js");
+    const engine = Engine.start(undefined, { threads: 2 });
+    const runtime = await engine.started;
+    const dir = "/tests/fixtures/gen/";
+    const get = async (f) => (await fetch(dir + f)).arrayBuffer();
+    const [model, input, ref] = [await get("zoo_vgg16.onnx"), new Float32Array(await get("zoo_vgg16.input.bin")), new Float32Array(await get("zoo_vgg16.output.bin"))];
+    const loaded = await engine.load(model, { backend: "webgpu" });
+    const out = await engine.forwardTensor(input, [1, 3, 224, 224]);
+    let err = 0, scale = 0;
+    for (let i = 0; i < ref.length; i++) { err = Math.max(err, Math.abs(out.data[i] - ref[i])); scale = Math.max(scale, Math.abs(ref[i])); }
+    engine.worker.terminate();
+    return { build: runtime.build, backend: loaded.backend.name, ran: out.timings.backend, rel: err / scale };
+  });
+  assert.deepEqual([r.build, r.backend, r.ran], ["pkg-threads", "webgpu", "webgpu"]);
+  // against onnxruntime's output for the fixture
+  assert.ok(r.rel <= 1e-4, `relative error ${r.rel}`);
   await page.close();
 });
