@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use vgg_wasm::gpu::plan::{Kernel, Plan, Window};
+use vgg_wasm::gpu::plan::{Kernel, Plan, Weights, Window};
 use vgg_wasm::gpu::{Engine, Gpu};
 use vgg_wasm::pipeline::{BackendChoice, Options, Pipeline};
 
@@ -35,7 +35,7 @@ fn window(kernel: [usize; 2], stride: [usize; 2], pad_begin: [usize; 2], pad_end
 }
 
 /// Runs one kernel on the GPU over a [C, H, W] input.
-fn run_one(kernel: Kernel, chw: [usize; 3], input: &[f32], max_binding: Option<u64>) -> (Vec<usize>, Vec<f32>) {
+fn run_one(kernel: Kernel<'_>, chw: [usize; 3], input: &[f32], max_binding: Option<u64>) -> (Vec<usize>, Vec<f32>) {
     let output_rank = if matches!(kernel, Kernel::Dense { .. }) { 2 } else { 4 };
     let plan = Plan { kernels: vec![kernel], input_nhwc: false, softmax: false, output_rank };
     let engine = pollster::block_on(async {
@@ -156,8 +156,10 @@ fn pools_match_the_definition() {
 #[test]
 fn dense_layers_match_the_definition_also_split_into_chunks() {
     // inputs not a multiple of 4; outputs over several 64-invocation groups; the weights
-    // split into chunks of whole rows as fc6's are on a real adapter
-    for (i, (inputs, outputs, relu, limit)) in [(10, 67, true, None), (3 * 5 * 7, 130, false, Some(4000))].into_iter().enumerate() {
+    // split into chunks of whole rows as fc6's are on a real adapter; as values, and as the
+    // file's bytes read in place (whole rows, or padded to a multiple of 4 when they are not)
+    let cases = [(10, 67, true, None, false, [10, 1, 1]), (105, 130, false, Some(4000), true, [3, 5, 7]), (120, 70, true, Some(2000), true, [3, 5, 8])];
+    for (i, (inputs, outputs, relu, limit, as_bytes, chw)) in cases.into_iter().enumerate() {
         let x = values(inputs, 400 + i as u32);
         let w = values(inputs * outputs, 500 + i as u32);
         let b = values(outputs, 600 + i as u32);
@@ -167,9 +169,10 @@ fn dense_layers_match_the_definition_also_split_into_chunks() {
                 if relu { s.max(0.0) } else { s }
             })
             .collect();
-        let k = Kernel::Dense { inputs, outputs, weights: w, bias: b, relu };
+        let bytes: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let weights = if as_bytes { Weights::Bytes(&bytes) } else { Weights::Values(w.clone()) };
+        let k = Kernel::Dense { inputs, outputs, weights, bias: b, relu };
         // a dense layer reads maps flattened in [C, H, W] order
-        let chw = if i == 0 { [inputs, 1, 1] } else { [3, 5, 7] };
         let (shape, got) = run_one(k, chw, &x, limit);
         assert_eq!(shape, [1, outputs]);
         assert_close(&format!("dense case {i}"), &got, &want);

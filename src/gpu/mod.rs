@@ -111,13 +111,18 @@ impl Gpu {
     /// creation: in the browser a mapped range is a copy in wasm memory (411 MB more for
     /// fc6), while `writeBuffer` reads the wasm memory in place.
     fn storage(&self, label: &str, data: &[f32]) -> wgpu::Buffer {
+        self.storage_bytes(label, f32_bytes(data))
+    }
+
+    /// A storage buffer holding little-endian f32 `bytes`.
+    fn storage_bytes(&self, label: &str, bytes: &[u8]) -> wgpu::Buffer {
         let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
-            size: (std::mem::size_of_val(data) as u64).max(4),
+            size: (bytes.len() as u64).max(4),
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        self.queue.write_buffer(&buffer, 0, f32_bytes(data));
+        self.queue.write_buffer(&buffer, 0, bytes);
         buffer
     }
 
@@ -237,8 +242,8 @@ struct Buffers {
 /// A lowered model uploaded to a [`Gpu`], ready to run.
 pub struct Engine {
     gpu: Gpu,
-    /// The plan with its weights moved to the GPU (the vectors left empty).
-    plan: Plan,
+    /// The plan without its weights, which are on the GPU.
+    plan: Plan<'static>,
     /// Per kernel: conv [weights [K, out], bias]; dense [bias, row chunks...]; affine and
     /// relu [scale, shift]; pool none.
     weights: Vec<Vec<wgpu::Buffer>>,
@@ -253,28 +258,28 @@ impl Engine {
     /// Uploads `plan`'s weights to `gpu` and builds the kernels. A dense layer's weights
     /// larger than one binding may be (fc6: 411 MB; WebGPU's default is 128 MiB) are split
     /// into chunks of whole rows.
-    pub async fn new(gpu: Gpu, plan: Plan) -> Result<Engine> {
+    pub async fn new(gpu: Gpu, plan: Plan<'_>) -> Result<Engine> {
         Engine::scoped_upload(gpu, plan, None).await
     }
 
     /// [`Engine::new`], splitting dense weights as if one binding held at most `bytes`
     /// (how the tests exercise the split on small models).
-    pub async fn with_max_binding(gpu: Gpu, plan: Plan, max_binding: u64) -> Result<Engine> {
+    pub async fn with_max_binding(gpu: Gpu, plan: Plan<'_>, max_binding: u64) -> Result<Engine> {
         Engine::scoped_upload(gpu, plan, Some(max_binding)).await
     }
 
-    async fn scoped_upload(gpu: Gpu, plan: Plan, max_binding: Option<u64>) -> Result<Engine> {
+    async fn scoped_upload(gpu: Gpu, plan: Plan<'_>, max_binding: Option<u64>) -> Result<Engine> {
         let scope = gpu.scope();
         let engine = Engine::upload(gpu, plan, max_binding);
         scope.close("uploading the model to the GPU").await?;
         engine
     }
 
-    /// Uploads `plan`'s weights (dropping each layer's from the plan as it goes) and
-    /// builds the kernels, without waiting: call it inside a [`Gpu::scope`] and close the
+    /// Uploads `plan`'s weights (freeing each layer's as it goes) and builds the kernels,
+    /// without waiting: call it inside a [`Gpu::scope`] and close the
     /// scope after, which reports what the device refused. `max_binding`: see
     /// [`Engine::with_max_binding`] (default: the adapter's limit).
-    pub fn upload(gpu: Gpu, mut plan: Plan, max_binding: Option<u64>) -> Result<Engine> {
+    pub fn upload(gpu: Gpu, mut plan: Plan<'_>, max_binding: Option<u64>) -> Result<Engine> {
         if let Some(why) = gpu.broken() {
             bail!("{why}");
         }
@@ -327,21 +332,24 @@ impl Engine {
                         let mut row0 = 0;
                         while row0 < *outputs {
                             let n = per_chunk.min(*outputs - row0);
-                            let rows_data = &weights[row0 * *inputs..(row0 + n) * *inputs];
-                            let buf = if k4 == *inputs {
-                                gpu.storage("dense weights", rows_data)
-                            } else {
-                                let mut padded = vec![0.0; n * k4];
-                                for r in 0..n {
-                                    padded[r * k4..r * k4 + *inputs].copy_from_slice(&rows_data[r * *inputs..(r + 1) * *inputs]);
+                            let (start, end) = (row0 * *inputs, (row0 + n) * *inputs);
+                            let buf = match weights.file_bytes(start, end) {
+                                Some(bytes) if k4 == *inputs => gpu.storage_bytes("dense weights", bytes),
+                                _ if k4 == *inputs => gpu.storage("dense weights", &weights.values(start, end)),
+                                _ => {
+                                    let rows_data = weights.values(start, end);
+                                    let mut padded = vec![0.0; n * k4];
+                                    for r in 0..n {
+                                        padded[r * k4..r * k4 + *inputs].copy_from_slice(&rows_data[r * *inputs..(r + 1) * *inputs]);
+                                    }
+                                    gpu.storage("dense weights", &padded)
                                 }
-                                gpu.storage("dense weights", &padded)
                             };
                             b.push(buf);
                             rows.push(n);
                             row0 += n;
                         }
-                        *weights = Vec::new();
+                        *weights = plan::Weights::Values(Vec::new());
                         b
                     }
                     Kernel::Affine { scale, shift } => vec![gpu.storage("scale", scale), gpu.storage("shift", shift)],
@@ -351,6 +359,12 @@ impl Engine {
                 chunk_rows.push(rows);
             }
             (pipelines, weights, chunk_rows)
+        };
+        let plan = Plan {
+            kernels: plan.kernels.iter().map(Kernel::without_weights).collect(),
+            input_nhwc: plan.input_nhwc,
+            softmax: plan.softmax,
+            output_rank: plan.output_rank,
         };
         Ok(Engine { gpu, plan, weights, chunk_rows, pipelines, buffers: RefCell::new(None), busy: Cell::new(false) })
     }

@@ -5,10 +5,52 @@
 use anyhow::{anyhow, bail, ensure, Result};
 
 pub use crate::receptive_field::Window;
+use std::borrow::Cow;
+
+/// A dense layer's weights: f32 values, or the little-endian f32 bytes of the ONNX file
+/// itself, which the GPU reads in place (fc6's 411 MB then never gets a second copy in wasm
+/// memory).
+#[derive(Clone, Debug)]
+pub enum Weights<'a> {
+    Values(Vec<f32>),
+    Bytes(&'a [u8]),
+}
+
+impl Weights<'_> {
+    /// How many f32 values.
+    pub fn len(&self) -> usize {
+        match self {
+            Weights::Values(v) => v.len(),
+            Weights::Bytes(b) => b.len() / 4,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Values `start..end`, borrowed where they are values already.
+    pub fn values(&self, start: usize, end: usize) -> Cow<'_, [f32]> {
+        match self {
+            Weights::Values(v) => Cow::Borrowed(&v[start..end]),
+            Weights::Bytes(b) => Cow::Owned(
+                b[start * 4..end * 4].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+            ),
+        }
+    }
+
+    /// The file's bytes of values `start..end`, where the weights are those bytes.
+    pub fn file_bytes(&self, start: usize, end: usize) -> Option<&[u8]> {
+        match self {
+            Weights::Bytes(b) => Some(&b[start * 4..end * 4]),
+            Weights::Values(_) => None,
+        }
+    }
+}
 
 /// One GPU kernel with its constants.
 #[derive(Clone, Debug)]
-pub enum Kernel {
+pub enum Kernel<'a> {
     /// y[c] = x[c] * scale[c] + shift[c]; `scale`/`shift` hold one value for every channel
     /// or one per channel (a Keras `Rescaling`, a batch norm that follows no convolution).
     Affine { scale: Vec<f32>, shift: Vec<f32> },
@@ -19,10 +61,29 @@ pub enum Kernel {
     Relu,
     /// y = W x + b over the flattened input; `weights` [outputs, inputs] (out-major), its
     /// columns already in the [C, H, W] order of the activation it reads.
-    Dense { inputs: usize, outputs: usize, weights: Vec<f32>, bias: Vec<f32>, relu: bool },
+    Dense { inputs: usize, outputs: usize, weights: Weights<'a>, bias: Vec<f32>, relu: bool },
 }
 
-impl Kernel {
+impl Kernel<'_> {
+    /// This kernel without its convolution or dense weights (once they are on the GPU).
+    pub fn without_weights(&self) -> Kernel<'static> {
+        match self {
+            Kernel::Affine { scale, shift } => Kernel::Affine { scale: scale.clone(), shift: shift.clone() },
+            Kernel::Conv { inputs, outputs, window, relu, .. } => {
+                Kernel::Conv { inputs: *inputs, outputs: *outputs, window: *window, weights: Vec::new(), bias: Vec::new(), relu: *relu }
+            }
+            Kernel::Pool { max, window, count_pad } => Kernel::Pool { max: *max, window: *window, count_pad: *count_pad },
+            Kernel::Relu => Kernel::Relu,
+            Kernel::Dense { inputs, outputs, relu, .. } => Kernel::Dense {
+                inputs: *inputs,
+                outputs: *outputs,
+                weights: Weights::Values(Vec::new()),
+                bias: Vec::new(),
+                relu: *relu,
+            },
+        }
+    }
+
     /// Short name for messages.
     pub fn name(&self) -> &'static str {
         match self {
@@ -70,10 +131,10 @@ impl Kernel {
     }
 }
 
-/// The lowered model.
+/// The lowered model; its weights may borrow from the ONNX file (see [`Weights`]).
 #[derive(Clone, Debug)]
-pub struct Plan {
-    pub kernels: Vec<Kernel>,
+pub struct Plan<'a> {
+    pub kernels: Vec<Kernel<'a>>,
     /// The input arrives [N, H, W, C] (channels last); it is transposed to [C, H, W] on the
     /// way to the GPU.
     pub input_nhwc: bool,
@@ -83,7 +144,7 @@ pub struct Plan {
     pub output_rank: usize,
 }
 
-impl Plan {
+impl Plan<'_> {
     /// The [C, H, W] or [F] shape after every kernel, for an input of `chw`.
     pub fn shapes(&self, chw: [usize; 3]) -> Result<Vec<Vec<usize>>> {
         let mut shape = chw.to_vec();

@@ -6,7 +6,7 @@
 //! the model on the CPU and says why.
 
 use super::graph::{attr, attr_pair, float_initializer};
-use crate::gpu::plan::{Kernel, Plan, Window};
+use crate::gpu::plan::{Kernel, Plan, Weights, Window};
 use anyhow::{bail, ensure, Context, Result};
 use tract_onnx::pb;
 
@@ -25,7 +25,7 @@ enum At {
 
 /// Lowers the chain that starts at `input`; the error names the first node the GPU
 /// cannot run.
-pub(super) fn lower(graph: &pb::GraphProto, input: &str, input_channels: Option<usize>) -> Result<Plan> {
+pub(super) fn lower<'g>(graph: &'g pb::GraphProto, input: &str, input_channels: Option<usize>) -> Result<Plan<'g>> {
     let mut plan = Plan { kernels: Vec::new(), input_nhwc: false, softmax: false, output_rank: 4 };
     let mut at = At::Input;
     let mut channels = input_channels;
@@ -157,28 +157,40 @@ pub(super) fn lower(graph: &pb::GraphProto, input: &str, input_channels: Option<
                 fusable = false;
             }
             op @ ("Gemm" | "MatMul") => {
-                let (dims, w) = weight(1)?;
-                ensure!(dims.len() == 2, "{}: weights of shape {dims:?}, expected 2-D", what());
                 let trans_b = op == "Gemm" && int_attr("transB", 0) != 0;
                 ensure!(op == "MatMul" || int_attr("transA", 0) == 0, "{}: Gemm with transA is not supported", what());
-                let (inputs, outputs) = if trans_b { (dims[1], dims[0]) } else { (dims[0], dims[1]) };
-                // out-major: row o holds output o's weights, contiguous for the GPU's dot products
-                let mut weights = if trans_b { w } else { transpose(&w, inputs, outputs) };
                 let alpha = if op == "Gemm" { attr(node, "alpha").map_or(1.0, |a| a.f) } else { 1.0 };
-                if alpha != 1.0 {
-                    weights.iter_mut().for_each(|v| *v *= alpha);
-                }
+                // out-major weights ([out, in], as Gemm with transB stores them) go to the GPU
+                // straight from the file's bytes; any other layout is rearranged here
+                let as_stored = trans_b && alpha == 1.0 && at != At::MapsHwc;
+                let raw = node.input.get(1).and_then(|w| as_stored.then(|| raw_f32(graph, w)).flatten());
+                let (dims, weights) = match raw {
+                    Some((dims, bytes)) => (dims, Weights::Bytes(bytes)),
+                    None => {
+                        let (dims, w) = weight(1)?;
+                        ensure!(dims.len() == 2, "{}: weights of shape {dims:?}, expected 2-D", what());
+                        let (inputs, outputs) = if trans_b { (dims[1], dims[0]) } else { (dims[0], dims[1]) };
+                        // out-major: row o holds output o's weights, contiguous for the GPU's dot products
+                        let mut w = if trans_b { w } else { transpose(&w, inputs, outputs) };
+                        if alpha != 1.0 {
+                            w.iter_mut().for_each(|v| *v *= alpha);
+                        }
+                        if at == At::MapsHwc {
+                            let c = channels.context("a channels-last flatten before any convolution")?;
+                            ensure!(inputs % c == 0, "{}: {inputs} inputs do not split into {c} channels", what());
+                            w = hwc_columns_to_chw(&w, outputs, inputs, c);
+                        }
+                        (dims, Weights::Values(w))
+                    }
+                };
+                ensure!(dims.len() == 2, "{}: weights of shape {dims:?}, expected 2-D", what());
+                let (inputs, outputs) = if trans_b { (dims[1], dims[0]) } else { (dims[0], dims[1]) };
                 let mut bias = vec![0.0; outputs];
                 if op == "Gemm" && node.input.get(2).is_some_and(|b| !b.is_empty()) {
                     let beta = attr(node, "beta").map_or(1.0, |a| a.f);
                     let c = weight(2)?.1;
                     ensure!(c.len() == outputs || c.len() == 1, "{}: bias of {} values for {outputs} outputs", what(), c.len());
                     bias.iter_mut().enumerate().for_each(|(o, b)| *b = beta * c[if c.len() == 1 { 0 } else { o }]);
-                }
-                if at == At::MapsHwc {
-                    let c = channels.context("a channels-last flatten before any convolution")?;
-                    ensure!(inputs % c == 0, "{}: {inputs} inputs do not split into {c} channels", what());
-                    weights = hwc_columns_to_chw(&weights, outputs, inputs, c);
                 }
                 plan.kernels.push(Kernel::Dense { inputs, outputs, weights, bias, relu: false });
                 (at, channels, fusable) = (At::Flat, Some(outputs), true);
@@ -232,6 +244,16 @@ pub(super) fn lower(graph: &pb::GraphProto, input: &str, input_channels: Option<
         current = node.output.first().cloned().with_context(|| format!("{}: no output", what()))?;
     }
     bail!("the graph has a cycle")
+}
+
+/// An initializer's dims and its f32 values as the file stores them (little-endian
+/// `raw_data`), where it is stored so; `None` otherwise (other types, typed fields, external
+/// data).
+fn raw_f32<'g>(graph: &'g pb::GraphProto, name: &str) -> Option<(Vec<usize>, &'g [u8])> {
+    let t = graph.initializer.iter().find(|t| t.name == name)?;
+    let dims: Vec<usize> = t.dims.iter().map(|&d| usize::try_from(d).ok()).collect::<Option<_>>()?;
+    let float = t.data_type == pb::tensor_proto::DataType::Float as i32 && t.data_location != Some(1);
+    (float && t.raw_data.len() == 4 * dims.iter().product::<usize>()).then_some((dims, t.raw_data.as_ref()))
 }
 
 /// A float constant: an initializer, a `Constant` node's value, or either through
