@@ -134,7 +134,7 @@ setup_test() {
 
 # The three builds of the wasm module; the worker picks one at run time (www/builds.js).
 # Each has its own target folder: their flags differ, and one folder would rebuild them all.
-# All three have the WebGPU path (`--features webgpu`: +1.3% .wasm, see the README); the
+# All three have the WebGPU path (`--features webgpu`: +1.2% .wasm, see the README); the
 # default feature set, without it, is what `check_default_wasm` builds.
 build() {
     say "wasm-pack build --release --target web -> www/pkg (SIMD128, one thread, WebGPU; the npm package)"
