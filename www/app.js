@@ -39,7 +39,7 @@ const state = {
   model: null, // {info, layers, convStack, activations, name, bytes, id} of the model the worker holds
   image: null, // {name, width, height, rgba} of the current image
   view: null, // {width, height, rgba, geometry} the model saw in the last run
-  overlay: {}, // {field, nested, heat, unitHeat} drawn over the view
+  overlay: {}, // {field, nested, heat, unitHeat, unitText} drawn over the view, and the unit's words
   download: null, // AbortController of the download in flight
   backend: BACKEND, // the user's choice, "webgpu" or "cpu"; the model's own is state.model.backend
   times: {}, // inference ms on the current image and model, by backend ("webgpu", "cpu")
@@ -315,9 +315,10 @@ async function showUnit(layer, channel, y, x) {
     state.overlay = { field: u.field, nested: u.nested, heat: u.erf.map, unitHeat: u.erf.map };
     drawFieldView($("view-canvas"), state.view, state.overlay);
     const b = u.field.unclipped;
-    setText("unit-status", `${layer}, channel ${channel}, unit (${y}, ${x}): receptive field ${b.bottom - b.top + 1}×${b.right - b.left + 1} px, ` +
+    state.overlay.unitText = `${layer}, channel ${channel}, unit (${y}, ${x}): receptive field ${b.bottom - b.top + 1}×${b.right - b.left + 1} px, ` +
       `rows ${b.top}…${b.bottom}, columns ${b.left}…${b.right} of the model's view (yellow; hatched where it is padding). ` +
-      `Blue: the units it depends on at each earlier layer. Red: its effective receptive field, |∂ unit / ∂ pixel| (Luo et al. 2016), ${u.erf.ms.toFixed(0)} ms.`);
+      `Blue: the units it depends on at each earlier layer. Red: its effective receptive field, |∂ unit / ∂ pixel| (Luo et al. 2016), ${u.erf.ms.toFixed(0)} ms.`;
+    setText("unit-status", state.overlay.unitText);
     $("view-canvas").scrollIntoView({ block: "nearest" });
   } catch (e) {
     if (current()) setText("unit-status", `Could not compute this unit: ${e.message}`, true);
@@ -327,7 +328,9 @@ async function showUnit(layer, channel, y, x) {
 async function toggleSaliency(on) {
   const current = ticket("overlay");
   if (!on) {
+    // back to the unit's field and its words, if one was open; else nothing
     state.overlay.heat = state.overlay.unitHeat ?? null;
+    setText("unit-status", state.overlay.unitText ?? "");
     return drawFieldView($("view-canvas"), state.view, state.overlay);
   }
   try {

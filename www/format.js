@@ -27,7 +27,8 @@ export function modelSummary({ info, layers, bytes }) {
     : "feature maps (no classifier)";
   const params = layers ? ` · ${layers.reduce((n, l) => n + l.params, 0).toLocaleString("en")} parameters` : "";
   const convs = layers ? ` · ${layers.filter((l) => l.kind === "conv").length} conv layers` : "";
-  return `${info.nodes} nodes${convs}${params} · input ${info.inputName} ${formatShape(info.inputShape)} · ` +
+  // the tensor's name quoted: a graph whose input is called "input" would read "input input"
+  return `${info.nodes} nodes${convs}${params} · input “${info.inputName}” ${formatShape(info.inputShape)} · ` +
     `output ${formatShape(info.outputShape)}: ${head} · ${formatBytes(bytes)}`;
 }
 

@@ -163,6 +163,8 @@ test("the saliency toggle draws the top class's saliency over the view and takes
   await shot(page, "06-saliency");
   await page.uncheck("#saliency");
   await page.waitForFunction(() => document.querySelector("#view-canvas").dataset.heat === "");
+  // and its words go with it
+  assert.equal(await page.textContent("#unit-status"), "");
 });
 
 test("the paper panel charts the loaded model's fields and the depth table quotes its sources", async (t) => {

@@ -46,6 +46,12 @@ test("opens with the sample strips and a bundled model", async (t) => {
   const catalog = json("www/models/catalog.json").models.map((m) => m.id);
   assert.deepEqual(ids.filter((id) => id !== ""), catalog, "every catalog entry, in order");
   await waitText(page, "#model-status", /Loaded Fashion-VGG/);
+  // the page names its icon, and it is there (no 404 on every load)
+  const icon = await page.evaluate(async () => {
+    const r = await fetch(document.querySelector("link[rel=icon]").href);
+    return [r.status, r.headers.get("content-type")];
+  });
+  assert.deepEqual(icon, [200, "image/svg+xml"]);
   await shot(page, "01-first-open");
 });
 
@@ -80,7 +86,7 @@ async function openZooFixture(page) {
 test("an ONNX file from disk classifies a sample photo", async (t) => {
   const page = await open(t);
   await openZooFixture(page);
-  assert.match(await page.textContent("#model-summary"), /data \[\?, 3, 224, 224\].*1000 classes · 893\.1 KiB/);
+  assert.match(await page.textContent("#model-summary"), /input “data” \[\?, 3, 224, 224\].*1000 classes · 893\.1 KiB/);
   await page.click("#samples-photo .sample >> nth=0");
   await waitText(page, "#result-status", /Top 5 for Chelsea/);
   const preds = await predictions(page);

@@ -16,7 +16,9 @@ test("the model summary counts convolutions by kind and parameters from the laye
     head: { kind: "classifier", classes: 10, softmaxInGraph: true } };
   const layers = [{ kind: "conv", params: 28 }, { kind: "relu", params: 0 }, { kind: "conv", params: 37 }, { kind: "fc", params: 650 }];
   assert.equal(modelSummary({ info, layers, bytes: 2048 }),
-    "4 nodes · 2 conv layers · 715 parameters · input data [?, 3, 8, 8] · output [1, 10]: 10 classes (softmax in graph) · 2.0 KiB");
+    "4 nodes · 2 conv layers · 715 parameters · input “data” [?, 3, 8, 8] · output [1, 10]: 10 classes (softmax in graph) · 2.0 KiB");
+  // a tensor named "input" does not read "input input"
+  assert.match(modelSummary({ info: { ...info, inputName: "input" }, layers, bytes: 2048 }), / · input “input” \[\?, 3, 8, 8\] · /);
   const features = { ...info, head: { kind: "features" } };
   assert.match(modelSummary({ info: features, layers: null, bytes: 10 }), /^4 nodes · input .*feature maps \(no classifier\) · 10 B$/);
 });
