@@ -189,7 +189,7 @@ impl Vgg {
             {
                 let job = {
                     let mut p = self.inner.borrow_mut();
-                    p.check_top_k(k).map_err(js_error)?;
+                    p.check_classifier(k).map_err(js_error)?;
                     p.gpu_job(&rgba, w, h).map_err(js_error)?
                 };
                 if let Some(job) = job {

@@ -86,17 +86,26 @@ pub struct Timings {
     pub backend: &'static str,
 }
 
-impl Default for Timings {
-    fn default() -> Timings {
-        Timings { preprocess_ms: 0.0, inference_ms: 0.0, backend: "cpu" }
-    }
-}
 
 /// A classification answer.
 #[derive(Clone, Debug, Serialize)]
 pub struct Classification {
     pub predictions: Vec<Prediction>,
     pub timings: Timings,
+}
+
+/// How `Pipeline::build` loads the model: `Model::load` or `Model::load_lowered`, with
+/// (bytes, the size to plan for, channels last?, keep activations?).
+type Loader<'l> = dyn FnMut(std::borrow::Cow<'_, [u8]>, [usize; 2], Option<bool>, bool) -> Result<Model> + 'l;
+
+/// An image made the model's input (see `Pipeline::prepare_image`).
+struct Input {
+    tensor: Vec<f32>,
+    shape: Vec<usize>,
+    view: View,
+    analysis: Analysis,
+    /// Milliseconds the preparation took.
+    ms: f64,
 }
 
 /// A raw model output.
@@ -288,7 +297,7 @@ impl Pipeline {
     fn build(
         bytes: std::borrow::Cow<'_, [u8]>,
         options: Options,
-        load: &mut dyn FnMut(std::borrow::Cow<'_, [u8]>, [usize; 2], Option<bool>, bool) -> Result<Model>,
+        load: &mut Loader,
     ) -> Result<Pipeline> {
         let mut spec_opts = options.preprocess.unwrap_or_default();
         let plan_hw = spec_opts.crop.map_or(DEFAULT_PLAN_HW, |[h, w]| [h as usize, w as usize]);
@@ -437,8 +446,9 @@ impl Pipeline {
         self.answer(out, k)
     }
 
-    /// Refuses a `k` of 0 and a model without a classifier head.
-    fn check_classifier(&self, k: usize) -> Result<()> {
+    /// Refuses a `k` of 0 and a model without a classifier head (also before a GPU job
+    /// for a classification is prepared).
+    pub fn check_classifier(&self, k: usize) -> Result<()> {
         ensure!(k >= 1, "topK must be at least 1, got {k}");
         ensure!(
             matches!(self.head, Head::Classifier { .. }),
@@ -468,17 +478,24 @@ impl Pipeline {
     }
 
     fn forward_image(&mut self, img: &RgbaImage) -> Result<Output> {
+        let input = self.prepare_image(img)?;
+        let t0 = now_ms();
+        let outputs = self.model.run(input.tensor, &input.shape)?;
+        let inference_ms = now_ms() - t0;
+        let (shape, data) = self.remember(input.analysis, Some(input.view), outputs);
+        Ok(Output { shape, data, timings: Timings { preprocess_ms: input.ms, inference_ms, backend: "cpu" } })
+    }
+
+    /// Makes `img` the model's input, with the view kept for inspection and the layer
+    /// analysis at its size (whose working memory is checked here), on either backend.
+    fn prepare_image(&self, img: &RgbaImage) -> Result<Input> {
         let t0 = now_ms();
         let prepared = preprocess::prepare(img, &self.spec)?;
         let geometry = self.spec.geometry(img.width(), img.height())?;
         let analysis = self.analysis_for(&prepared.shape);
         self.check_memory(&analysis)?;
-        let t1 = now_ms();
-        let outputs = self.model.run(prepared.tensor, &prepared.shape)?;
-        let t2 = now_ms();
         let view = View { pixels: prepared.view, geometry };
-        let (shape, data) = self.remember(analysis, Some(view), outputs);
-        Ok(Output { shape, data, timings: Timings { preprocess_ms: t1 - t0, inference_ms: t2 - t1, backend: "cpu" } })
+        Ok(Input { tensor: prepared.tensor, shape: prepared.shape.to_vec(), view, analysis, ms: now_ms() - t0 })
     }
 
     /// The model's raw first output for an already prepared input tensor.
@@ -675,15 +692,9 @@ impl Pipeline {
     /// makes the CPU the backend here, with the reason.
     pub fn gpu_job(&mut self, rgba: &[u8], width: u32, height: u32) -> Result<Option<GpuJob>> {
         let Some(engine) = self.usable_gpu() else { return Ok(None) };
-        let img = preprocess::rgba_image(rgba, width, height)?;
-        let t0 = now_ms();
-        let prepared = preprocess::prepare(&img, &self.spec)?;
-        let geometry = self.spec.geometry(img.width(), img.height())?;
-        let analysis = self.analysis_for(&prepared.shape);
-        self.check_memory(&analysis)?;
-        let view = Some(View { pixels: prepared.view, geometry });
-        let preprocess_ms = now_ms() - t0;
-        Ok(Some(GpuJob { engine, tensor: prepared.tensor, shape: prepared.shape.to_vec(), view, analysis, preprocess_ms }))
+        let input = self.prepare_image(&preprocess::rgba_image(rgba, width, height)?)?;
+        let Input { tensor, shape, view, analysis, ms } = input;
+        Ok(Some(GpuJob { engine, tensor, shape, view: Some(view), analysis, preprocess_ms: ms }))
     }
 
     /// A GPU run of an already prepared input tensor; `None` when the CPU is the backend.
@@ -691,11 +702,6 @@ impl Pipeline {
         let Some(engine) = self.usable_gpu() else { return Ok(None) };
         let analysis = self.check_tensor(data, shape)?.context("the input tensor must have rank 4")?;
         Ok(Some(GpuJob { engine, tensor: data.to_vec(), shape: shape.to_vec(), view: None, analysis, preprocess_ms: 0.0 }))
-    }
-
-    /// Checks [`Pipeline::gpu_job`]'s `k` and head before the image is prepared.
-    pub fn check_top_k(&self, k: usize) -> Result<()> {
-        self.check_classifier(k)
     }
 
     /// The top `k` classes of a finished GPU run (see [`Pipeline::finish_gpu`]).

@@ -10,6 +10,7 @@ pub mod plan;
 use anyhow::{bail, ensure, Context, Result};
 use plan::{Kernel, Plan};
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
 
@@ -250,7 +251,7 @@ pub struct Engine {
     /// Rows of each dense weight chunk, per kernel.
     chunk_rows: Vec<Vec<usize>>,
     pipelines: Pipelines,
-    buffers: RefCell<Option<Buffers>>,
+    buffers: RefCell<Option<Rc<Buffers>>>,
     busy: Cell<bool>,
 }
 
@@ -417,34 +418,35 @@ impl Engine {
         };
         let input = input.as_deref().unwrap_or(data);
         ensure!(input.len() == chw.iter().product::<usize>(), "{} values for input shape {shape:?}", input.len());
-        if self.buffers.borrow().as_ref().is_none_or(|b| b.chw != chw) {
-            *self.buffers.borrow_mut() = None; // free the last size's buffers first
-            let made = self.gpu.scoped("allocating the GPU buffers", || self.buffers_for(chw)).await?;
-            *self.buffers.borrow_mut() = Some(made);
-        }
-        let (readback, out_shape, out_len) = {
-            let cached = self.buffers.borrow();
-            let b = cached.as_ref().expect("made above");
-            self.gpu.queue.write_buffer(&b.input, 0, f32_bytes(input));
-            let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
-            {
-                let mut pass = encoder.begin_compute_pass(&Default::default());
-                let pipelines = [&self.pipelines.conv, &self.pipelines.pool, &self.pipelines.dense, &self.pipelines.pointwise];
-                for d in &b.dispatches {
-                    pass.set_pipeline(pipelines[d.pipeline]);
-                    pass.set_bind_group(0, &d.bind_group, &[]);
-                    pass.dispatch_workgroups(d.groups.0, d.groups.1, 1);
-                }
+        // the buffers of the last input size, or new ones (the old freed first)
+        let cached = self.buffers.borrow().clone().filter(|b| b.chw == chw);
+        let b = match cached {
+            Some(b) => b,
+            None => {
+                *self.buffers.borrow_mut() = None;
+                let made = Rc::new(self.gpu.scoped("allocating the GPU buffers", || self.buffers_for(chw)).await?);
+                *self.buffers.borrow_mut() = Some(made.clone());
+                made
             }
-            encoder.copy_buffer_to_buffer(&b.last, 0, &b.readback, 0, (b.out_len * 4) as u64);
-            self.gpu.queue.submit([encoder.finish()]);
-            (b.readback.clone(), b.out_shape.clone(), b.out_len)
         };
-        let mut values = self.read(&readback, out_len).await?;
+        self.gpu.queue.write_buffer(&b.input, 0, f32_bytes(input));
+        let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            let pipelines = [&self.pipelines.conv, &self.pipelines.pool, &self.pipelines.dense, &self.pipelines.pointwise];
+            for d in &b.dispatches {
+                pass.set_pipeline(pipelines[d.pipeline]);
+                pass.set_bind_group(0, &d.bind_group, &[]);
+                pass.dispatch_workgroups(d.groups.0, d.groups.1, 1);
+            }
+        }
+        encoder.copy_buffer_to_buffer(&b.last, 0, &b.readback, 0, (b.out_len * 4) as u64);
+        self.gpu.queue.submit([encoder.finish()]);
+        let mut values = self.read(&b.readback, b.out_len).await?;
         if self.plan.softmax {
             values = crate::predictions::softmax(&values);
         }
-        Ok((out_shape, values))
+        Ok((b.out_shape.clone(), values))
     }
 
     /// Waits for the queue and copies `len` f32s out of a mappable buffer.

@@ -32,7 +32,6 @@ pub(super) fn lower<'g>(graph: &'g pb::GraphProto, input: &str, input_channels: 
     // the last kernel can take a following batch norm, ReLU or bias: nothing came between
     let mut fusable = false;
     let mut current = input.to_string();
-    let is_const = |name: &str| graph.initializer.iter().any(|t| t.name == name);
     for _ in 0..=graph.node.len() {
         let consumers: Vec<&pb::NodeProto> = graph.node.iter().filter(|n| n.input.contains(&current)).collect();
         let node = match consumers.as_slice() {
@@ -47,7 +46,6 @@ pub(super) fn lower<'g>(graph: &'g pb::GraphProto, input: &str, input_channels: 
         ensure!(!plan.softmax, "{}: comes after the Softmax; the GPU path needs the Softmax last", what());
         let int_attr = |n: &str, d: i64| attr(node, n).map_or(d, |a| a.i);
         let consts: Vec<&String> = node.input.iter().filter(|i| **i != current && !i.is_empty()).collect();
-        let is_const = |name: &str| is_const(name) || constant(graph, name).is_ok();
         let weight = |i: usize| -> Result<(Vec<usize>, Vec<f32>)> {
             let name = node.input.get(i).with_context(|| format!("{}: no input {i}", what()))?;
             constant(graph, name).with_context(|| format!("{}: its input '{name}' must be a constant", what()))
@@ -196,8 +194,10 @@ pub(super) fn lower<'g>(graph: &'g pb::GraphProto, input: &str, input_channels: 
                 (at, channels, fusable) = (At::Flat, Some(outputs), true);
             }
             op @ ("Add" | "Sub" | "Mul" | "Div") => {
-                ensure!(consts.len() == 1 && is_const(consts[0]), "{}: joins two tensors; the GPU path runs chains", what());
-                let (cdims, c) = constant(graph, consts[0]).with_context(what)?;
+                // the other operand must be a constant: otherwise this joins two branches
+                let joins = || format!("{}: joins two tensors; the GPU path runs chains", what());
+                ensure!(consts.len() == 1, joins());
+                let (cdims, c) = constant(graph, consts[0]).with_context(joins)?;
                 let first = node.input.first().is_some_and(|i| *i != current);
                 ensure!(!first || matches!(op, "Add" | "Mul"), "{}: a constant {op} by the tensor is not supported", what());
                 // a bias after MatMul
@@ -281,7 +281,7 @@ fn constant(graph: &pb::GraphProto, name: &str) -> Result<(Vec<usize>, Vec<f32>)
 }
 
 fn raw_i64(raw: &[u8]) -> Vec<i64> {
-    raw.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes"))).collect()
+    raw.chunks_exact(8).map(|b| i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])).collect()
 }
 
 /// [rows, cols] row-major to [cols, rows].
