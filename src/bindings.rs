@@ -256,6 +256,22 @@ impl Vgg {
         to_js(&self.inner.borrow().info().map_err(js_error)?)
     }
 
+    /// Replaces the preprocessing (the `preprocess` object of `VggOptions`) without
+    /// loading the model again; fields left out are filled in from the graph as at load.
+    /// The layout must stay the one the model was loaded with. The last run's views and
+    /// activations are dropped. Throws, naming the bad field, and changes nothing when the
+    /// spec is invalid or does not fit the model's input.
+    #[wasm_bindgen(js_name = setPreprocess)]
+    pub fn set_preprocess(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "PreprocessOptions")] preprocess: JsValue,
+    ) -> Result<(), JsError> {
+        let wrapped = js_sys::Object::new();
+        js_sys::Reflect::set(&wrapped, &"preprocess".into(), &preprocess).map_err(|_| JsError::new("invalid preprocess"))?;
+        let spec = options_from_js(wrapped.into())?.preprocess.unwrap_or_default();
+        self.inner.borrow_mut().set_preprocess(spec).map_err(js_error)
+    }
+
     /// Classifies a straight (un-premultiplied) RGBA image, as `ImageData.data` holds it.
     ///
     /// `rgba` has `width * height * 4` bytes. Returns the `topK` (default 5) most probable

@@ -203,6 +203,71 @@ impl GpuJob {
     }
 }
 
+/// A preprocessing spec resolved against a graph, with what was read from it.
+struct Resolved {
+    spec: PreprocessSpec,
+    detected: Vec<String>,
+    /// The graph's fixed input height and width, if it has one.
+    fixed_hw: Option<[u32; 2]>,
+}
+
+/// Fills in what `spec_opts` leaves open from what the graph says about its input (layout,
+/// one grey channel, its own scaling, its fixed size), and checks the result fits it.
+fn resolve_preprocess(mut spec_opts: SpecOptions, info: &GraphInfo) -> Result<Resolved> {
+    let mut detected = Vec::new();
+    if spec_opts.layout.is_none() {
+        if let Some(why) = &info.channels_last {
+            spec_opts.layout = Some(Layout::Nhwc);
+            detected.push(format!("layout nhwc: {why}"));
+        }
+    }
+    let nhwc = spec_opts.layout == Some(Layout::Nhwc);
+    let (c_axis, h_axis, w_axis) = if nhwc { (3, 1, 2) } else { (1, 2, 3) };
+    // a one-channel model wants grey pixels unless told otherwise
+    if spec_opts.channel_order.is_none() && info.input_shape[c_axis] == Some(1) {
+        spec_opts.channel_order = Some(ChannelOrder::Gray);
+        detected.push(format!("channelOrder gray: the input has 1 channel on axis {c_axis}"));
+    }
+    // a graph that scales or normalises its own input gets pixels as they are (0-255):
+    // normalising here as well would do it twice
+    let untouched = spec_opts.preset.is_none() && spec_opts.scale.is_none() && spec_opts.mean.is_none() && spec_opts.std.is_none();
+    if let (Some(ops), true) = (&info.input_arithmetic, untouched) {
+        (spec_opts.scale, spec_opts.mean, spec_opts.std) = (Some(1.0), Some([0.0; 3]), Some([1.0; 3]));
+        detected.push(format!("scale 1, mean 0, std 1 (pixels 0-255): the graph applies {ops} to its input itself"));
+    }
+    let fixed_hw = match (info.input_shape[h_axis], info.input_shape[w_axis]) {
+        (Some(h), Some(w)) => Some([h as u32, w as u32]),
+        _ => None,
+    };
+    if let (Some([h, w]), None) = (fixed_hw, spec_opts.crop) {
+        detected.push(format!("crop [{h}, {w}] less padding: the graph's fixed input size"));
+    }
+    let spec = PreprocessSpec::resolve(&spec_opts, fixed_hw).context("options.preprocess")?;
+    if let Some(c) = info.input_shape[c_axis] {
+        ensure!(
+            c == spec.channel_order.channels(),
+            "the model's input '{}' {} has {c} channels on axis {c_axis}, but preprocess gives {} \
+             ({:?} order, {:?} layout)",
+            info.input_name,
+            fmt_shape(&info.input_shape),
+            spec.channel_order.channels(),
+            spec.channel_order,
+            spec.layout
+        );
+    }
+    if let (Some([h, w]), Some([ch, cw])) = (fixed_hw, spec.crop) {
+        let (ph, pw) = (ch as u64 + 2 * spec.pad as u64, cw as u64 + 2 * spec.pad as u64);
+        ensure!(
+            [ph, pw] == [h as u64, w as u64],
+            "preprocess.crop [{ch}, {cw}] with pad {} gives {ph}x{pw} pixels, but the model's input '{}' {} is {h}x{w}",
+            spec.pad,
+            info.input_name,
+            fmt_shape(&info.input_shape)
+        );
+    }
+    Ok(Resolved { spec, detected, fixed_hw })
+}
+
 impl Pipeline {
     /// Loads ONNX `bytes` with `options`.
     /// Owned bytes (a `Vec`) are freed once decoded, which lowers the load's peak memory.
@@ -299,64 +364,13 @@ impl Pipeline {
         options: Options,
         load: &mut Loader,
     ) -> Result<Pipeline> {
-        let mut spec_opts = options.preprocess.unwrap_or_default();
+        let spec_opts = options.preprocess.unwrap_or_default();
         let plan_hw = spec_opts.crop.map_or(DEFAULT_PLAN_HW, |[h, w]| [h as usize, w as usize]);
         let plan_hw = if plan_hw.contains(&0) { DEFAULT_PLAN_HW } else { plan_hw };
         let nhwc = spec_opts.layout.map(|l| l == Layout::Nhwc);
         let model = load(bytes, plan_hw, nhwc, options.activations).context("loading the model")?;
         let info = model.info().clone();
-        // what the graph says about its input, where the options leave it open
-        let mut detected = Vec::new();
-        if spec_opts.layout.is_none() {
-            if let Some(why) = &info.channels_last {
-                spec_opts.layout = Some(Layout::Nhwc);
-                detected.push(format!("layout nhwc: {why}"));
-            }
-        }
-        let nhwc = spec_opts.layout == Some(Layout::Nhwc);
-        let (c_axis, h_axis, w_axis) = if nhwc { (3, 1, 2) } else { (1, 2, 3) };
-        // a one-channel model wants grey pixels unless told otherwise
-        if spec_opts.channel_order.is_none() && info.input_shape[c_axis] == Some(1) {
-            spec_opts.channel_order = Some(ChannelOrder::Gray);
-            detected.push(format!("channelOrder gray: the input has 1 channel on axis {c_axis}"));
-        }
-        // a graph that scales or normalises its own input gets pixels as they are (0-255):
-        // normalising here as well would do it twice
-        let untouched = spec_opts.preset.is_none() && spec_opts.scale.is_none() && spec_opts.mean.is_none() && spec_opts.std.is_none();
-        if let (Some(ops), true) = (&info.input_arithmetic, untouched) {
-            (spec_opts.scale, spec_opts.mean, spec_opts.std) = (Some(1.0), Some([0.0; 3]), Some([1.0; 3]));
-            detected.push(format!("scale 1, mean 0, std 1 (pixels 0-255): the graph applies {ops} to its input itself"));
-        }
-        let fixed_hw = match (info.input_shape[h_axis], info.input_shape[w_axis]) {
-            (Some(h), Some(w)) => Some([h as u32, w as u32]),
-            _ => None,
-        };
-        if let (Some([h, w]), None) = (fixed_hw, spec_opts.crop) {
-            detected.push(format!("crop [{h}, {w}] less padding: the graph's fixed input size"));
-        }
-        let spec = PreprocessSpec::resolve(&spec_opts, fixed_hw).context("options.preprocess")?;
-        if let Some(c) = info.input_shape[c_axis] {
-            ensure!(
-                c == spec.channel_order.channels(),
-                "the model's input '{}' {} has {c} channels on axis {c_axis}, but preprocess gives {} \
-                 ({:?} order, {:?} layout)",
-                info.input_name,
-                fmt_shape(&info.input_shape),
-                spec.channel_order.channels(),
-                spec.channel_order,
-                spec.layout
-            );
-        }
-        if let (Some([h, w]), Some([ch, cw])) = (fixed_hw, spec.crop) {
-            let (ph, pw) = (ch as u64 + 2 * spec.pad as u64, cw as u64 + 2 * spec.pad as u64);
-            ensure!(
-                [ph, pw] == [h as u64, w as u64],
-                "preprocess.crop [{ch}, {cw}] with pad {} gives {ph}x{pw} pixels, but the model's input '{}' {} is {h}x{w}",
-                spec.pad,
-                info.input_name,
-                fmt_shape(&info.input_shape)
-            );
-        }
+        let Resolved { spec, detected, fixed_hw } = resolve_preprocess(spec_opts, &info)?;
         let head = head_of(&model.planned_output_shape()?, &info)?;
         let labels = match &head {
             Head::Classifier { classes, .. } => Labels::for_classes(*classes, options.labels)?,
@@ -426,6 +440,32 @@ impl Pipeline {
 
     pub fn spec(&self) -> &PreprocessSpec {
         &self.spec
+    }
+
+    /// Replaces the preprocessing without loading the model again: `opts` is resolved
+    /// against the graph as at load time (what it leaves open is read from the graph again).
+    /// The layout stays the one the model was planned for: a different one needs a new
+    /// load, and is refused. The last run's views and activations are dropped (they were
+    /// made with the old preprocessing). On error nothing changes.
+    pub fn set_preprocess(&mut self, mut opts: SpecOptions) -> Result<()> {
+        let layout = self.spec.layout;
+        match opts.layout {
+            Some(l) if l != layout => bail!(
+                "preprocess.layout {l:?} differs from the {layout:?} the model was loaded with: \
+                 load the model again with that layout"
+            ),
+            _ => opts.layout = Some(layout),
+        }
+        let plan_hw = opts.crop.filter(|c| !c.contains(&0)).map_or(DEFAULT_PLAN_HW, |[h, w]| [h as usize, w as usize]);
+        let Resolved { spec, detected, fixed_hw } = resolve_preprocess(opts, self.model.info())?;
+        let input_hw = fixed_hw.map_or(plan_hw, |[h, w]| [h as usize, w as usize]);
+        let layers = &self.model.info().layers;
+        self.planned = Analysis::new(layers, spec.channel_order.channels(), input_hw);
+        self.spec = spec;
+        self.detected = detected;
+        self.last = None;
+        self.cpu_pending = None;
+        Ok(())
     }
 
     /// Top-`k` classes for a straight RGBA image.

@@ -404,3 +404,30 @@ fn threads_are_checked_and_give_the_answers_of_one_thread() {
         assert!(rel_max_err(&two, &f32s(fx.output)) <= TOLERANCE, "{name}");
     }
 }
+
+#[test]
+fn preprocessing_changed_after_load_equals_a_model_loaded_with_it() {
+    use vgg_wasm::preprocess::SpecOptions;
+    let fx = fixture("keras_vgg16_nhwc");
+    // guessed at load: the graph's own scaling, resize 256 and crop 224
+    let mut p = Pipeline::new(fx.model, Options::default()).unwrap();
+    let rgba = gradient_rgba(300, 200);
+    let _ = p.forward(&rgba, 300, 200).unwrap();
+    let want: Options =
+        serde_json::from_str(r#"{"preprocess": {"resize": 224, "scale": 0.5, "mean": [1, 2, 3], "std": [2, 2, 2]}}"#).unwrap();
+    let mut fresh = Pipeline::new(fx.model, want.clone()).unwrap();
+    p.set_preprocess(want.preprocess.clone().unwrap()).unwrap();
+    assert_eq!(p.info().unwrap().preprocess, fresh.info().unwrap().preprocess);
+    assert!(p.last_view().is_err(), "the old run's view was made with the old preprocessing");
+    assert_eq!(p.forward(&rgba, 300, 200).unwrap().data, fresh.forward(&rgba, 300, 200).unwrap().data);
+    // a bad spec is refused by name and changes nothing
+    let before = p.info().unwrap().preprocess;
+    let bad: SpecOptions = serde_json::from_str(r#"{"crop": [100, 100]}"#).unwrap();
+    let e = format!("{:#}", p.set_preprocess(bad).unwrap_err());
+    assert!(e.contains("preprocess.crop [100, 100]") && e.contains("224x224"), "{e}");
+    let nchw: SpecOptions = serde_json::from_str(r#"{"layout": "nchw"}"#).unwrap();
+    let e = format!("{:#}", p.set_preprocess(nchw).unwrap_err());
+    assert!(e.contains("preprocess.layout Nchw") && e.contains("load the model again"), "{e}");
+    assert_eq!(p.info().unwrap().preprocess, before);
+    assert_eq!(p.forward(&rgba, 300, 200).unwrap().data, fresh.forward(&rgba, 300, 200).unwrap().data);
+}

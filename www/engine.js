@@ -1,7 +1,8 @@
 // The one client of worker.js, and the one place its protocol is declared. The page, the
 // benchmark and the npm package's users talk to the model through this class.
 //
-// Messages: the client posts {id, type, ...request}; the worker answers {id, status} while
+// Messages: the client posts {id, type, ...request}; the worker answers {id, status} (words)
+// and {id, progress} (a download: {what, loaded, total} bytes, total 0 when unknown) while
 // it works, then {id, result} or {id, error, fatal} (error: the message of a JS Error;
 // fatal: the wasm trapped, and the worker is replaced by a new one, which holds no model).
 
@@ -29,6 +30,9 @@
  *   run (default "auto": WebGPU where the model and the browser allow it)
  * @typedef {{info: ModelInfo, layers: LayerInfo[] | null, layersError: string | null,
  *   convStack: ConvStack | null, activations: boolean, backend: Backend}} LoadReply
+ * @typedef {{type: "preprocess", preprocess: object}} PreprocessRequest  replaces the loaded
+ *   model's preprocessing (VggOptions.preprocess; the layout stays the one it was loaded with)
+ * @typedef {{info: ModelInfo}} PreprocessReply  the model's facts with the new preprocessing
  * @typedef {{type: "backend", name: "webgpu" | "cpu"}} BackendRequest  switches the loaded
  *   model's backend (WebGPU only where it was loaded onto a GPU)
  * @typedef {Backend} BackendReply
@@ -60,9 +64,11 @@
  *   sent first by Engine; chooses the build (www/builds.js) and starts its threads
  * @typedef {{type: "runtime"}} RuntimeRequest
  * @typedef {{build: "pkg" | "pkg-relaxed" | "pkg-threads", threads: number, relaxedSimd: boolean,
- *   isolated: boolean, cores: number, notes: string[], memoryBytes: number}} Runtime
+ *   isolated: boolean, cores: number, notes: string[], memoryBytes: number,
+ *   load: {url: string, bytes: number, downloadMs: number, compileMs: number}}} Runtime
  *   the build that runs and on how many threads; `notes` say in words why a faster one
- *   was not taken; `memoryBytes` is the wasm memory now (never shrinks: the peak)
+ *   was not taken; `memoryBytes` is the wasm memory now (never shrinks: the peak); `load`:
+ *   its .wasm, how long its download took and how long compiling went on after it
  */
 
 import { checkThreads } from "./builds.js";
@@ -72,11 +78,14 @@ const MAX_RESTARTS = 5;
 export class Engine {
   /** @param {() => Worker} makeWorker starts a module worker running worker.js; called
    *  again to replace a worker whose wasm trapped or that died */
-  constructor(makeWorker, { threads = null, build = null } = {}) {
+  constructor(makeWorker, { threads = null, build = null, onProgress = null } = {}) {
     checkThreads(threads); // here, so that a bad count throws at once, not in the worker
     this.makeWorker = makeWorker;
     this.threads = threads;
     this.build = build;
+    /** Hears the download of the engine's .wasm ({what: "engine", loaded, total}), at every
+     *  start and restart.  @type {((p: {what: string, loaded: number, total: number}) => void) | null} */
+    this.onProgress = onProgress;
     this.pending = new Map();
     this.nextId = 1;
     /** How many times the worker was replaced. */
@@ -95,6 +104,7 @@ export class Engine {
       if (worker !== this.worker) return;
       const req = this.pending.get(data.id);
       if ("status" in data) return req?.onStatus?.(data.status);
+      if ("progress" in data) return req?.onProgress?.(data.progress);
       this.pending.delete(data.id);
       if ("error" in data) req?.reject(new Error(data.error));
       else req?.resolve(data.result);
@@ -103,7 +113,7 @@ export class Engine {
     worker.addEventListener("error", (e) => {
       if (worker === this.worker) this.restart(e.message || "the worker stopped");
     });
-    this.started = this.call({ type: "start", threads: this.threads, build: this.build });
+    this.started = this.call({ type: "start", threads: this.threads, build: this.build }, { onProgress: (p) => this.onProgress?.(p) });
     // a failed start fails every request after it, with its reason; not unhandled here
     this.started.catch(() => {});
   }
@@ -126,14 +136,14 @@ export class Engine {
    *  `threads`: how many to run on where the page is cross-origin isolated (default:
    *  onnxruntime-web's rule, half the cores and at most 4); `build`: "pkg", "pkg-relaxed"
    *  or "pkg-threads" to run that build or fail (default: the best that loads). */
-  static start(url, { threads = null, build = null } = {}) {
-    return new Engine(() => url ? new Worker(url, { type: "module" }) : new Worker(new URL("./worker.js", import.meta.url), { type: "module" }), { threads, build });
+  static start(url, { threads = null, build = null, onProgress = null } = {}) {
+    return new Engine(() => url ? new Worker(url, { type: "module" }) : new Worker(new URL("./worker.js", import.meta.url), { type: "module" }), { threads, build, onProgress });
   }
 
-  call(request, { transfer = [], onStatus } = {}) {
+  call(request, { transfer = [], onStatus, onProgress } = {}) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, onStatus });
+      this.pending.set(id, { resolve, reject, onStatus, onProgress });
       this.worker.postMessage({ id, ...request }, transfer);
     });
   }
@@ -142,6 +152,11 @@ export class Engine {
    *  @returns {Promise<LoadReply>} */
   load(bytes, { options, keepActivationsUpTo, backend, onStatus } = {}) {
     return this.call({ type: "load", bytes, options, keepActivationsUpTo, backend }, { transfer: [bytes], onStatus });
+  }
+
+  /** @returns {Promise<PreprocessReply>} */
+  setPreprocess(preprocess) {
+    return this.call({ type: "preprocess", preprocess });
   }
 
   /** @param {"webgpu" | "cpu"} name  @returns {Promise<BackendReply>} */

@@ -5,7 +5,7 @@
  * Fetches `url` as bytes, calling `onProgress({loaded, total})` for each chunk (`total` is
  * the Content-Length, else `expectedBytes`, else 0). Errors say which stage failed:
  * `error.stage` is "connect" (no answer: offline, refused, or blocked by CORS), "status"
- * (an HTTP error), "cancelled" (the `signal` aborted) or "transfer" (broke off midway).
+ * (an HTTP error; `error.status` is its code), "cancelled" (the `signal` aborted) or "transfer" (broke off midway).
  * @param {string} url
  * @param {{onProgress?: (p: {loaded: number, total: number}) => void, signal?: AbortSignal, expectedBytes?: number}} [options]
  * @returns {Promise<Uint8Array>}
@@ -19,7 +19,9 @@ export async function fetchBytes(url, { onProgress, signal, expectedBytes = 0 } 
     if (e.name === "AbortError") throw fail("cancelled", "download cancelled", e);
     throw fail("connect", `the download of ${url} failed before it started (${e.message})`, e);
   }
-  if (!response.ok) throw fail("status", `the server answered ${response.status} ${response.statusText} for ${url}`);
+  if (!response.ok) {
+    throw Object.assign(fail("status", `the server answered ${response.status} ${response.statusText} for ${url}`), { status: response.status });
+  }
   const total = Number(response.headers.get("content-length")) || expectedBytes;
   const reader = response.body.getReader();
   const chunks = [];

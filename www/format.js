@@ -32,12 +32,53 @@ export function modelSummary({ info, layers, bytes }) {
     `output ${formatShape(info.outputShape)}: ${head} · ${formatBytes(bytes)}`;
 }
 
-/** Which build of the engine runs, on how many threads, and why not a faster one. */
-export function runtimeSummary({ build, threads, isolated, notes }) {
+/** Which build of the engine runs, on how many threads, and why not a faster one; how long
+ *  its WebAssembly took to download and to finish compiling after the last byte. */
+export function runtimeSummary({ build, threads, isolated, notes, load }) {
   const simd = build === "pkg" ? "SIMD128" : "relaxed SIMD";
   const how = `${threads} thread${threads === 1 ? "" : "s"}`;
   const why = notes.length ? ` (${notes.join("; ")})` : "";
-  return `Engine: ${simd}, ${how}${isolated ? ", cross-origin isolated" : ""}${why}.`;
+  const loaded = load?.downloadMs != null
+    ? ` Its ${formatBytes(load.bytes)} of WebAssembly: downloaded in ${load.downloadMs.toFixed(0)} ms, compiled ${load.compileMs.toFixed(0)} ms after the last byte.`
+    : "";
+  return `Engine: ${simd}, ${how}${isolated ? ", cross-origin isolated" : ""}${why}.${loaded}`;
+}
+
+/** The engine's download, for its progress line. */
+export function engineProgress({ loaded, total }) {
+  return total
+    ? `Downloading the engine (WebAssembly): ${formatBytes(loaded)} of ${formatBytes(total)} (${Math.floor((100 * loaded) / total)}%)`
+    : `Downloading the engine (WebAssembly): ${formatBytes(loaded)}`;
+}
+
+/** A loaded model's status line: how it was fetched and how long parsing and optimising
+ *  took, each timed on its own (`fetched`: {ms, fromCache} or null for a local file). */
+export function loadedLine(name, { fetched, loadMs, backend }) {
+  const how = fetched == null ? "" : `${fetched.fromCache ? "read from the cache" : "downloaded"} in ${fetched.ms.toFixed(0)} ms, `;
+  const gpu = backend === "webgpu" ? " and uploaded to the GPU" : "";
+  return `Loaded ${name}: ${how}parsed and optimised${gpu} in ${loadMs.toFixed(0)} ms.`;
+}
+
+const DOMAIN_WORDS = { photo: "a photo", fashion: "a 28×28 Fashion-MNIST image of clothing" };
+const DOMAIN_ADVICE = {
+  photo: " For photos, choose an ImageNet VGG in the model picker (a download).",
+  fashion: " For clothing, choose Fashion-VGG.",
+};
+
+/**
+ * A sentence next to the answer when the image is not of the kind the model knows, or ""
+ * when it is (or nothing is known). `fit`: the catalog's {domain, what} of the model, or
+ * null; `domain`: the image's ("photo", "fashion") or null when unknown (the user's own).
+ */
+export function fitNote(model, fit, domain) {
+  if (!fit || domain === fit.domain) return "";
+  if (domain == null) {
+    // an image of unknown kind: only a narrow model needs saying so
+    return fit.domain === "fashion" ? `${model} knows only ${fit.what}: whatever your image shows, its answer is one of them.` : "";
+  }
+  const words = DOMAIN_WORDS[domain] ?? `an image of kind ${domain}`;
+  return `${model} knows ${fit.what}; this is ${words}, so the answer above is one of those whatever it shows.` +
+    (DOMAIN_ADVICE[domain] ?? "");
 }
 
 /** Where the model runs, and why not on WebGPU. */

@@ -1,31 +1,55 @@
 // Every way to hand the page an image: samples, a file, drop, paste, a webcam snapshot and
-// the drawing pad. Each ends in one call, onImage(name, blob); a dropped .onnx file goes
-// to onModelFile(file) instead, and trouble to onError(text).
+// the drawing pad. Each ends in one call, onImage(name, blob or a promise of one, domain) (domain: what kind of
+// image it is, "photo" or "fashion" for the samples and the pad, null when unknown); a
+// dropped .onnx file goes to onModelFile(file) instead, and trouble to onError(text).
 
 const SAMPLES_URL = "samples/samples.json";
 const PAD_BRUSH_PX = 22;
 
-/** Wires every image source. `$` looks an element up by id. */
+/** What kind of image a sample is: its `kind`, photos unless it says otherwise. */
+export const sampleDomain = (s) => s.kind ?? "photo";
+
+/** Wires every image source. `$` looks an element up by id. Returns the samples once their
+ *  list arrived (an empty list when it could not be read), each with `pick()`, which hands
+ *  it to onImage as a click does. */
 export function initInputs($, { onImage, onModelFile, onError }) {
-  loadSamples($, onImage).catch((e) => onError(`Could not read the sample list: ${e.message}`));
+  const samples = loadSamples($, onImage).catch((e) => {
+    onError(`Could not read the sample list: ${e.message}`);
+    return [];
+  });
   $("image-file").addEventListener("change", (ev) => {
     const file = ev.target.files[0];
     ev.target.value = "";
-    if (file) onImage(file.name, file);
+    if (file) onImage(file.name, file, null);
   });
   initDrop(onImage, onModelFile);
   // paste an image from the clipboard
   document.addEventListener("paste", (ev) => {
     const item = [...(ev.clipboardData?.items ?? [])].find((i) => i.type.startsWith("image/"));
-    if (item) onImage("pasted image", item.getAsFile());
+    if (item) onImage("pasted image", item.getAsFile(), null);
   });
   initWebcam($, onImage, onError);
   initPad($, onImage);
+  return samples;
+}
+
+/** Puts the group of samples of `domain` first and marks the others as not what `model`
+ *  knows (`domain` null: every group as it is). */
+export function fitSamples($, domain, model) {
+  const groups = [...$("sample-groups").querySelectorAll(".sample-group")];
+  for (const g of groups) {
+    const fits = !domain || g.dataset.domain === domain;
+    g.classList.toggle("mismatch", !fits);
+    g.querySelector(".fit").textContent = fits ? "" : `(not what ${model} knows)`;
+  }
+  const first = groups.find((g) => g.dataset.domain === domain);
+  if (first && first !== groups[0]) $("sample-groups").prepend(first);
 }
 
 async function loadSamples($, onImage) {
   const response = await fetch(SAMPLES_URL);
   if (!response.ok) throw new Error(`${SAMPLES_URL}: ${response.status}`);
+  const samples = [];
   for (const s of await response.json()) {
     const b = document.createElement("button");
     b.type = "button";
@@ -37,9 +61,13 @@ async function loadSamples($, onImage) {
     img.src = `samples/${s.file}`;
     img.alt = "";
     b.append(img);
-    b.addEventListener("click", async () => onImage(s.name, await (await fetch(img.src)).blob()));
-    $(s.kind === "fashion" ? "samples-fashion" : "samples-photo").append(b);
+    // the blob as a promise: the page's order of images is the order of the clicks
+    const pick = () => onImage(s.name, fetch(img.src).then((r) => r.blob()), sampleDomain(s));
+    b.addEventListener("click", pick);
+    $(sampleDomain(s) === "fashion" ? "samples-fashion" : "samples-photo").append(b);
+    samples.push({ ...s, domain: sampleDomain(s), pick });
   }
+  return samples;
 }
 
 // drop anywhere: an image is classified, an .onnx file is loaded
@@ -55,7 +83,7 @@ function initDrop(onImage, onModelFile) {
     const file = ev.dataTransfer?.files?.[0];
     if (!file) return;
     if (file.name.toLowerCase().endsWith(".onnx")) onModelFile(file);
-    else onImage(file.name, file);
+    else onImage(file.name, file, null);
   });
 }
 
@@ -88,11 +116,13 @@ function initWebcam($, onImage, onError) {
     c.height = video.videoHeight;
     c.getContext("2d").drawImage(video, 0, 0);
     close();
-    onImage("webcam snapshot", await new Promise((r) => c.toBlob(r)));
+    onImage("webcam snapshot", await new Promise((r) => c.toBlob(r)), null);
   });
 }
 
-// drawing pad: white strokes on black, as Fashion-MNIST's items are
+// drawing pad: white strokes on black, as Fashion-MNIST's items are. Each stroke is drawn
+// as joined segments (pointer events arrive far apart when the pen moves fast) and the
+// drawing is classified when the pen lifts.
 function initPad($, onImage) {
   const pad = $("pad-canvas");
   const ctx = pad.getContext("2d");
@@ -100,31 +130,56 @@ function initPad($, onImage) {
     ctx.fillStyle = "#000";
     ctx.fillRect(0, 0, pad.width, pad.height);
   };
-  const stroke = (ev) => {
+  const at = (ev) => {
     const r = pad.getBoundingClientRect();
-    ctx.fillStyle = "#fff";
-    ctx.beginPath();
-    ctx.arc(((ev.clientX - r.left) / r.width) * pad.width, ((ev.clientY - r.top) / r.height) * pad.height, PAD_BRUSH_PX / 2, 0, 2 * Math.PI);
-    ctx.fill();
+    return [((ev.clientX - r.left) / r.width) * pad.width, ((ev.clientY - r.top) / r.height) * pad.height];
   };
+  let last = null; // the pen's previous point while it is down
+  const stroke = (ev) => {
+    const p = at(ev);
+    ctx.strokeStyle = "#fff";
+    ctx.lineWidth = PAD_BRUSH_PX;
+    ctx.lineCap = ctx.lineJoin = "round";
+    ctx.beginPath();
+    ctx.moveTo(...(last ?? p));
+    ctx.lineTo(...p);
+    ctx.stroke();
+    last = p;
+  };
+  const classify = async () => onImage("drawing", await new Promise((r) => pad.toBlob(r)), "fashion");
   clear();
-  let drawing = false;
   pad.addEventListener("pointerdown", (ev) => {
-    drawing = true;
-    pad.setPointerCapture(ev.pointerId);
+    last = null;
     stroke(ev);
+    try {
+      pad.setPointerCapture(ev.pointerId); // the stroke goes on outside the pad
+    } catch {
+      // a pointer that is already up (or a scripted one) cannot be captured; nothing lost
+    }
   });
-  pad.addEventListener("pointermove", (ev) => drawing && stroke(ev));
-  pad.addEventListener("pointerup", () => (drawing = false));
+  pad.addEventListener("pointermove", (ev) => {
+    if (last) for (const e of ev.getCoalescedEvents?.() ?? [ev]) stroke(e);
+  });
+  const lift = () => {
+    if (!last) return;
+    last = null;
+    classify();
+  };
+  pad.addEventListener("pointerup", lift);
+  pad.addEventListener("pointercancel", lift);
   $("draw").addEventListener("click", () => ($("pad").hidden = !$("pad").hidden));
   $("pad-clear").addEventListener("click", clear);
-  $("pad-use").addEventListener("click", async () => onImage("drawing", await new Promise((r) => pad.toBlob(r))));
 }
 
 /** Decodes `blob` and draws it on `canvas`, scaled down so that no side exceeds `maxSide`;
- *  returns {width, height, rgba} or throws when the browser cannot decode it. */
-export async function decodeToCanvas(blob, canvas, maxSide) {
+ *  returns {width, height, rgba}, or null without drawing when `current()` says a newer
+ *  image was chosen meanwhile; throws when the browser cannot decode it. */
+export async function decodeToCanvas(blob, canvas, maxSide, current = () => true) {
   const bitmap = await createImageBitmap(blob);
+  if (!current()) {
+    bitmap.close();
+    return null;
+  }
   const scale = Math.min(1, maxSide / Math.max(bitmap.width, bitmap.height));
   const width = Math.max(1, Math.round(bitmap.width * scale));
   const height = Math.max(1, Math.round(bitmap.height * scale));

@@ -82,8 +82,9 @@ export async function fetchEntry(entry, { onProgress, onStage, signal } = {}) {
   return got;
 }
 
-/** The first of the entry's URLs that answers; when none does, an error that lists them
- *  and says how to get the file by hand. A cancelled download is not retried. */
+/** The first of the entry's URLs that answers; when none does, an error that says why in
+ *  words (downloadFailure) and how to get the file by hand. A cancelled download is not
+ *  retried. */
 async function downloadFromMirrors(entry, { onProgress, onStage, signal }) {
   const urls = entryUrls(entry);
   const failures = [];
@@ -93,12 +94,32 @@ async function downloadFromMirrors(entry, { onProgress, onStage, signal }) {
       return await download(url, { onProgress, signal, expectedBytes: entry.bytes });
     } catch (e) {
       if (e.stage === "cancelled" || entry.bundled) throw e;
-      failures.push(`${url}: ${e.message}`);
+      failures.push({ url, error: e });
     }
   }
-  const where = entry.page ?? urls[0];
-  throw new Error(`could not download it (${failures.join("; ")}). If you are offline or the server does not ` +
-    `allow downloads from other sites (CORS), download it yourself from ${where} and use “Open an ONNX file…”`);
+  throw new Error(downloadFailure(failures, { online: globalThis.navigator?.onLine !== false, page: entry.page ?? urls[0] }));
+}
+
+/**
+ * Why no mirror gave the file, in words a user can act on: offline (the browser says so),
+ * not found (404/410), refused by the server (401/403), another HTTP error, or no answer
+ * while online (the server is unreachable or does not allow downloads from other sites).
+ * Pure: `failures` are {url, error} with fetchBytes' `error.stage` and `error.status`.
+ */
+export function downloadFailure(failures, { online, page }) {
+  const byHand = `download it yourself from ${page} and use “Open an ONNX file…”`;
+  if (!online) {
+    return "you are offline, and this model is not in this browser's cache yet (the bundled models work offline). " +
+      `Connect and choose it again, or ${byHand}`;
+  }
+  const why = failures.map(({ url, error: e }) => {
+    if (e.stage === "status" && (e.status === 404 || e.status === 410)) return `${url} is not there (${e.status}, not found)`;
+    if (e.stage === "status" && (e.status === 401 || e.status === 403)) return `the server refused ${url} (${e.status})`;
+    if (e.stage === "status") return `the server answered ${e.status} for ${url}`;
+    if (e.stage === "transfer") return `the download of ${url} broke off`;
+    return `no answer for ${url}: the server is unreachable, or does not allow downloads from other sites (CORS)`;
+  });
+  return `could not download it: ${why.join("; ")}. You can ${byHand}`;
 }
 
 /** Forgets every downloaded model. */

@@ -15,8 +15,46 @@ const held = { vgg: null, api: null, runtime: null, cpuBehind: false };
 let ready = null;
 const POOL_START_S = 20;
 
-/** Loads the best build that loads, and starts its thread pool. */
-async function boot({ threads = null, build = null } = {}) {
+const PROGRESS_EVERY_MS = 100; // at most this often a download's progress is posted
+
+/**
+ * The build's .wasm as a Response that reports its progress while it streams into the
+ * compiler (WebAssembly.instantiateStreaming compiles during the download), and the times:
+ * `downloadMs` until the last byte, `compileMs` from then until the module was ready.
+ */
+async function fetchWasm(url, progress) {
+  const t0 = performance.now();
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: the server answered ${response.status} ${response.statusText}`);
+  // a compressed transfer's Content-Length is not the byte count the stream gives
+  const total = response.headers.get("content-encoding") ? 0 : Number(response.headers.get("content-length")) || 0;
+  const load = { url: String(url), bytes: 0, downloadMs: null, compileMs: null };
+  let posted = 0;
+  const counted = response.body.pipeThrough(new TransformStream({
+    transform(chunk, out) {
+      load.bytes += chunk.byteLength;
+      const now = performance.now();
+      if (now - posted >= PROGRESS_EVERY_MS) {
+        posted = now;
+        progress({ what: "engine", loaded: load.bytes, total });
+      }
+      out.enqueue(chunk);
+    },
+    flush() {
+      load.downloadMs = performance.now() - t0;
+      progress({ what: "engine", loaded: load.bytes, total: total || load.bytes });
+    },
+  }));
+  const done = () => {
+    load.compileMs = performance.now() - t0 - load.downloadMs;
+    return load;
+  };
+  return { response: new Response(counted, { headers: { "content-type": "application/wasm" } }), done };
+}
+
+/** Loads the best build that loads, and starts its thread pool. `progress` hears how the
+ *  download of its .wasm goes. */
+async function boot({ threads = null, build = null } = {}, progress = () => {}) {
   const relaxedSimd = WebAssembly.validate(RELAXED_SIMD_PROBE);
   const isolated = self.crossOriginIsolated === true;
   const cores = navigator.hardwareConcurrency || 1;
@@ -26,7 +64,9 @@ async function boot({ threads = null, build = null } = {}) {
     try {
       const api = name === "pkg" ? baseline
         : await import(/* @vite-ignore */ /* webpackIgnore: true */ new URL(`./${name}/vgg_wasm.js`, import.meta.url).href);
-      await api.default();
+      const wasm = await fetchWasm(new URL(`./${name}/vgg_wasm_bg.wasm`, import.meta.url), progress);
+      await api.default({ module_or_path: wasm.response });
+      const load = wasm.done();
       let used = 1;
       if (name === "pkg-threads") {
         // a pool whose workers cannot start (blocked, or not isolated themselves) would
@@ -40,7 +80,7 @@ async function boot({ threads = null, build = null } = {}) {
         used = plan.threads;
       }
       held.api = api;
-      held.runtime = { build: name, threads: used, relaxedSimd: name !== "pkg", isolated, cores, notes };
+      held.runtime = { build: name, threads: used, relaxedSimd: name !== "pkg", isolated, cores, notes, load };
       return held.runtime;
     } catch (e) {
       // a build this copy of the page or package does not ship, or one that fails here
@@ -71,6 +111,13 @@ const handlers = {
       layersError = e.message;
     }
     return { info: next.info, layers, layersError, convStack, activations, backend: next.backend };
+  },
+  /** @param {import("./engine.js").PreprocessRequest} r */
+  preprocess({ preprocess }) {
+    const vgg = model();
+    vgg.setPreprocess(preprocess);
+    held.cpuBehind = false;
+    return { info: vgg.info };
   },
   backend({ name }) {
     const vgg = model();
@@ -205,8 +252,9 @@ function topChannels({ shape, data }, count, side) {
 self.onmessage = async ({ data }) => {
   const { id, type } = data;
   const status = (text) => self.postMessage({ id, status: text });
+  const progress = (p) => self.postMessage({ id, progress: p });
   try {
-    ready ??= boot(type === "start" ? data : {});
+    ready ??= boot(type === "start" ? data : {}, progress);
     await ready;
     const handler = handlers[type];
     if (!handler) throw new Error(`unknown request type ${JSON.stringify(type)}`);

@@ -61,14 +61,14 @@ test("a zoo model downloads with progress, is verified, cached, and read from th
       .observe(document.querySelector("#download-text"), { childList: true, characterData: true, subtree: true });
   });
   await page.selectOption("#model-select", "replica");
-  await waitText(page, "#model-status", /Loaded Zoo replica .*downloaded in \d+ ms/);
+  await waitText(page, "#model-status", /Loaded Zoo replica: downloaded in \d+ ms, parsed and optimised in \d+ ms\./);
   const progress = await page.evaluate(() => window.progress);
   assert.ok(progress.some((t) => /893\.1 KiB of 893\.1 KiB \(100%\)/.test(t)), `progress: ${progress}`);
   assert.equal(requests - before, 1);
   await page.reload();
   await page.locator("#model-select option[value=replica]").waitFor({ state: "attached" });
   await page.selectOption("#model-select", "replica");
-  await waitText(page, "#model-status", /Loaded Zoo replica .*read from the cache/);
+  await waitText(page, "#model-status", /Loaded Zoo replica: read from the cache in \d+ ms/);
   assert.equal(requests - before, 1, "the reload did not download again");
   await page.click("#clear-cache");
   await waitText(page, "#model-status", /removed from the cache/);
@@ -102,7 +102,7 @@ test("a download the cache cannot keep (storage full) still loads, and the page 
   const page = await full.newPage();
   await page.goto(server.url);
   await page.selectOption("#model-select", "replica");
-  await waitText(page, "#model-status", /Loaded Zoo replica .*downloaded.*It could not be kept for next time \(the browser's storage for this site is full\): it will be downloaded again\./);
+  await waitText(page, "#model-status", /Loaded Zoo replica: downloaded.*It could not be kept for next time \(the browser's storage for this site is full\): it will be downloaded again\./);
   await page.click("#samples-photo .sample >> nth=0");
   await waitText(page, "#result-status", /Top 5 for Chelsea/);
   await full.close();

@@ -179,23 +179,34 @@ test("the paper panel charts the loaded model's fields and the depth table quote
   // the input is 28 + 2 x 2 padding = 32 px; the 8th layer is the first to see all of it
   assert.ok(texts.includes("input 32 px"), texts.join(" | "));
   assert.ok(texts.includes(`${dots[7].split(":")[0]}: field ≥ input`), texts.join(" | "));
-  // every label the chart writes lies inside its 640 x 240 box
-  const outside = await page.$$eval("#rf-chart text", (ts) => ts.map((t) => t.getBBox())
-    .filter((b) => b.x < 0 || b.y < 0 || b.x + b.width > 640 || b.y + b.height > 240).map((b) => [b.x, b.y, b.width, b.height]));
+  // every label the chart writes lies inside its box (drawn for the width it is shown at)
+  const outside = await page.$eval("#rf-chart", (svg) => {
+    const [, , W, H] = svg.getAttribute("viewBox").split(" ").map(Number);
+    return [...svg.querySelectorAll("text")].map((t) => t.getBBox())
+      .filter((b) => b.x < 0 || b.y < 0 || b.x + b.width > W || b.y + b.height > H).map((b) => [b.x, b.y, b.width, b.height]);
+  });
   assert.deepEqual(outside, [], "chart labels cut off");
   // the depth table: our runs from depth.json, the paper's Table 3 beside them, both sourced
   const depth = json("www/models/depth.json");
   await page.locator("#depth-panel").waitFor();
   const rows = await page.$$eval("#depth-table tbody tr", (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
-  assert.equal(rows.length, depth.rows.length);
+  // ours, and the paper's C (not trained here) in its place
+  assert.equal(rows.length, depth.rows.length + 1);
+  const ours = rows.filter((r) => r[0] !== "C");
   for (const [i, r] of depth.rows.entries()) {
     const paper = depth.paper.train_test_scale_256[r.config];
-    assert.deepEqual(rows[i], [
-      r.config, String(r.conv_layers), r.parameters.toLocaleString("en"),
-      `${r.mean_test_error.toFixed(2)}% (seeds ${r.test_error.map((e) => e.toFixed(2)).join(", ")})`,
-      `${paper[0]} / ${paper[1]}%`,
+    assert.deepEqual([ours[i][0], ours[i][1], ours[i][3], ours[i][4]], [
+      r.config, String(r.conv_layers),
+      `${r.mean_test_error.toFixed(2)}% (seeds: ${r.test_error.map((e) => `${e.toFixed(2)}%`).join(", ")})`,
+      `${paper[0].toFixed(1)}% / ${paper[1].toFixed(1)}%`,
     ]);
   }
+  // the parameters are the ones the loaded model's summary counts: depth A, loaded
+  await page.selectOption("#model-select", "depth-A");
+  await waitText(page, "#model-status", /Loaded Depth experiment: configuration A/);
+  const summaryA = (await page.textContent("#model-summary")).match(/([\d,]+) parameters/)[1];
+  assert.equal(ours[0][2], summaryA, "depth table and model summary agree for A");
+  assert.match(await page.textContent("#depth-notes"), /batch norm's scale and shift .* folded into the convolutions.*Configuration C is D with a 1×1 convolution/);
   const source = await page.textContent("#depth-source");
   assert.ok(source.includes(depth.paper.source) && source.includes(depth.recipe), source);
 });

@@ -62,17 +62,24 @@ test("a webcam snapshot is classified", async (t) => {
   assert.equal(await page.isHidden("#camera"), true, "the camera closes after the snapshot");
 });
 
-test("a drawing is classified", async (t) => {
+test("a drawing is classified when the pen lifts, and a fast stroke is a line, not beads", async (t) => {
   const page = await open(t);
+  await waitText(page, "#result-status", /Top \d+ for/); // the first answer, on its own
   await page.click("#draw");
   const box = await page.locator("#pad-canvas").boundingBox();
   await page.mouse.move(box.x + 60, box.y + 60);
   await page.mouse.down();
-  for (const [x, y] of [[220, 60], [220, 220], [60, 220], [60, 60]]) await page.mouse.move(box.x + x, box.y + y, { steps: 8 });
+  // one move event per side: 160 px apart, far more than the brush
+  for (const [x, y] of [[220, 60], [220, 220], [60, 220], [60, 60]]) await page.mouse.move(box.x + x, box.y + y, { steps: 1 });
   await page.mouse.up();
-  await page.click("#pad-use");
   await waitText(page, "#result-status", /Top 5 for drawing/);
   assert.match(await page.textContent("#image-caption"), /drawing · 280×280/);
+  // the middle of each side is white (the pad's canvas is 280 px, shown at 280 px)
+  const middles = await page.evaluate(() => {
+    const ctx = document.querySelector("#pad-canvas").getContext("2d");
+    return [[140, 60], [220, 140], [140, 220], [60, 140]].map(([x, y]) => ctx.getImageData(x, y, 1, 1).data[0]);
+  });
+  assert.deepEqual(middles, [255, 255, 255, 255]);
   await shot(page, "06-drawing");
 });
 

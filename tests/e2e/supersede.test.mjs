@@ -23,7 +23,7 @@ function holdAnswers() {
       this.holdIds = new Set();
       // registered first, so it can stop the page's own listener from seeing a held answer
       super.addEventListener("message", (ev) => {
-        if ("status" in ev.data) return;
+        if ("status" in ev.data || "progress" in ev.data) return; // not answers
         if (!ev.releasing && this.holdIds.has(ev.data.id)) {
           ev.stopImmediatePropagation();
           window.held.push({ worker: this, data: ev.data });

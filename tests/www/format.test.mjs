@@ -46,7 +46,7 @@ test("the paper panel states the crate's stack numbers and the last spatial laye
   assert.equal(facts.length, 4);
   assert.match(facts[0], /^All 13 convolutions of this model are 3×3, as in every configuration/);
   assert.match(facts[1], /on conv3_1, conv3_2, conv3_3, 1 layer sees 3×3, 2 layers see 5×5, 3 layers see 7×7/);
-  assert.match(facts[2], /3·9·C² = 1,769,472 weights; one 7×7 layer with the same field would have 49·C² = 3,211,264 \(45% fewer\)/);
+  assert.match(facts[2], /3·9·C² = 1,769,472 weights; one 7×7 layer with the same field would have 49·C² = 3,211,264: the stack has 45% fewer weights/);
   assert.equal(facts[3], "Its last spatial layer, pool5, sees 212×212 input pixels with a stride of 32.");
   assert.deepEqual(paperFacts(layers.slice(0, 1), { convs: 1, all3x3: false, stack: null }),
     ["Not all 1 convolutions of this model are 3×3.", "Its last spatial layer, conv1_1, sees 3×3 input pixels with a stride of 1."]);

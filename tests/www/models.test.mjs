@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import { after, before, test } from "node:test";
 import { fetchBytes } from "../../www/fetch.js";
-import { catalogGroups, entryUrl, entryUrls, fetchEntry, sha256Hex } from "../../www/models.js";
+import { catalogGroups, downloadFailure, entryUrl, entryUrls, fetchEntry, sha256Hex } from "../../www/models.js";
 
 const BODY = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 31) & 0xff));
 let server, base;
@@ -74,10 +74,21 @@ test("a download tries its mirrors in order, and says what to do when none answe
   assert.deepEqual(stages, ["trying 127.0.0.1:" + new URL(base).port, "trying 127.0.0.1:" + new URL(base).port, "checking sha256"]);
   const none = { ...entry, urls: [dead, `${base}/missing.onnx`], page: "https://example.org/models/model.onnx" };
   await assert.rejects(fetchEntry(none), (e) => {
-    assert.match(e.message, new RegExp(`^could not download it \\(${dead.replace(/[./]/g, "\\$&")}: .*; ${base.replace(/[./]/g, "\\$&")}/missing\\.onnx: .*404`));
-    assert.match(e.message, /offline .*CORS.*download it yourself from https:\/\/example\.org\/models\/model\.onnx and use “Open an ONNX file…”$/);
+    const esc = (u) => u.replace(/[./]/g, "\\$&");
+    assert.match(e.message, new RegExp(`^could not download it: no answer for ${esc(dead)}: .*CORS.*; ${esc(base)}/missing\\.onnx is not there \\(404, not found\\)`));
+    assert.match(e.message, /You can download it yourself from https:\/\/example\.org\/models\/model\.onnx and use “Open an ONNX file…”$/);
     return true;
   });
+});
+
+test("a failed download says offline, not found and refused apart", () => {
+  const at = (stage, status) => ({ url: "https://a.example/m.onnx", error: Object.assign(new Error("x"), { stage, status }) });
+  const page = "https://a.example/";
+  assert.match(downloadFailure([at("connect")], { online: false, page }), /^you are offline, and this model is not in this browser's cache yet/);
+  assert.match(downloadFailure([at("status", 404)], { online: true, page }), /is not there \(404, not found\)/);
+  assert.match(downloadFailure([at("status", 403)], { online: true, page }), /the server refused https:\/\/a\.example\/m\.onnx \(403\)/);
+  assert.match(downloadFailure([at("connect")], { online: true, page }), /no answer .*CORS/);
+  assert.doesNotMatch(downloadFailure([at("status", 404)], { online: true, page }), /CORS|offline/);
 });
 
 test("bundled files lie next to the page and come first", () => {

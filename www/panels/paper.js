@@ -12,13 +12,16 @@ export function paperFacts(layers, convStack) {
     facts.push(`Stacked 3×3 layers grow the field: on ${labels.slice(0, 3).join(", ")}, ` +
       fields.map((r, i) => `${i + 1} layer${i ? "s" : ""} see${i ? "" : "s"} ${r}×${r}`).join(", ") + " (in units of their input).");
     facts.push(`With C = ${c} channels, ${n} stacked 3×3 layers have ${n}·9·C² = ${stackWeights.toLocaleString("en")} weights; ` +
-      `one ${rf}×${rf} layer with the same field would have ${rf * rf}·C² = ${singleWeights.toLocaleString("en")} ` +
-      `(${Math.round(100 * (1 - stackWeights / singleWeights))}% fewer), and the stack has ${n} ReLUs instead of 1.`);
+      `one ${rf}×${rf} layer with the same field would have ${rf * rf}·C² = ${singleWeights.toLocaleString("en")}` +
+      `: the stack has ${Math.round(100 * (1 - stackWeights / singleWeights))}% fewer weights, and ${n} ReLUs instead of 1.`);
   }
   const last = [...layers].reverse().find((l) => l.outShape.length === 3);
   if (last) facts.push(`Its last spatial layer, ${last.label}, sees ${last.rf[0]}×${last.rf[1]} input pixels with a stride of ${last.stride[0]}.`);
   return facts;
 }
+
+// the chart's resize observer, replaced with each model
+const observers = new WeakMap();
 
 /** Shows the panel for a loaded model, or hides it when the model has no layer analysis. */
 export function showPaperPanel({ panel, list, chart }, model) {
@@ -28,5 +31,12 @@ export function showPaperPanel({ panel, list, chart }, model) {
   list.replaceChildren(...paperFacts(layers, convStack).map((t) => Object.assign(document.createElement("li"), { textContent: t })));
   // the input size the analysis was made for (a padded 3x3 conv keeps it)
   const input = info.preprocess.crop ? info.preprocess.crop[0] + 2 * info.preprocess.pad : layers[0].outShape[1];
-  drawRfChart(chart, layers.filter((l) => l.outShape.length === 3 && (l.kind === "conv" || l.kind === "pool")), input);
+  const spatial = layers.filter((l) => l.outShape.length === 3 && (l.kind === "conv" || l.kind === "pool"));
+  // drawn for the width it has, and again when that changes (a phone turned, a window resized)
+  const draw = () => drawRfChart(chart, spatial, input, chart.clientWidth || chart.parentElement.clientWidth);
+  draw();
+  observers.get(chart)?.disconnect();
+  const observer = new ResizeObserver(draw);
+  observer.observe(chart.parentElement);
+  observers.set(chart, observer);
 }

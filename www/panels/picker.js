@@ -10,7 +10,8 @@ export function fillPicker(select, catalog) {
   select.append(placeholder);
   for (const [label, models] of catalogGroups(catalog)) {
     const group = Object.assign(document.createElement("optgroup"), { label });
-    group.append(...models.map((m) => option(m.id, `${m.name} · ${formatBytes(m.bytes)}${m.bundled ? "" : " download"}`)));
+    // the short name keeps the size visible in a narrow picker; the full one is the tooltip
+    group.append(...models.map((m) => Object.assign(option(m.id, `${m.short ?? m.name} · ${formatBytes(m.bytes)}${m.bundled ? "" : " download"}`), { title: m.name })));
     select.append(group);
   }
   select.value = "";

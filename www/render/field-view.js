@@ -16,12 +16,24 @@ function hatchPattern(ctx) {
   return ctx.createPattern(c, "repeat");
 }
 
+/** `rgba` with each pixel made its ITU-R BT.601 luma, as the crate's "gray" channel order
+ *  computes it (PIL's convert("L")): what a one-channel model sees. Pure. */
+export function toGrey(rgba) {
+  const out = new Uint8ClampedArray(rgba);
+  for (let i = 0; i < out.length; i += 4) {
+    const y = 0.299 * rgba[i] + 0.587 * rgba[i + 1] + 0.114 * rgba[i + 2];
+    out[i] = out[i + 1] = out[i + 2] = y;
+  }
+  return out;
+}
+
 /**
  * Draws `view` ({width, height, rgba}) on `canvas` with `overlay` ({field, nested, heat}:
- * a unit's field from the API, its nested fields, an [H, W] heat map; each optional).
- * What is drawn is recorded on the canvas (data-field, data-heat) for tests and tools.
+ * a unit's field from the API, its nested fields, an [H, W] heat map; each optional), in
+ * grey for a model that sees grey (`grey`). What is drawn is recorded on the canvas
+ * (data-field, data-heat, data-grey) for tests and tools.
  */
-export function drawFieldView(canvas, view, overlay = {}) {
+export function drawFieldView(canvas, view, overlay = {}, grey = false) {
   const { width: W, height: H } = view;
   const f = overlay.field?.unclipped;
   // room around the image for the part of a field that lies in the padding
@@ -37,7 +49,8 @@ export function drawFieldView(canvas, view, overlay = {}) {
   const img = document.createElement("canvas");
   img.width = W;
   img.height = H;
-  img.getContext("2d").putImageData(new ImageData(new Uint8ClampedArray(view.rgba), W, H), 0, 0);
+  img.getContext("2d").putImageData(new ImageData(grey ? toGrey(view.rgba) : new Uint8ClampedArray(view.rgba), W, H), 0, 0);
+  canvas.dataset.grey = grey ? "1" : "";
   ctx.drawImage(img, px(0), px(0), W * k, H * k);
   const heat = overlay.heat ? drawHeat(ctx, overlay.heat, W, H, px(0), k) : false;
   canvas.dataset.field = f ? JSON.stringify(f) : "";
