@@ -259,8 +259,16 @@ async function changePreprocess() {
     return setText("preprocess-status", `Not applied: ${e.message}.`, true);
   }
   if (preprocess.layout !== model.info.preprocess.layout) {
-    setText("preprocess-status", `Loading ${model.name} again for the ${preprocess.layout.toUpperCase()} layout…`);
-    return model.reloadWith({ ...model.options, preprocess });
+    // the graph is planned for one layout: another means loading the model again
+    const layout = preprocess.layout.toUpperCase();
+    setText("preprocess-status", `Loading ${model.name} again for the ${layout} layout…`);
+    await model.reloadWith({ ...model.options, preprocess });
+    if (state.model === model && current()) {
+      showPreprocessPanel(true);
+      setText("preprocess-status", `Not applied: ${model.name} could not be loaded with the ${layout} layout (the reason is above); ` +
+        `it runs on with ${model.info.preprocess.layout.toUpperCase()}.`, true);
+    }
+    return;
   }
   try {
     const { info } = await state.engine.setPreprocess(preprocess);

@@ -324,6 +324,7 @@ test("a model without a sidecar shows its guessed preprocessing, takes the user'
   assert.match(await page.textContent("#preprocess-detected"), /channelOrder gray: the input has 1 channel/);
   // the guess: ImageNet's mean and std, resize and crop to 32 with no border
   assert.equal(await page.inputValue("[name=cropH]"), "32");
+  await shot(page, "36-preprocessing-guessed");
   await waitText(page, "#result-status", re(`Top 5 for ${FASHION[0].name}`));
   // the training's own preprocessing, typed in field by field (each change is tried at once;
   // a crop without its border is refused until the border follows): the image runs again
@@ -342,6 +343,12 @@ test("a model without a sidecar shows its guessed preprocessing, takes the user'
   assert.equal(await page.inputValue("[name=cropH]"), "100", "the user's value stays to be fixed");
   await page.click("#preprocess-undo");
   assert.equal(await page.inputValue("[name=cropH]"), "28");
+  // another layout loads the model again; one its input cannot have is refused, and the
+  // model runs on as it was
+  await page.selectOption("[name=layout]", "nhwc");
+  await waitText(page, "#preprocess-status", /^Not applied: fashion-vgg\.onnx could not be loaded with the NHWC layout .*it runs on with NCHW\.$/);
+  assert.match(await page.textContent("#model-status"), /^Could not load fashion-vgg\.onnx: .*The previous model is still loaded\.$/);
+  assert.equal(await page.inputValue("[name=layout]"), "nchw");
   // saved as a sidecar, it loads with the model next time and is no longer a guess
   const [download] = await Promise.all([page.waitForEvent("download"), page.click("#preprocess-save")]);
   assert.equal(download.suggestedFilename(), "fashion-vgg.json");
@@ -357,5 +364,5 @@ test("a model without a sidecar shows its guessed preprocessing, takes the user'
   await waitText(page, "#preprocess-summary", /^Preprocessing \(from fashion-vgg\.json\)$/);
   assert.match(await page.textContent("#model-status"), /^Loaded fashion-vgg\.onnx/);
   assert.equal(await page.$eval("#preprocess-panel", (d) => d.open), false);
-  await shot(page, "36-preprocessing-form");
+  await shot(page, "37-preprocessing-from-saved-sidecar");
 });

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { engineProgress, fitNote, loadedLine, runtimeSummary } from "../../www/format.js";
 import { batchNormParams, depthRows, paperErrors } from "../../www/panels/depth.js";
-import { fieldsToOptions, sidecarJson, specToFields } from "../../www/panels/preprocess.js";
+import { f32, fieldsToOptions, sidecarJson, specToFields } from "../../www/panels/preprocess.js";
 import { placeLabel } from "../../www/render/rf-chart.js";
 import { toGrey } from "../../www/render/field-view.js";
 
@@ -62,6 +62,11 @@ test("the preprocessing form reads back the spec it shows, and refuses a non-num
   assert.throws(() => fieldsToOptions({ ...fields, scale: "" }), /scale must be a number/);
   assert.deepEqual(JSON.parse(sidecarJson(spec, ["a", "b"])), { preprocess: spec, labels: ["a", "b"] });
   assert.deepEqual(JSON.parse(sidecarJson(spec)), { preprocess: spec });
+  // the crate's f32 numbers shown as their shortest decimal, and read back to the same f32
+  for (const [v, shown] of [[0.48500001430511475, 0.485], [Math.fround(1 / 255), 0.003921569], [Math.fround(0.21899983), 0.21899983], [123.68000030517578, 123.68]]) {
+    assert.equal(f32(v), shown);
+    assert.equal(Math.fround(f32(v)), Math.fround(v));
+  }
 });
 
 test("chart labels stay inside the chart", () => {

@@ -2,9 +2,15 @@
 // user can change (the page runs the image again at once) and save as a sidecar .json. Open
 // and marked as a guess when no catalog entry or sidecar said how.
 
-// the crate keeps these numbers as f32: 9 significant digits give the same f32 back, without
-// the f64 tail of its conversion (0.003921568859368563 for 1/255)
-const f32 = (v) => Number(v.toPrecision(9));
+/** The shortest decimal that is the same f32 as `v`: the crate keeps these numbers as f32,
+ *  whose f64 conversion shows a tail (0.485 arrives as 0.48500001430511475). Pure. */
+export function f32(v) {
+  for (let digits = 1; digits < 9; digits++) {
+    const d = Number(v.toPrecision(digits));
+    if (Math.fround(d) === Math.fround(v)) return d;
+  }
+  return Number(v.toPrecision(9)); // always enough for an f32
+}
 
 /** The form's field values for a resolved spec (ModelInfo.preprocess). Pure. */
 export function specToFields(spec) {
