@@ -65,10 +65,11 @@
  * @typedef {{type: "runtime"}} RuntimeRequest
  * @typedef {{build: "pkg" | "pkg-relaxed" | "pkg-threads", threads: number, relaxedSimd: boolean,
  *   isolated: boolean, cores: number, notes: string[], memoryBytes: number,
- *   load: {url: string, bytes: number, downloadMs: number, compileMs: number}}} Runtime
+ *   load: {url: string, bytes: number, downloadMs: number, compileMs: number} | null}} Runtime
  *   the build that runs and on how many threads; `notes` say in words why a faster one
  *   was not taken; `memoryBytes` is the wasm memory now (never shrinks: the peak); `load`:
- *   its .wasm, how long its download took and how long compiling went on after it
+ *   its .wasm, how long its download took and how long compiling went on after it (null
+ *   where a bundler moved the .wasm and the module fetched it itself, without progress)
  */
 
 import { checkThreads } from "./builds.js";

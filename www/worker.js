@@ -64,9 +64,17 @@ async function boot({ threads = null, build = null } = {}, progress = () => {}) 
     try {
       const api = name === "pkg" ? baseline
         : await import(/* @vite-ignore */ /* webpackIgnore: true */ new URL(`./${name}/vgg_wasm.js`, import.meta.url).href);
-      const wasm = await fetchWasm(new URL(`./${name}/vgg_wasm_bg.wasm`, import.meta.url), progress);
-      await api.default({ module_or_path: wasm.response });
-      const load = wasm.done();
+      // the baseline's .wasm named literally, so that bundlers (Vite, webpack) ship it
+      const url = name === "pkg" ? new URL("./pkg/vgg_wasm_bg.wasm", import.meta.url) : new URL(`./${name}/vgg_wasm_bg.wasm`, import.meta.url);
+      let load = null;
+      const wasm = await fetchWasm(url, progress).catch(() => null);
+      if (wasm) {
+        await api.default({ module_or_path: wasm.response });
+        load = wasm.done();
+      } else {
+        // not where this file expects it (a bundler moved it): the glue's own URL, no progress
+        await api.default();
+      }
       let used = 1;
       if (name === "pkg-threads") {
         // a pool whose workers cannot start (blocked, or not isolated themselves) would

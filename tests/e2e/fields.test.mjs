@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { openPage, ROOT, shot, waitText, pageServerAndBrowser } from "./harness.mjs";
+import { answerTo, openPage, ROOT, shot, waitText, pageServerAndBrowser } from "./harness.mjs";
 
 const json = (rel) => JSON.parse(readFileSync(path.join(ROOT, rel), "utf8"));
 const env = pageServerAndBrowser();
@@ -150,8 +150,7 @@ test("clicking a unit of conv5_3 draws the API's box, its padding hatched and th
 test("the saliency toggle draws the top class's saliency over the view and takes it away", async (t) => {
   const page = await open(t);
   await waitText(page, "#model-status", /Loaded Fashion-VGG/);
-  await page.click("#samples-fashion .sample >> nth=0");
-  await waitText(page, "#result-status", /Top \d+ for /);
+  await answerTo(page, "#samples-fashion .sample >> nth=0");
   await page.locator("#saliency-toggle").waitFor();
   assert.equal(await page.getAttribute("#view-canvas", "data-heat"), "");
   const top = await page.textContent("#predictions li .label");

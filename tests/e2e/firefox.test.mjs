@@ -76,7 +76,14 @@ async function webdriver() {
       for (;;) {
         const v = await call("POST", `${s}/execute/sync`, { script: predicate, args: [] });
         if (v) return v;
-        if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for: ${predicate}`);
+        if (Date.now() - t0 > timeoutMs) {
+          // what the page says, to tell a slow page from a failed step
+          const said = await call("POST", `${s}/execute/sync`, {
+            script: "return ['model-status', 'result-status', 'image-status'].map((id) => `${id}: ${document.getElementById(id)?.textContent}`).join(' | ')",
+            args: [],
+          }).catch((e) => `(unreadable: ${e.message})`);
+          throw new Error(`timed out waiting for: ${predicate}; the page says ${said}`);
+        }
         await new Promise((r) => setTimeout(r, 250));
       }
     },

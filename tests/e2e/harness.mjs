@@ -89,6 +89,23 @@ export function waitText(page, selector, re, timeout = 60_000) {
     [selector, re.source], { timeout });
 }
 
+/**
+ * Clicks `selector` (an image source) and waits for the answer to that click: the page runs a
+ * sample by itself at first open, so this first waits for that answer, then watches the
+ * status change and read `re` with predictions drawn (not the earlier answer's heading).
+ */
+export async function answerTo(page, selector, re = /^Top \d+ for /, timeout = 60_000) {
+  await waitText(page, "#result-status", /^Top \d+ for |feature maps of shape/, timeout);
+  await page.evaluate(() => {
+    window.statusChanged = false;
+    new MutationObserver(() => (window.statusChanged = true))
+      .observe(document.querySelector("#result-status"), { childList: true, characterData: true, subtree: true });
+  });
+  await page.click(selector);
+  await page.waitForFunction(([src]) => window.statusChanged && new RegExp(src).test(document.querySelector("#result-status").textContent) &&
+    document.querySelector("#predictions li, #feature-maps canvas"), [re.source], { timeout });
+}
+
 /** A test's `skip` option for a missing prerequisite: in CI (CI=true, as .ci/run is run) a
  *  missing browser, driver or file fails the test instead of skipping it. */
 export function skipUnless(present, what) {

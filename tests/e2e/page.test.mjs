@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { before, test } from "node:test";
-import { openPage, ROOT, shot, SHOTS, skipUnless, waitText as waitTextIn, pageServerAndBrowser } from "./harness.mjs";
+import { answerTo, openPage, ROOT, shot, SHOTS, skipUnless, waitText as waitTextIn, pageServerAndBrowser } from "./harness.mjs";
 
 const GEN = path.join(ROOT, "tests/fixtures/gen");
 const json = (rel) => JSON.parse(readFileSync(path.join(ROOT, rel), "utf8"));
@@ -149,7 +149,7 @@ test("the main thread stays responsive while VGG16 runs and its layers are drawn
   const page = await context.newPage();
   await page.goto(env.server.url);
   await waitText(page, "#model-status", /Loaded Fashion-VGG/);
-  await page.click("#samples-fashion .sample >> nth=0");
+  await answerTo(page, "#samples-fashion .sample >> nth=0");
   await page.locator("#network .layer .thumb").first().waitFor();
   await page.check("#saliency");
   await page.waitForFunction(() => document.querySelector("#view-canvas").dataset.heat === "1");

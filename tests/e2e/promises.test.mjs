@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { launch, openPage, ROOT, serve, serveFiles, shot, waitText } from "./harness.mjs";
+import { answerTo, launch, openPage, ROOT, serve, serveFiles, shot, waitText } from "./harness.mjs";
 
 const GEN = path.join(ROOT, "tests/fixtures/gen");
 const REPLICA = readFileSync(path.join(GEN, "zoo_vgg16.onnx"));
@@ -68,8 +68,7 @@ test("a slow download shows intermediate progress, and Cancel stops it and keeps
   // the connection was closed before the last byte
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(slow.stats.aborted, before + 1, "the server saw the download stop");
-  await page.click("#samples-fashion .sample >> nth=0");
-  await waitText(page, "#result-status", /Top \d+ for /);
+  await answerTo(page, "#samples-fashion .sample >> nth=0");
   await page.context().close();
 });
 
@@ -104,8 +103,7 @@ test("an ONNX file opened with its JSON sidecar uses the sidecar's preprocessing
   const samples = json("www/samples/samples.json").filter((s) => s.kind === "fashion");
   const i = samples.findIndex((s) => Number(s.source.match(/image (\d+)/)[1]) < card.subset);
   const index = Number(samples[i].source.match(/image (\d+)/)[1]);
-  await page.click(`#samples-fashion .sample >> nth=${i}`);
-  await waitText(page, "#result-status", /Top \d+ for /);
+  await answerTo(page, `#samples-fashion .sample >> nth=${i}`);
   const top = await page.textContent("#predictions li .label");
   assert.equal(top, card.labels[card.subset_predictions[index]]);
   await page.close();
@@ -123,8 +121,7 @@ test("nothing is fetched from another origin, and no bundled model before it is 
   const page = await context.newPage();
   await page.goto(server.url);
   await waitText(page, "#model-status", /Loaded Fashion-VGG/);
-  await page.click("#samples-fashion .sample >> nth=0");
-  await waitText(page, "#result-status", /Top \d+ for /);
+  await answerTo(page, "#samples-fashion .sample >> nth=0");
   await page.click("#samples-photo .sample >> nth=0");
   await waitText(page, "#result-status", /Top \d+ for Chelsea/);
   const foreign = requests.filter((u) => !u.startsWith(server.url));

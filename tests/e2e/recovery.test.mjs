@@ -2,7 +2,7 @@
 // replaced, given the last model again, and the next request works.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { waitText, pageServerAndBrowser } from "./harness.mjs";
+import { answerTo, waitText, pageServerAndBrowser } from "./harness.mjs";
 
 const env = pageServerAndBrowser();
 
@@ -24,8 +24,7 @@ test("a worker that traps is restarted with the last model, and the user is told
   page.on("pageerror", (e) => console.error("page error:", e.message));
   await page.goto(env.server.url);
   await waitText(page, "#model-status", /Loaded Fashion-VGG/);
-  await page.click("#samples-fashion .sample >> nth=0");
-  await waitText(page, "#result-status", /Top \d+ for /);
+  await answerTo(page, "#samples-fashion .sample >> nth=0");
   const before = await page.textContent("#predictions li .label");
   await page.evaluate(() => window.workers.at(-1).postMessage({ id: -1, type: "crashForTest" }));
   await waitText(page, "#model-status", /The engine stopped \(unreachable \(a test asked for a trap\)\) and was restarted with Fashion-VGG \(trained here\); you can go on\./);

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { openPage, ROOT, waitText, pageServerAndBrowser } from "./harness.mjs";
+import { answerTo, openPage, ROOT, waitText, pageServerAndBrowser } from "./harness.mjs";
 
 const PAYLOAD = (i) => `<img src=x onerror="window.pwned=${i}">`;
 const env = pageServerAndBrowser();
@@ -26,8 +26,7 @@ test("labels, sidecar text and file names with markup are shown as text and neve
     { name: "labels.json", mimeType: "application/json", buffer: Buffer.from(JSON.stringify(sidecar)) },
   ]);
   await waitText(page, "#model-status", /^Loaded "><script>/);
-  await page.click("#samples-fashion .sample >> nth=0");
-  await waitText(page, "#result-status", /Top \d+ for /);
+  await answerTo(page, "#samples-fashion .sample >> nth=0");
   const labels = await page.$$eval("#predictions li .label", (ls) => ls.map((l) => l.textContent));
   assert.ok(labels.length > 0 && labels.every((l) => /^<img src=x onerror="window\.pwned=\d+">$/.test(l)), labels.join(" | "));
   assert.ok((await page.textContent("#model-status")).includes(name));

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { launch, openPage, ROOT, serve, shot, waitText } from "./harness.mjs";
+import { answerTo, launch, openPage, ROOT, serve, shot, waitText } from "./harness.mjs";
 
 const manifest = JSON.parse(readFileSync(path.join(ROOT, "tests/fixtures/gen/manifest.json"), "utf8"));
 let isolated, site, plain, browser;
@@ -81,8 +81,7 @@ test("the page asks for 2 threads when isolated, and says so", async () => {
   const page = await openPage(browser, `${site.url}/?threads=2`);
   await waitText(page, "#engine-runtime", /relaxed SIMD, 2 threads, cross-origin isolated\./);
   await waitText(page, "#model-status", /^Loaded /);
-  await page.click("#samples-fashion .sample >> nth=0");
-  await waitText(page, "#result-status", /Top \d+ for /);
+  await answerTo(page, "#samples-fashion .sample >> nth=0");
   assert.ok(await page.locator("#predictions li").count() > 0);
   await page.close();
 });
@@ -96,8 +95,7 @@ test("a page without COOP and COEP runs on one thread and says why", async () =>
   assert.equal(await page.evaluate(() => crossOriginIsolated), false);
   await waitText(page, "#engine-runtime", /1 thread \(one thread: the page is not cross-origin isolated/);
   await waitText(page, "#model-status", /^Loaded /);
-  await page.click("#samples-fashion .sample >> nth=0");
-  await waitText(page, "#result-status", /Top \d+ for /);
+  await answerTo(page, "#samples-fashion .sample >> nth=0");
   assert.ok(await page.locator("#predictions li").count() > 0);
   await shot(page, "not-isolated");
   await context.close();

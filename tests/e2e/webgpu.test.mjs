@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import path from "node:path";
-import { launch, openPage, ROOT, serve, shot, waitText } from "./harness.mjs";
+import { answerTo, launch, openPage, ROOT, serve, shot, waitText } from "./harness.mjs";
 
 let site, repo, gpuBrowser, plainBrowser;
 before(async () => {
@@ -34,8 +34,7 @@ test("a sample is answered on WebGPU as on the CPU, and the page says which ran"
   await waitText(page, "#model-status", /Loaded Fashion-VGG/, 120_000);
   await waitText(page, "#backend-status", /^Runs on WebGPU: .+/);
   assert.equal(await page.isChecked("input[name=backend][value=webgpu]"), true);
-  await page.click("#samples-fashion .sample >> nth=0");
-  await waitText(page, "#result-status", /^Top \d+ for/, 120_000);
+  await answerTo(page, "#samples-fashion .sample >> nth=0", /^Top \d+ for/, 120_000);
   await waitText(page, "#timings", /^WebGPU: preprocess [\d.]+ ms · inference [\d.]+ ms/);
   const gpu = await predictions(page);
   // the layer strip comes from the CPU, which the timings then say
