@@ -203,17 +203,24 @@ impl GpuJob {
     }
 }
 
-/// A preprocessing spec resolved against a graph, with what was read from it.
+/// A preprocessing spec resolved against a graph, with what was read from it and the layer
+/// analysis at the input size it gives.
 struct Resolved {
     spec: PreprocessSpec,
     detected: Vec<String>,
-    /// The graph's fixed input height and width, if it has one.
-    fixed_hw: Option<[u32; 2]>,
+    planned: Analysis,
+}
+
+/// The input height and width a graph with dynamic spatial dims is planned for: the crop
+/// the options give, else [`DEFAULT_PLAN_HW`].
+fn plan_hw(opts: &SpecOptions) -> [usize; 2] {
+    opts.crop.filter(|c| !c.contains(&0)).map_or(DEFAULT_PLAN_HW, |[h, w]| [h as usize, w as usize])
 }
 
 /// Fills in what `spec_opts` leaves open from what the graph says about its input (layout,
 /// one grey channel, its own scaling, its fixed size), and checks the result fits it.
 fn resolve_preprocess(mut spec_opts: SpecOptions, info: &GraphInfo) -> Result<Resolved> {
+    let plan_hw = plan_hw(&spec_opts);
     let mut detected = Vec::new();
     if spec_opts.layout.is_none() {
         if let Some(why) = &info.channels_last {
@@ -265,7 +272,9 @@ fn resolve_preprocess(mut spec_opts: SpecOptions, info: &GraphInfo) -> Result<Re
             fmt_shape(&info.input_shape)
         );
     }
-    Ok(Resolved { spec, detected, fixed_hw })
+    let input_hw = fixed_hw.map_or(plan_hw, |[h, w]| [h as usize, w as usize]);
+    let planned = Analysis::new(&info.layers, spec.channel_order.channels(), input_hw);
+    Ok(Resolved { spec, detected, planned })
 }
 
 impl Pipeline {
@@ -365,19 +374,16 @@ impl Pipeline {
         load: &mut Loader,
     ) -> Result<Pipeline> {
         let spec_opts = options.preprocess.unwrap_or_default();
-        let plan_hw = spec_opts.crop.map_or(DEFAULT_PLAN_HW, |[h, w]| [h as usize, w as usize]);
-        let plan_hw = if plan_hw.contains(&0) { DEFAULT_PLAN_HW } else { plan_hw };
+        let plan_hw = plan_hw(&spec_opts);
         let nhwc = spec_opts.layout.map(|l| l == Layout::Nhwc);
         let model = load(bytes, plan_hw, nhwc, options.activations).context("loading the model")?;
         let info = model.info().clone();
-        let Resolved { spec, detected, fixed_hw } = resolve_preprocess(spec_opts, &info)?;
+        let Resolved { spec, detected, planned } = resolve_preprocess(spec_opts, &info)?;
         let head = head_of(&model.planned_output_shape()?, &info)?;
         let labels = match &head {
             Head::Classifier { classes, .. } => Labels::for_classes(*classes, options.labels)?,
             Head::Features => Labels::Numbered,
         };
-        let input_hw = fixed_hw.map_or(plan_hw, |[h, w]| [h as usize, w as usize]);
-        let planned = Analysis::new(&info.layers, spec.channel_order.channels(), input_hw);
         Ok(Pipeline {
             model,
             spec,
@@ -456,11 +462,8 @@ impl Pipeline {
             ),
             _ => opts.layout = Some(layout),
         }
-        let plan_hw = opts.crop.filter(|c| !c.contains(&0)).map_or(DEFAULT_PLAN_HW, |[h, w]| [h as usize, w as usize]);
-        let Resolved { spec, detected, fixed_hw } = resolve_preprocess(opts, self.model.info())?;
-        let input_hw = fixed_hw.map_or(plan_hw, |[h, w]| [h as usize, w as usize]);
-        let layers = &self.model.info().layers;
-        self.planned = Analysis::new(layers, spec.channel_order.channels(), input_hw);
+        let Resolved { spec, detected, planned } = resolve_preprocess(opts, self.model.info())?;
+        self.planned = planned;
         self.spec = spec;
         self.detected = detected;
         self.last = None;

@@ -62,10 +62,11 @@ async function loadSamples($, onImage) {
     img.alt = "";
     b.append(img);
     // the blob as a promise: the page's order of images is the order of the clicks
-    const pick = () => onImage(s.name, fetch(img.src).then((r) => r.blob()), sampleDomain(s));
+    const domain = sampleDomain(s);
+    const pick = () => onImage(s.name, fetch(img.src).then((r) => r.blob()), domain);
     b.addEventListener("click", pick);
-    $(sampleDomain(s) === "fashion" ? "samples-fashion" : "samples-photo").append(b);
-    samples.push({ ...s, domain: sampleDomain(s), pick });
+    $(domain === "fashion" ? "samples-fashion" : "samples-photo").append(b);
+    samples.push({ ...s, domain, pick });
   }
   return samples;
 }
