@@ -104,6 +104,30 @@ export interface ModelInfo {
   threads: number;
   backend: Backend;
 }
+/** Options of `vgg.teacher(options)`. `side`: the square input the base sees (shorter
+ *  side resized to it, then centre-cropped; default the base's fixed size, else its
+ *  preprocessing's resize, else 224). `flip`: also learn from each image's mirror. */
+export interface TeacherOptions { side?: number; flip?: boolean; }
+/** An image taught: its class's image count, its descriptor(s) (the base's output averaged
+ *  over space, `dim` numbers each; the mirror's follows with `flip`), to store and hand
+ *  back to `addFeatures` later, and what the base's run cost. */
+export interface Added { label: string; count: number; features: Float32Array; timings: Timings; }
+/** Options of `teacher.train(options)`. `method`: "softmax" (logistic regression with an
+ *  L2 penalty `l2` on standardised descriptors, fitted by L-BFGS from zero: deterministic)
+ *  or "nearestMean" (no fitting). `holdout`: the fraction of each class's images held out
+ *  to measure accuracy when every class has at least 5 (default 0.2; 0: none), chosen with
+ *  `seed`. */
+export interface TrainOptions { method?: "softmax" | "nearestMean"; l2?: number; maxIterations?: number; holdout?: number; seed?: number; }
+/** Held-out accuracy; `confusion[true][predicted]` counts, classes in `TrainReport.classes` order. */
+export interface HeldOut { examples: number; accuracy: number; confusion: number[][]; seed: number; }
+/** What `train` did: the classifier kept is fitted on every example; `heldOut` (null when
+ *  some class has fewer than 5 images) comes from a second fit without the held-out ones. */
+export interface TrainReport {
+  method: "softmax" | "nearestMean"; classes: string[]; examples: number; iterations: number;
+  loss: number; trainAccuracy: number; heldOut: HeldOut | null; ms: number;
+}
+/** The JSON sidecar of an exported model (what `new Vgg(bytes, sidecar)` takes). */
+export interface TaughtSidecar { preprocess: PreprocessOptions; labels: string[]; }
 "#;
 
 /// A VGG network loaded from ONNX bytes, run on the CPU with tract.
@@ -473,6 +497,172 @@ impl Vgg {
 /// build (`vgg_wasm_threads`), call `await initThreadPool(n)` first, once, then
 /// `useThreads(k)` with 1 ≤ k ≤ n; the single-threaded build accepts only 1. Throws on
 /// anything else.
+/// New classes taught on a convolutional base (`vgg.teacher()`): each image becomes the
+/// base's output averaged over space (512 numbers for VGG16), and a linear classifier is
+/// trained on those, as the paper's Appendix B uses VGG on other datasets. Holds the
+/// examples' descriptors, not the images. Every method throws an `Error` naming the bad
+/// value; a failed call changes nothing.
+#[wasm_bindgen]
+pub struct Teacher {
+    base: Rc<RefCell<Pipeline>>,
+    inner: crate::teach::Teacher,
+}
+
+#[wasm_bindgen]
+impl Vgg {
+    /// A teacher on this model, which must be a convolutional base (its output feature
+    /// maps, like the bundled VGG16 conv base). `options`: see `TeacherOptions`.
+    pub fn teacher(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "TeacherOptions | undefined")] options: JsValue,
+    ) -> Result<Teacher, JsError> {
+        let opts = options_of(options)?;
+        let inner = crate::teach::Teacher::new(&self.inner.borrow(), opts).map_err(js_error)?;
+        Ok(Teacher { base: self.inner.clone(), inner })
+    }
+}
+
+#[wasm_bindgen]
+impl Teacher {
+    /// Declares a class without examples (`add` declares one too); returns its index.
+    #[wasm_bindgen(js_name = addClass)]
+    pub fn add_class(&mut self, name: &str) -> Result<usize, JsError> {
+        self.inner.add_class(name).map_err(js_error)
+    }
+
+    /// Removes a class and its examples.
+    #[wasm_bindgen(js_name = removeClass)]
+    pub fn remove_class(&mut self, name: &str) -> Result<(), JsError> {
+        self.inner.remove_class(name).map_err(js_error)
+    }
+
+    /// Teaches a straight RGBA image (`width * height * 4` bytes) as an example of class
+    /// `label`: runs the base on it (and on its mirror with `flip`).
+    #[wasm_bindgen(unchecked_return_type = "Added")]
+    pub fn add(
+        &mut self,
+        label: &str,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | Uint8ClampedArray")] rgba: JsValue,
+        width: f64,
+        height: f64,
+    ) -> Result<JsValue, JsError> {
+        let (w, h) = (dim("width", width)?, dim("height", height)?);
+        let rgba = rgba_arg(&rgba, w, h)?;
+        let img = crate::preprocess::rgba_image(&rgba, w, h).map_err(js_error)?;
+        let added = self.inner.add(&mut self.base.borrow_mut(), label, &img).map_err(js_error)?;
+        added_to_js(added)
+    }
+
+    /// Teaches a PNG or JPEG file's bytes; otherwise as `add`.
+    #[wasm_bindgen(js_name = addImage, unchecked_return_type = "Added")]
+    pub fn add_image(
+        &mut self,
+        label: &str,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] bytes: JsValue,
+    ) -> Result<JsValue, JsError> {
+        let bytes = bytes_arg("bytes", &bytes, true)?;
+        let img = crate::preprocess::decode_image(&bytes).map_err(js_error)?;
+        let added = self.inner.add(&mut self.base.borrow_mut(), label, &img).map_err(js_error)?;
+        added_to_js(added)
+    }
+
+    /// Adds an image's descriptors computed before (an `Added.features`, e.g. restored from
+    /// storage) to class `label`, without running the base. Returns the class's image count.
+    #[wasm_bindgen(js_name = addFeatures)]
+    pub fn add_features(
+        &mut self,
+        label: &str,
+        #[wasm_bindgen(unchecked_param_type = "Float32Array")] features: JsValue,
+    ) -> Result<usize, JsError> {
+        let Some(a) = features.dyn_ref::<js_sys::Float32Array>() else {
+            return Err(JsError::new(&format!("features must be a Float32Array, got {}", describe(&features))));
+        };
+        self.inner.add_features(label, &a.to_vec()).map_err(js_error)
+    }
+
+    /// Class names, in the order they were declared.
+    pub fn classes(&self) -> Vec<String> {
+        self.inner.examples().classes().to_vec()
+    }
+
+    /// Images taught per class, in `classes()` order.
+    pub fn counts(&self) -> Vec<u32> {
+        self.inner.examples().counts().into_iter().map(|c| c as u32).collect()
+    }
+
+    /// The side of the square input the base sees, in pixels.
+    #[wasm_bindgen(getter)]
+    pub fn side(&self) -> u32 {
+        self.inner.side()
+    }
+
+    /// Whether each image's mirror is taught too.
+    #[wasm_bindgen(getter)]
+    pub fn flip(&self) -> bool {
+        self.inner.flip()
+    }
+
+    /// A descriptor's length: the base's output channels.
+    #[wasm_bindgen(getter)]
+    pub fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+
+    /// Trains a classifier on every example (see `TrainOptions`); it replaces the last.
+    /// Throws when there are no classes, one class, or a class without examples.
+    #[wasm_bindgen(unchecked_return_type = "TrainReport")]
+    pub fn train(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "TrainOptions | undefined")] options: JsValue,
+    ) -> Result<JsValue, JsError> {
+        let opts: crate::teach::TrainOptions = options_of(options)?;
+        to_js(&self.inner.train(&opts).map_err(js_error)?)
+    }
+
+    /// The `topK` (default 5) most probable taught classes of a straight RGBA image.
+    #[wasm_bindgen(unchecked_return_type = "Classification")]
+    pub fn classify(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | Uint8ClampedArray")] rgba: JsValue,
+        width: f64,
+        height: f64,
+        #[wasm_bindgen(js_name = topK)] top_k: Option<f64>,
+    ) -> Result<JsValue, JsError> {
+        let (w, h, k) = (dim("width", width)?, dim("height", height)?, top_k_arg(top_k)?);
+        let rgba = rgba_arg(&rgba, w, h)?;
+        let img = crate::preprocess::rgba_image(&rgba, w, h).map_err(js_error)?;
+        let c = self.inner.classify(&mut self.base.borrow_mut(), &img, k).map_err(js_error)?;
+        classification_to_js(&c.predictions, &c.timings)
+    }
+
+    /// The trained classifier as a complete `.onnx`: `baseBytes`, the file the base was
+    /// loaded from (checked to be its graph; the loaded model keeps no copy of it), with
+    /// an average over the whole feature map, a Gemm and a Softmax appended, the input
+    /// fixed to `side` x `side`, and the class names in the metadata (`labels`), which
+    /// `new Vgg(bytes)` reads. Load it with `sidecar()` as its options for the same answers.
+    #[wasm_bindgen(js_name = export)]
+    pub fn export_onnx(
+        &mut self,
+        #[wasm_bindgen(js_name = baseBytes, unchecked_param_type = "Uint8Array | ArrayBuffer")] base_bytes: JsValue,
+    ) -> Result<js_sys::Uint8Array, JsError> {
+        let bytes = bytes_arg("baseBytes", &base_bytes, true)?;
+        let out = self.inner.export(&mut self.base.borrow_mut(), &bytes).map_err(js_error)?;
+        Ok(js_sys::Uint8Array::from(out.as_slice()))
+    }
+
+    /// The exported model's options: the base's preprocessing at `side` and the labels.
+    #[wasm_bindgen(unchecked_return_type = "TaughtSidecar")]
+    pub fn sidecar(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.sidecar(&self.base.borrow()).map_err(js_error)?)
+    }
+}
+
+fn added_to_js(added: crate::teach::Added) -> Result<JsValue, JsError> {
+    let obj = to_js(&added)?;
+    set(&obj, "features", &js_sys::Float32Array::from(added.features.as_slice()).into())?;
+    Ok(obj)
+}
+
 #[wasm_bindgen(js_name = useThreads)]
 pub fn use_threads(threads: JsValue) -> Result<(), JsError> {
     let n = threads.as_f64().filter(|n| n.fract() == 0.0 && *n >= 1.0 && *n <= 256.0).ok_or_else(|| {
@@ -529,6 +719,11 @@ fn gradient_to_js(g: crate::pipeline::Gradient) -> Result<JsValue, JsError> {
 /// misspelt option would pass unnoticed: the whole object is read first and then checked
 /// against the declared fields. `undefined` and `null` mean "not given" at any depth.
 fn options_from_js(options: JsValue) -> Result<Options, JsError> {
+    options_of(options)
+}
+
+/// An options object of type `T` from JS (see `options_from_js`).
+fn options_of<T: serde::de::DeserializeOwned + Default>(options: JsValue) -> Result<T, JsError> {
     fn drop_nulls(v: &mut serde_json::Value) {
         if let serde_json::Value::Object(m) = v {
             m.retain(|_, v| !v.is_null());
@@ -558,7 +753,7 @@ fn options_from_js(options: JsValue) -> Result<Options, JsError> {
         Ok(())
     }
     if options.is_undefined() || options.is_null() {
-        return Ok(Options::default());
+        return Ok(T::default());
     }
     if !options.is_object() || js_sys::Array::is_array(&options) {
         return Err(JsError::new(&format!("invalid options: expected an object, got {}", describe(&options))));

@@ -2,7 +2,7 @@
 //!
 //! Module map: `model` (the only user of tract; `model::graph` reads the ONNX graph),
 //! `preprocess` (pixels to tensor), `predictions` (softmax, top-k), `labels`,
-//! `receptive_field` (geometry of the layer chain), `gradients` (backward pass), `inspect`
+//! `receptive_field` (geometry of the layer chain), `teach` (new classes on a frozen base), `gradients` (backward pass), `inspect`
 //! (the last run: view, activations, fields, gradients), `pipeline` (the whole path in
 //! plain Rust), `bindings` (the JS API), `clock` (timings on wasm and native); with the
 //! `webgpu` feature, `gpu` (the only user of wgpu: kernels and their plan).
@@ -19,6 +19,7 @@ pub mod pipeline;
 pub mod predictions;
 pub mod preprocess;
 pub mod receptive_field;
+pub mod teach;
 
 use wasm_bindgen::prelude::*;
 

@@ -381,7 +381,11 @@ impl Pipeline {
         let Resolved { spec, detected, planned } = resolve_preprocess(spec_opts, &info)?;
         let head = head_of(&model.planned_output_shape()?, &info)?;
         let labels = match &head {
-            Head::Classifier { classes, .. } => Labels::for_classes(*classes, options.labels)?,
+            Head::Classifier { classes, .. } => {
+                // the file's own names (a taught model's) when the options give none
+                let own = info.labels.clone().filter(|l| l.len() == *classes);
+                Labels::for_classes(*classes, options.labels.or(own))?
+            }
             Head::Features => Labels::Numbered,
         };
         Ok(Pipeline {
@@ -550,6 +554,60 @@ impl Pipeline {
         let analysis = analysis.context("the input tensor must have rank 4")?;
         let (shape, data) = self.remember(analysis, None, outputs);
         Ok(Output { shape, data, timings: Timings { preprocess_ms: 0.0, inference_ms, backend: "cpu" } })
+    }
+
+    /// The paper's image descriptor on a convolutional base (Appendix B): the output
+    /// feature maps averaged over space, for `img` resized so that its shorter side is
+    /// `side` and centre-cropped to `side` x `side` (with the model's own normalisation).
+    /// Returns the descriptor (one number per channel) and the maps' [height, width]. The run
+    /// is not kept for inspection. Refused for a model with a classifier head.
+    pub fn pooled_features(&mut self, img: &RgbaImage, side: u32) -> Result<(Vec<f32>, [usize; 2], Timings)> {
+        ensure!(
+            matches!(self.head, Head::Features),
+            "teaching needs a convolutional base (a model whose output is feature maps [1, C, H, W]); \
+             '{}' is a classifier",
+            self.model.info().output_name
+        );
+        let t0 = now_ms();
+        let spec = PreprocessSpec { resize: Some(side), crop: Some([side, side]), pad: 0, ..self.spec.clone() };
+        let prepared = preprocess::prepare(img, &spec)?;
+        let t1 = now_ms();
+        let mut outputs = self.model.run(prepared.tensor, &prepared.shape).with_context(|| format!("at {side}x{side} pixels"))?;
+        let timings = Timings { preprocess_ms: t1 - t0, inference_ms: now_ms() - t1, backend: "cpu" };
+        let (shape, data) = outputs.swap_remove(0);
+        let (c, hw) = match (self.spec.layout, shape.as_slice()) {
+            (Layout::Nchw, [1, c, h, w]) => (*c, [*h, *w]),
+            (Layout::Nhwc, [1, h, w, c]) => (*c, [*h, *w]),
+            (_, other) => bail!("the base's output has shape {other:?}, not one image's feature maps"),
+        };
+        let n = (hw[0] * hw[1]) as f32;
+        let descriptor = match self.spec.layout {
+            Layout::Nchw => data.chunks(hw[0] * hw[1]).map(|m| m.iter().sum::<f32>() / n).collect(),
+            Layout::Nhwc => {
+                let mut d = vec![0f32; c];
+                data.chunks(c).for_each(|px| d.iter_mut().zip(px).for_each(|(a, v)| *a += v));
+                d.into_iter().map(|v| v / n).collect()
+            }
+        };
+        Ok((descriptor, hw, timings))
+    }
+
+    /// The base's input side for teaching: its fixed input size, else the spec's resize,
+    /// else 224 (VGG's training crop).
+    pub fn teaching_side(&self) -> u32 {
+        let s = &self.model.info().input_shape;
+        let fixed = match self.spec.layout {
+            Layout::Nchw => s.get(2).copied().flatten(),
+            Layout::Nhwc => s.get(1).copied().flatten(),
+        };
+        fixed.map(|v| v as u32).or(self.spec.resize).unwrap_or(224)
+    }
+
+    /// ONNX bytes of the base this pipeline was loaded from (`base`, checked against the
+    /// loaded graph) with `head` appended: see [`crate::model::export::with_classifier`].
+    pub fn export_classifier(&self, base: &[u8], head: &crate::model::export::Head) -> Result<Vec<u8>> {
+        ensure!(matches!(self.head, Head::Features), "only a convolutional base can take a new classifier");
+        crate::model::export::with_classifier(base, self.model.info(), self.spec.layout == Layout::Nhwc, head)
     }
 
     /// Runs an already-preprocessed tensor once, timing every operator of the plan (for

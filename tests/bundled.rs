@@ -5,8 +5,7 @@
 
 mod common;
 
-use common::{f32s, rel_max_err, TOLERANCE};
-use std::io::Read;
+use common::{f32s, fashion_test_images, fashion_test_labels, rel_max_err, TOLERANCE};
 use std::path::{Path, PathBuf};
 use vgg_wasm::pipeline::{Options, Pipeline};
 
@@ -35,15 +34,6 @@ fn vgg16_conv_base_gives_the_wheel_models_pool5() {
     assert!(err <= TOLERANCE, "relative error {err}");
 }
 
-/// Fashion-MNIST test images (Debian's dataset-fashion-mnist), uint8 28x28 each.
-fn fashion_test_images(n: usize) -> Vec<Vec<u8>> {
-    let gz = std::fs::File::open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
-        .expect("Fashion-MNIST test images (apt-get install dataset-fashion-mnist)");
-    let mut raw = Vec::new();
-    flate2::read::GzDecoder::new(gz).read_to_end(&mut raw).unwrap();
-    raw[16..].chunks_exact(28 * 28).take(n).map(<[u8]>::to_vec).collect()
-}
-
 /// The training run's record of a bundled model: `training/results/*.json` whose
 /// `exported_as` names it.
 fn training_record(model: &str) -> serde_json::Value {
@@ -61,10 +51,7 @@ fn training_record(model: &str) -> serde_json::Value {
 fn every_trained_model_answers_as_its_training_run_recorded() {
     // Fashion-VGG and the four depth-experiment models, on the first test images the
     // training script scored with PyTorch after export: every prediction must agree
-    let gz = std::fs::File::open("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz").unwrap();
-    let mut labels = Vec::new();
-    flate2::read::GzDecoder::new(gz).read_to_end(&mut labels).unwrap();
-    let labels = &labels[8..];
+    let labels = fashion_test_labels(1000);
     let images = fashion_test_images(1000);
     for model in ["fashion-vgg", "depth-A", "depth-B", "depth-D", "depth-E"] {
         let record = training_record(model);

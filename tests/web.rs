@@ -510,3 +510,104 @@ fn set_preprocess_changes_the_spec_in_place_and_names_what_it_refuses() {
     assert!(msg.contains("invalid options"), "{msg}");
     assert_eq!(tensor_data(&vgg.forward(u8s(&rgba), 300.0, 200.0).unwrap()), got);
 }
+
+/// Two colour classes (reddish and bluish gradients) of `n` images each, 40x30 RGBA.
+fn colour_classes(n: usize) -> Vec<(&'static str, Vec<u8>)> {
+    (0..2 * n)
+        .map(|i| {
+            let (name, tint) = if i % 2 == 0 { ("warm", [200u8, 40, 30]) } else { ("cool", [30u8, 60, 210]) };
+            let mut rgba = gradient_rgba(40, 30);
+            for (j, px) in rgba.chunks_mut(4).enumerate() {
+                for c in 0..3 {
+                    px[c] = ((px[c] as u32 + tint[c] as u32 * 3 + (i * 7 + j) as u32 % 13) / 4) as u8;
+                }
+            }
+            (name, rgba)
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+fn a_teacher_trains_deterministically_and_its_export_loads_back() {
+    let base = fixture("features_vgg16").model;
+    let vgg = Vgg::new(u8s(base), JsValue::UNDEFINED).unwrap();
+    let parse = |s: &str| js_sys::JSON::parse(s).unwrap();
+    let teach = || {
+        let mut t = vgg.teacher(parse(r#"{"side": 64, "flip": true}"#)).unwrap();
+        for (name, rgba) in colour_classes(5) {
+            let added = t.add(name, u8s(&rgba), 40.0, 30.0).unwrap();
+            let features = get(&added, "features").dyn_into::<js_sys::Float32Array>().unwrap();
+            assert_eq!(features.length(), 2 * 32, "the image's descriptor and its mirror's");
+        }
+        let report = t.train(parse(r#"{"seed": 3}"#)).unwrap();
+        (t, report)
+    };
+    let (mut t, report) = teach();
+    assert_eq!(t.counts(), vec![5, 5]);
+    assert_eq!(get(&report, "trainAccuracy").as_f64(), Some(1.0));
+    let held = get(&report, "heldOut");
+    assert_eq!(get(&held, "examples").as_f64(), Some(4.0), "one image (and its mirror) of five per class");
+    let (mut t2, report2) = teach();
+    for key in ["heldOut", "loss", "iterations"] {
+        let text = |r: &JsValue| String::from(js_sys::JSON::stringify(&get(r, key)).unwrap());
+        assert_eq!(text(&report2), text(&report), "{key}");
+    }
+    let onnx = t.export_onnx(u8s(base)).unwrap().to_vec();
+    assert_eq!(onnx, t2.export_onnx(u8s(base)).unwrap().to_vec(), "the same examples export the same bytes");
+
+    // the exported model, loaded with its sidecar, answers as the teacher does
+    let sidecar = t.sidecar().unwrap();
+    let mut back = Vgg::new(u8s(&onnx), sidecar).unwrap();
+
+    for (name, rgba) in colour_classes(5) {
+        let want = t.classify(u8s(&rgba), 40.0, 30.0, Some(1.0)).unwrap();
+        let got = back.classify(u8s(&rgba), 40.0, 30.0, Some(1.0)).unwrap();
+        let (w, g) = (js_sys::Array::from(&want).get(0), js_sys::Array::from(&got).get(0));
+        assert_eq!(get(&g, "label").as_string().as_deref(), Some(name));
+        assert_eq!(get(&w, "label").as_string().as_deref(), Some(name));
+        let (pw, pg) = (get(&w, "probability").as_f64().unwrap(), get(&g, "probability").as_f64().unwrap());
+        assert!((pw - pg).abs() < 1e-4, "teacher {pw} vs exported {pg}");
+    }
+    // the stored descriptors restore a teacher that trains to the same classifier
+    let mut restored = vgg.teacher(parse(r#"{"side": 64, "flip": true}"#)).unwrap();
+    let mut t3 = vgg.teacher(parse(r#"{"side": 64, "flip": true}"#)).unwrap();
+    for (name, rgba) in colour_classes(5) {
+        let added = t3.add(name, u8s(&rgba), 40.0, 30.0).unwrap();
+        restored.add_features(name, get(&added, "features")).unwrap();
+    }
+    restored.train(JsValue::UNDEFINED).unwrap();
+    t3.train(JsValue::UNDEFINED).unwrap();
+    assert_eq!(restored.export_onnx(u8s(base)).unwrap().to_vec(), t3.export_onnx(u8s(base)).unwrap().to_vec());
+}
+
+#[wasm_bindgen_test]
+fn a_teacher_names_bad_input() {
+    let base = fixture("features_vgg16").model;
+    let vgg = Vgg::new(u8s(base), JsValue::UNDEFINED).unwrap();
+    let parse = |s: &str| js_sys::JSON::parse(s).unwrap();
+    let mut t = vgg.teacher(parse(r#"{"side": 32}"#)).unwrap();
+    let train = |t: &mut vgg_wasm::bindings::Teacher| error_message(t.train(JsValue::UNDEFINED).unwrap_err());
+    assert!(train(&mut t).contains("no classes"));
+    let rgba = gradient_rgba(40, 30);
+    t.add("cats", u8s(&rgba), 40.0, 30.0).unwrap();
+    assert!(train(&mut t).contains("only one class (\"cats\")"));
+    t.add_class("dogs").unwrap();
+    assert!(train(&mut t).contains("class \"dogs\" has no examples"));
+    // pixels that do not make the size they claim
+    let msg = error_message(t.add("dogs", u8s(&rgba), 30.0, 30.0).unwrap_err());
+    assert!(msg.contains("3600") && msg.contains("4800"), "{msg}");
+    let msg = error_message(t.add_features("dogs", u8s(&[1, 2])).unwrap_err());
+    assert!(msg.contains("features must be a Float32Array"), "{msg}");
+    let msg = error_message(t.train(parse(r#"{"method": "svm"}"#)).unwrap_err());
+    assert!(msg.contains("svm"), "{msg}");
+    let msg = error_message(vgg.teacher(parse(r#"{"sides": 2}"#)).err().unwrap());
+    assert!(msg.contains("sides"), "{msg}");
+    assert!(error_message(t.export_onnx(u8s(base)).unwrap_err()).contains("nothing trained yet"));
+    // a classifier is not a base
+    let zoo = Vgg::new(u8s(fixture("zoo_vgg16").model), JsValue::UNDEFINED).unwrap();
+    assert!(error_message(zoo.teacher(JsValue::UNDEFINED).err().unwrap()).contains("teaching needs a convolutional base"));
+    // after every refusal the teacher still works
+    t.add("dogs", u8s(&gradient_rgba(30, 40)), 30.0, 40.0).unwrap();
+    t.train(parse(r#"{"holdout": 0}"#)).unwrap();
+    assert_eq!(t.counts(), vec![1, 1]);
+}

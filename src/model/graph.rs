@@ -32,6 +32,9 @@ pub struct GraphInfo {
     /// Keras `Rescaling`, a `Sub`/`Div` by constants), e.g. "Mul by 0.003921569"; `None`
     /// where the graph takes its input as it is.
     pub input_arithmetic: Option<String>,
+    /// Class names from the model's metadata (`labels`: a JSON array of strings, as
+    /// `model::export` writes it); `None` where there is none or it is something else.
+    pub labels: Option<Vec<String>>,
 }
 
 /// Formats a declared shape with `?` for dynamic dims.
@@ -82,6 +85,11 @@ pub(super) fn graph_info(proto: &pb::ModelProto) -> Result<GraphInfo> {
         ends_in_softmax: ends_in_softmax(graph, &output.name),
         op_types: graph.node.iter().map(|n| n.op_type.clone()).collect(),
         layers: layer_chain(graph, &inputs[0].name),
+        labels: proto
+            .metadata_props
+            .iter()
+            .find(|p| p.key == super::export::LABELS_KEY)
+            .and_then(|p| serde_json::from_str(&p.value).ok()),
     })
 }
 

@@ -6,6 +6,7 @@
 //! built for batch 1. A graph with dynamic height and width keeps its un-optimised form and
 //! gets a plan per input size, built on first use and cached for the last size seen.
 
+pub mod export;
 mod graph;
 #[cfg(feature = "webgpu")]
 mod lower;

@@ -161,3 +161,22 @@ pub fn compare_preprocessing(case: &PreprocessCase, got: &[f32]) -> Result<Strin
     }
     Ok(line)
 }
+
+/// Fashion-MNIST test images (Debian's dataset-fashion-mnist), uint8 28x28 each: the first `n`.
+pub fn fashion_test_images(n: usize) -> Vec<Vec<u8>> {
+    fashion_file("t10k-images-idx3-ubyte.gz", 16).chunks_exact(28 * 28).take(n).map(<[u8]>::to_vec).collect()
+}
+
+/// Their classes (0-9, in Fashion-MNIST's order).
+pub fn fashion_test_labels(n: usize) -> Vec<u8> {
+    fashion_file("t10k-labels-idx1-ubyte.gz", 8).into_iter().take(n).collect()
+}
+
+fn fashion_file(name: &str, header: usize) -> Vec<u8> {
+    use std::io::Read;
+    let path = format!("/usr/share/datasets/fashion-mnist/{name}");
+    let gz = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e} (apt-get install dataset-fashion-mnist)"));
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(gz).read_to_end(&mut raw).unwrap();
+    raw.split_off(header)
+}
