@@ -13,6 +13,8 @@ import { showPaperPanel } from "./panels/paper.js";
 import { fillPicker } from "./panels/picker.js";
 import { fieldsToOptions, readForm, showPreprocess, sidecarJson } from "./panels/preprocess.js";
 import { showFeatureMaps, showPredictions } from "./panels/results.js";
+import { reportLine, showClasses, showConfusion } from "./panels/teach.js";
+import { clearTaught, loadTaught, saveTaught } from "./teach-store.js";
 import { drawFieldView } from "./render/field-view.js";
 
 const TOP_K = 5; // predictions shown
@@ -27,6 +29,11 @@ const STRIP_THUMB_PX = 64; // strip thumbnails are max-pooled to at most this ma
 // thread and 2318 MiB on two (1074 and 1470 MiB without), within wasm's 4 GiB.
 const ACTIVATIONS_MAX_BYTES = 640 * 1024 * 1024;
 const PREPROCESS_TYPING_MS = 400; // a preprocessing field is applied this long after the last keystroke
+const TEACH_BASE = "vgg16-conv-base"; // the catalog entry taught on: real ImageNet weights, bundled
+const TEACH_MAX_CLASSES = 20;
+const BURST_FRAMES = 10; // a webcam burst: this many frames…
+const BURST_EVERY_MS = 200; // …this far apart
+const THUMB_PX = 48; // stored thumbnails of taught examples
 
 const $ = (id) => document.getElementById(id);
 
@@ -56,6 +63,10 @@ const state = {
   running: null, // the run in flight, if any: a newer image waits for it, then runs alone
   runAgain: false, // an image or model arrived during that run
   open: null, // {layer, channel} open in the inspector, reopened on the next image
+  // teaching: the base's sha256 once started, the classes with their examples (as saved in
+  // IndexedDB), the last training report, the webcam stream while live, and busy while the
+  // worker teaches
+  teach: { base: null, classes: [], report: null, live: null, busy: false },
   typing: null, // the timer that applies a preprocessing field once the user stops typing
   // Every request that draws takes a ticket; an answer whose ticket is no longer current
   // is dropped. A new run also retires the channel and overlay tickets of the old image.
@@ -306,6 +317,287 @@ function savePreprocess() {
   setText("preprocess-status", `Saved ${a.download}: open it with the .onnx file next time.`);
 }
 
+// --- teaching new classes (section 5) ---
+
+/** Says what teaching is doing; errors in red. */
+const teachStatus = (text, isError = false) => setText("teach-status", text, isError);
+
+/** Draws the classes and enables what can be done now. */
+function showTeach() {
+  const t = state.teach;
+  showClasses($("teach-classes"), t.classes, {
+    busy: t.busy,
+    onShown: (name) => state.image ? teachImages(name, [{ label: state.image.name, image: state.image }])
+      : teachStatus("Choose an image in section 2 first.", true),
+    onFiles: (name, files) => teachFiles(name, files),
+    onBurst: (name) => teachBurst(name),
+    onRemove: (name) => removeTaughtClass(name),
+  });
+  const counts = t.classes.map((c) => c.examples.length);
+  $("teach-train").disabled = t.busy || counts.length < 2 || counts.some((n) => n === 0);
+  $("teach-export").disabled = t.busy || !t.report;
+  $("teach-live").disabled = t.busy || !t.report;
+}
+
+function saveTeach() {
+  const t = state.teach;
+  return saveTaught({ base: t.base, side: t.side, flip: t.flip, classes: t.classes }).catch((e) =>
+    teachStatus(`Taught, but not kept for next time: ${e.message}`, true));
+}
+
+/** Loads the base into the worker and restores what this browser kept. */
+async function startTeaching() {
+  const entry = state.catalog.find((m) => m.id === TEACH_BASE);
+  if (!entry) return teachStatus("The catalog has no VGG16 conv base to teach on.", true);
+  $("teach-start").disabled = true;
+  try {
+    teachStatus(`Fetching ${entry.short ?? entry.name}…`);
+    const got = await fetchEntry(entry);
+    const saved = await loadTaught().catch(() => null);
+    const fits = saved?.base === entry.sha256 ? saved : null;
+    const flip = fits ? fits.flip : $("teach-flip").checked;
+    const items = (fits?.classes ?? []).flatMap((c) => c.examples.length
+      ? c.examples.map((e) => ({ label: c.name, features: e.features })) : [{ label: c.name }]);
+    teachStatus(`Loading ${entry.short ?? entry.name}…`);
+    const st = await state.engine.teachStart(got.bytes, {
+      options: entry.options, teacher: { flip, side: fits?.side }, items, onStatus: (s) => teachStatus(`${s}…`),
+    });
+    Object.assign(state.teach, { base: entry.sha256, side: st.side, flip: st.flip, classes: fits?.classes ?? [], report: null });
+    $("teach-flip").checked = st.flip;
+    $("teach-flip").disabled = true;
+    $("teach-work").hidden = false;
+    $("teach-start").hidden = true;
+    const n = state.teach.classes.reduce((a, c) => a + c.examples.length, 0);
+    teachStatus(fits ? `Restored ${state.teach.classes.length} classes (${n} images) kept in this browser. Train when ready.`
+      : `Ready: the base sees ${st.side}×${st.side} pixels and describes each image with ${st.dim} numbers. Add a class.`);
+    showTeach();
+  } catch (e) {
+    $("teach-start").disabled = false;
+    teachStatus(`Could not start teaching: ${e.message}`, true);
+  }
+}
+
+async function addTaughtClass(name) {
+  const t = state.teach;
+  if (t.classes.length >= TEACH_MAX_CLASSES) return teachStatus(`At most ${TEACH_MAX_CLASSES} classes.`, true);
+  try {
+    const st = await state.engine.teachClass(name);
+    for (const c of st.classes) if (!t.classes.some((k) => k.name === c)) t.classes.push({ name: c, examples: [] });
+    await saveTeach();
+    showTeach();
+  } catch (e) {
+    teachStatus(`Could not add the class: ${e.message}`, true);
+  }
+}
+
+async function removeTaughtClass(name) {
+  try {
+    await state.engine.teachClass(name, { remove: true });
+    state.teach.classes = state.teach.classes.filter((c) => c.name !== name);
+    await saveTeach();
+    teachStatus(`Forgot ${name}. Train again to use the change.`);
+    showTeach();
+  } catch (e) {
+    teachStatus(`Could not remove ${name}: ${e.message}`, true);
+  }
+}
+
+/** A small JPEG of `image` ({width, height, rgba}) for the class row. */
+function thumbnail({ width, height, rgba }) {
+  const src = document.createElement("canvas");
+  src.width = width;
+  src.height = height;
+  src.getContext("2d").putImageData(new ImageData(new Uint8ClampedArray(rgba), width, height), 0, 0);
+  const c = document.createElement("canvas");
+  c.width = c.height = THUMB_PX;
+  const side = Math.min(width, height);
+  c.getContext("2d").drawImage(src, (width - side) / 2, (height - side) / 2, side, side, 0, 0, THUMB_PX, THUMB_PX);
+  return c.toDataURL("image/jpeg", 0.8);
+}
+
+/** Teaches images ({label, image: {width, height, rgba}}, or a promise of them) to class
+ *  `name`, one at a time, with progress. */
+async function teachImages(name, images) {
+  const t = state.teach;
+  if (t.busy) return;
+  t.busy = true;
+  showTeach();
+  const cls = t.classes.find((c) => c.name === name);
+  let done = 0, ms = 0;
+  try {
+    for (const next of images) {
+      const { label, image } = await next;
+      teachStatus(`Adding ${label} to ${name} (${done + 1} of ${images.length})…`);
+      const pixels = { width: image.width, height: image.height, rgba: image.rgba.slice().buffer };
+      const { added } = await state.engine.teachAdd(name, pixels);
+      cls.examples.push({ features: added.features, thumb: thumbnail(image) });
+      ms += added.timings.preprocessMs + added.timings.inferenceMs;
+      done++;
+      showTeach();
+    }
+    teachStatus(`Added ${done} image${done === 1 ? "" : "s"} to ${name} (${cls.examples.length} in all), ` +
+      `${(ms / Math.max(1, done)).toFixed(0)} ms each for the base${t.flip ? " (the image and its mirror)" : ""}.` +
+      (t.report ? " Train again to use them." : ""));
+  } catch (e) {
+    teachStatus(`Stopped after ${done}: ${e.message}`, true);
+  } finally {
+    t.busy = false;
+    await saveTeach();
+    showTeach();
+  }
+}
+
+/** Image files to pixels, one by one (a file that does not decode stops the batch, named). */
+function teachFiles(name, files) {
+  const canvas = document.createElement("canvas");
+  return teachImages(name, files.map((f) => (async () => {
+    const image = await decodeToCanvas(f, canvas, MAX_SIDE_PX).catch(() => {
+      throw new Error(`${f.name} is not an image this browser can decode`);
+    });
+    return { label: f.name, image };
+  })));
+}
+
+/** Opens the webcam; `null` with the reason said where it cannot. */
+async function webcam() {
+  if (!navigator.mediaDevices?.getUserMedia) {
+    teachStatus("This browser offers no camera here (it needs a secure page: https or localhost).", true);
+    return null;
+  }
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+    const video = $("teach-video");
+    video.srcObject = stream;
+    video.hidden = false;
+    await video.play();
+    return stream;
+  } catch (e) {
+    teachStatus(`No webcam: ${e.name === "NotAllowedError" ? "camera access was refused" : e.message}.`, true);
+    return null;
+  }
+}
+
+function closeWebcam(stream) {
+  stream?.getTracks().forEach((t) => t.stop());
+  $("teach-video").hidden = true;
+}
+
+function frame() {
+  const video = $("teach-video");
+  const c = document.createElement("canvas");
+  c.width = video.videoWidth;
+  c.height = video.videoHeight;
+  const ctx = c.getContext("2d", { willReadFrequently: true });
+  ctx.drawImage(video, 0, 0);
+  return { width: c.width, height: c.height, rgba: ctx.getImageData(0, 0, c.width, c.height).data };
+}
+
+/** A burst of webcam frames: grabbed first (two seconds), then taught. */
+async function teachBurst(name) {
+  const stream = await webcam();
+  if (!stream) return;
+  const frames = [];
+  try {
+    for (let i = 0; i < BURST_FRAMES; i++) {
+      teachStatus(`Webcam burst for ${name}: frame ${i + 1} of ${BURST_FRAMES}…`);
+      frames.push({ label: `webcam frame ${i + 1}`, image: frame() });
+      await new Promise((r) => setTimeout(r, BURST_EVERY_MS));
+    }
+  } finally {
+    closeWebcam(stream);
+  }
+  await teachImages(name, frames);
+}
+
+async function trainTaught() {
+  const t = state.teach;
+  t.busy = true;
+  showTeach();
+  try {
+    teachStatus("Training…");
+    t.report = await state.engine.teachTrain({ seed: 0 });
+    setText("teach-report", reportLine(t.report));
+    showConfusion($("teach-confusion"), t.report);
+    teachStatus("Trained: choose any image in section 2, or predict from the webcam.");
+    if (state.image) await predictTaught(state.image);
+  } catch (e) {
+    teachStatus(`Could not train: ${e.message}`, true);
+  } finally {
+    t.busy = false;
+    showTeach();
+  }
+}
+
+/** The taught classes' answer for `image`. */
+async function predictTaught(image) {
+  try {
+    const pixels = { width: image.width, height: image.height, rgba: image.rgba.slice().buffer };
+    const r = await state.engine.teachClassify(pixels, 3);
+    const words = r.predictions.map((p) => `${p.label} ${(100 * p.probability).toFixed(1)}%`).join(" · ");
+    setText("teach-answer", `Your classes, for ${image.name ?? "the webcam"}: ${words} (${(r.timings.preprocessMs + r.timings.inferenceMs).toFixed(0)} ms)`);
+  } catch (e) {
+    setText("teach-answer", `Your classes could not answer: ${e.message}`, true);
+  }
+}
+
+/** Predicts webcam frames one after another until pressed again. */
+async function toggleLive() {
+  const t = state.teach;
+  const button = $("teach-live");
+  if (t.live) {
+    const stream = t.live;
+    t.live = null;
+    closeWebcam(stream);
+    button.setAttribute("aria-pressed", "false");
+    return;
+  }
+  t.live = await webcam();
+  if (!t.live) return;
+  button.setAttribute("aria-pressed", "true");
+  const stream = t.live;
+  while (t.live === stream) {
+    await predictTaught({ name: "the webcam", ...frame() });
+  }
+}
+
+async function exportTaught() {
+  try {
+    teachStatus("Writing the model…");
+    const { onnx, sidecar } = await state.engine.teachExport();
+    const stem = `vgg16-taught-${state.teach.report.classes.length}-classes`;
+    for (const [blob, name] of [
+      [new Blob([onnx], { type: "application/octet-stream" }), `${stem}.onnx`],
+      [new Blob([JSON.stringify(sidecar, null, 1)], { type: "application/json" }), `${stem}.json`],
+    ]) {
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = name;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(a.href), 0);
+    }
+    teachStatus(`Downloaded ${stem}.onnx (${formatBytes(onnx.byteLength)}) and ${stem}.json: open both with ` +
+      "“Open an ONNX file…” in section 1, or in onnxruntime.");
+  } catch (e) {
+    teachStatus(`Could not export: ${e.message}`, true);
+  }
+}
+
+async function clearTeach() {
+  const t = state.teach;
+  try {
+    for (const c of [...t.classes]) await state.engine.teachClass(c.name, { remove: true });
+    await clearTaught();
+    Object.assign(t, { classes: [], report: null });
+    setText("teach-report", "");
+    setText("teach-answer", "");
+    showConfusion($("teach-confusion"), null);
+    teachStatus("Forgot every class, here and in this browser's storage.");
+    showTeach();
+  } catch (e) {
+    teachStatus(`Could not forget the classes: ${e.message}`, true);
+  }
+}
+
 // --- images and runs ---
 
 /** A new image: drawn at once, then run (after the run in flight, if any). Only the latest
@@ -325,7 +617,9 @@ async function setImage(name, blob, domain = null) {
   state.image = { name, domain, ...pixels };
   state.times = {};
   setText("image-caption", `${name} · ${pixels.width}×${pixels.height}`);
+  const taught = state.teach.report && !state.teach.live ? predictTaught(state.image) : null;
   await run();
+  await taught;
 }
 
 /** Runs the current image on the current model. While a run is in flight, a new request
@@ -645,4 +939,15 @@ state.samples = initInputs($, {
   onError: (text) => setText("image-status", text, true),
 });
 initCatalog();
+$("teach-start").addEventListener("click", startTeaching);
+$("teach-new-class").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const name = $("teach-class-name").value.trim();
+  $("teach-class-name").value = "";
+  if (name) addTaughtClass(name);
+});
+$("teach-train").addEventListener("click", trainTaught);
+$("teach-export").addEventListener("click", exportTaught);
+$("teach-live").addEventListener("click", toggleLive);
+$("teach-clear").addEventListener("click", clearTeach);
 showDepthPanel({ panel: $("depth-panel"), intro: $("depth-intro"), table: $("depth-table"), notes: $("depth-notes"), source: $("depth-source") });

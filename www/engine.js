@@ -59,6 +59,24 @@
  * @typedef {{type: "profile", data: ArrayBuffer, shape: number[]}} ProfileRequest
  * @typedef {{node: string, op: string, ms: number}[]} ProfileReply  ms per operator of
  *   tract's plan, in order
+ *
+ * Teaching (a second model in the worker, apart from the one shown: the convolutional base):
+ * @typedef {{type: "teachStart", bytes: ArrayBuffer, options?: object,
+ *   teacher?: import("./pkg/vgg_wasm.js").TeacherOptions,
+ *   items: {label: string, features?: Float32Array}[]}} TeachStartRequest
+ *   loads the base (CPU) and a teacher on it, restoring stored examples (an item without
+ *   features declares an empty class); the base's file is kept for the export
+ * @typedef {{classes: string[], counts: number[], side: number, dim: number, flip: boolean}} TeachState
+ * @typedef {{type: "teachAdd", label: string} & Image} TeachAddRequest
+ * @typedef {{added: import("./pkg/vgg_wasm.js").Added} & TeachState} TeachAddReply
+ * @typedef {{type: "teachClass", label: string, remove?: boolean}} TeachClassRequest  declares
+ *   (or removes, with its examples) a class; replies TeachState
+ * @typedef {{type: "teachTrain", options?: import("./pkg/vgg_wasm.js").TrainOptions}} TeachTrainRequest
+ * @typedef {import("./pkg/vgg_wasm.js").TrainReport} TeachTrainReply
+ * @typedef {{type: "teachClassify", topK: number} & Image} TeachClassifyRequest
+ * @typedef {{predictions: Prediction[], timings: Timings}} TeachClassifyReply
+ * @typedef {{type: "teachExport"}} TeachExportRequest
+ * @typedef {{onnx: Uint8Array, sidecar: import("./pkg/vgg_wasm.js").TaughtSidecar}} TeachExportReply
  * @typedef {{type: "crashForTest"}} CrashForTestRequest  fails as a wasm trap would (tests)
  * @typedef {{type: "start", threads?: number | null, build?: string | null}} StartRequest
  *   sent first by Engine; chooses the build (www/builds.js) and starts its threads
@@ -208,5 +226,36 @@ export class Engine {
   /** @returns {Promise<SaliencyReply>} */
   saliency(classIndex, { onStatus } = {}) {
     return this.call({ type: "saliency", classIndex }, { onStatus });
+  }
+
+  /** Loads the base to teach on (its bytes are transferred) and restores `items`.
+   *  @returns {Promise<TeachState>} */
+  teachStart(bytes, { options, teacher, items = [], onStatus } = {}) {
+    return this.call({ type: "teachStart", bytes, options, teacher, items }, { transfer: [bytes], onStatus });
+  }
+
+  /** @param {Image} image its pixels are transferred  @returns {Promise<TeachAddReply>} */
+  teachAdd(label, image, { onStatus } = {}) {
+    return this.call({ type: "teachAdd", label, ...image }, { transfer: [image.rgba], onStatus });
+  }
+
+  /** @returns {Promise<TeachState>} */
+  teachClass(label, { remove = false } = {}) {
+    return this.call({ type: "teachClass", label, remove });
+  }
+
+  /** @returns {Promise<TeachTrainReply>} */
+  teachTrain(options, { onStatus } = {}) {
+    return this.call({ type: "teachTrain", options }, { onStatus });
+  }
+
+  /** @param {Image} image its pixels are transferred  @returns {Promise<TeachClassifyReply>} */
+  teachClassify(image, topK, { onStatus } = {}) {
+    return this.call({ type: "teachClassify", ...image, topK }, { transfer: [image.rgba], onStatus });
+  }
+
+  /** @returns {Promise<TeachExportReply>} */
+  teachExport() {
+    return this.call({ type: "teachExport" });
   }
 }

@@ -11,7 +11,8 @@ import { chooseBuild, RELAXED_SIMD_PROBE } from "./builds.js";
 // The one piece of state: the module in use and the current model, replaced only by a
 // successful load.
 // cpuBehind: the last run was on WebGPU and the CPU has not computed its activations yet
-const held = { vgg: null, api: null, runtime: null, cpuBehind: false };
+// teach: {base, bytes, teacher} for teaching new classes, apart from the model shown
+const held = { vgg: null, api: null, runtime: null, cpuBehind: false, teach: null };
 let ready = null;
 const POOL_START_S = 20;
 
@@ -192,6 +193,54 @@ const handlers = {
     status("computing the gradient");
     return gradientMap(model().saliency(classIndex));
   },
+  /** @param {import("./engine.js").TeachStartRequest} r */
+  teachStart({ bytes, options, teacher, items }, status) {
+    status("loading the convolutional base");
+    const base = new held.api.Vgg(new Uint8Array(bytes), options);
+    let made;
+    try {
+      made = base.teacher(teacher);
+      status(`restoring ${items.length} examples`);
+      for (const { label, features } of items) {
+        if (features) made.addFeatures(label, features);
+        else made.addClass(label);
+      }
+    } catch (e) {
+      made?.free();
+      base.free();
+      throw e;
+    }
+    if (held.teach) {
+      held.teach.teacher.free();
+      held.teach.base.free();
+    }
+    // the base's file stays: the export appends the classifier to it
+    held.teach = { base, bytes: new Uint8Array(bytes), teacher: made };
+    return teachState();
+  },
+  teachAdd({ label, rgba, width, height }, status) {
+    status("running the base on the example");
+    const added = teacher().add(label, new Uint8Array(rgba), width, height);
+    return { added: { label: added.label, count: added.count, features: added.features, timings: added.timings }, ...teachState() };
+  },
+  teachClass({ label, remove }) {
+    if (remove) teacher().removeClass(label);
+    else teacher().addClass(label);
+    return teachState();
+  },
+  teachTrain({ options }, status) {
+    status("training");
+    return teacher().train(options);
+  },
+  teachClassify({ rgba, width, height, topK }, status) {
+    status("running the base");
+    const p = teacher().classify(new Uint8Array(rgba), width, height, topK);
+    return { predictions: [...p], timings: p.timings };
+  },
+  teachExport() {
+    const onnx = teacher().export(held.teach.bytes);
+    return { onnx, sidecar: teacher().sidecar() };
+  },
   // For tests of recovery: fails as a trap in the wasm would (an engine bug, memory
   // exhausted), after which this worker must be replaced.
   crashForTest() {
@@ -218,6 +267,17 @@ function catchUp(status) {
   model().completeOnCpu();
   held.cpuBehind = false;
   return performance.now() - t0;
+}
+
+function teacher() {
+  if (!held.teach) throw new Error("teaching has not started: load the convolutional base first");
+  return held.teach.teacher;
+}
+
+/** The classes taught so far, with their image counts. */
+function teachState() {
+  const t = teacher();
+  return { classes: t.classes(), counts: [...t.counts()], side: t.side, dim: t.dim, flip: t.flip };
 }
 
 function model() {

@@ -1,0 +1,94 @@
+// Teaching new classes on the bundled VGG16 conv base, as a user does it: two classes from
+// the samples, trained, a held-out image answered, the model downloaded as .onnx + .json and
+// opened again through "Open an ONNX file…", and the classes kept across a reload.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { answerTo, openPage, shot, waitText, pageServerAndBrowser } from "./harness.mjs";
+
+const env = pageServerAndBrowser();
+const sample = (name) => `#samples-fashion .sample[title^="${name}"]`;
+
+/** Shows sample `name` in section 2, then adds it to class `cls`. */
+async function teach(page, name, cls) {
+  await page.click(sample(name));
+  await waitText(page, "#image-caption", new RegExp(`^${name}`));
+  const before = await page.textContent(`#teach-classes li[data-name="${cls}"] .count`);
+  await page.click(`#teach-classes li[data-name="${cls}"] button:has-text("+ image shown")`);
+  await page.waitForFunction(([c, b]) => document.querySelector(`#teach-classes li[data-name="${c}"] .count`)?.textContent !== b, [cls, before], { timeout: 60_000 });
+  await waitText(page, "#teach-status", /^Added 1 image to /);
+}
+
+test("two classes taught from samples answer a held-out image, export as ONNX that loads back, and survive a reload", { timeout: 300_000 }, async (t) => {
+  const page = await openPage(env.browser, env.server.url, { width: 1366, height: 900 });
+  t.after(() => page.close());
+  await waitText(page, "#result-status", /^Top \d+ for /);
+  await page.click("#teach-start");
+  await waitText(page, "#teach-status", /^Ready: the base sees 224×224 pixels and describes each image with 512 numbers/, 120_000);
+  for (const name of ["shoes", "tops"]) {
+    await page.fill("#teach-class-name", name);
+    await page.click("#teach-new-class button[type=submit]");
+    await page.locator(`#teach-classes li[data-name="${name}"]`).waitFor();
+  }
+  assert.equal(await page.isDisabled("#teach-train"), true, "no examples yet: nothing to train");
+  const t0 = Date.now();
+  for (const [name, cls] of [["Sneaker", "shoes"], ["Sandal", "shoes"], ["T-shirt", "tops"], ["Pullover", "tops"], ["Shirt", "tops"]]) {
+    await teach(page, name, cls);
+  }
+  const status = await page.textContent("#teach-status");
+  const ms = Number(status.match(/(\d+) ms each for the base/)[1]);
+  console.log(`five examples taught in ${Date.now() - t0} ms (page); the last: ${ms} ms for the base (the image and its mirror)`);
+  assert.equal(await page.textContent('#teach-classes li[data-name="shoes"] .count'), "2 images");
+  assert.equal(await page.locator('#teach-classes li[data-name="tops"] img').count(), 3, "a thumbnail per example");
+
+  await page.click("#teach-train");
+  await waitText(page, "#teach-report", /^Trained softmax regression on 10 descriptors of 2 classes in \d+ ms, \d+ L-BFGS iterations/);
+  console.log(await page.textContent("#teach-report"));
+  // held out: images no class was taught
+  for (const [name, want] of [["Ankle boot", "shoes"], ["Coat", "tops"]]) {
+    await answerTo(page, sample(name));
+    await waitText(page, "#teach-answer", new RegExp(`^Your classes, for ${name}[^:]*: ${want} \\d`));
+  }
+  await shot(page, "40-teach-trained");
+
+  // the download: an .onnx and its sidecar
+  const downloads = [];
+  page.on("download", (d) => downloads.push(d));
+  await page.click("#teach-export");
+  await waitText(page, "#teach-status", /^Downloaded vgg16-taught-2-classes\.onnx \(.*\) and vgg16-taught-2-classes\.json/);
+  while (downloads.length < 2) await new Promise((r) => setTimeout(r, 100));
+  // saved under their own names (the page's file input reads the sidecar by its name)
+  const dir = mkdtempSync(path.join(tmpdir(), "taught-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const files = await Promise.all(downloads.map(async (d) => {
+    const file = path.join(dir, d.suggestedFilename());
+    await d.saveAs(file);
+    return file;
+  }));
+  assert.deepEqual(files.map((f) => path.basename(f)).sort(), ["vgg16-taught-2-classes.json", "vgg16-taught-2-classes.onnx"]);
+  const sidecar = JSON.parse(readFileSync(files.find((f) => f.endsWith(".json")), "utf8"));
+  assert.deepEqual(sidecar.labels, ["shoes", "tops"]);
+  assert.deepEqual(sidecar.preprocess.crop, [224, 224]);
+
+  // opened again as a model: the current image (the coat) gets the taught answer
+  await page.setInputFiles("#model-file", files);
+  await waitText(page, "#model-status", /^Loaded vgg16-taught-2-classes\.onnx/, 120_000);
+  await waitText(page, "#result-status", /^Top 2 for Coat/, 120_000);
+  assert.equal((await page.textContent("#predictions li .label")).trim(), "tops");
+  await shot(page, "41-teach-exported-model-loaded");
+
+  // a reload keeps the classes (IndexedDB) and trains to the same answer
+  await page.reload();
+  await waitText(page, "#result-status", /^Top \d+ for /);
+  await page.click("#teach-start");
+  await waitText(page, "#teach-status", /^Restored 2 classes \(5 images\) kept in this browser/, 120_000);
+  await page.click("#teach-train");
+  await waitText(page, "#teach-report", /^Trained softmax regression on 10 descriptors/);
+  await answerTo(page, sample("Ankle boot"));
+  await waitText(page, "#teach-answer", /^Your classes, for Ankle boot[^:]*: shoes \d/);
+  await page.click("#teach-clear");
+  await waitText(page, "#teach-status", /^Forgot every class/);
+  assert.equal(await page.locator("#teach-classes li").count(), 0);
+});
