@@ -437,7 +437,7 @@ impl Teacher {
     /// the base's length, as `Added::features` holds them), e.g. restored from storage.
     pub fn add_features(&mut self, label: &str, features: &[f32]) -> Result<usize> {
         ensure!(
-            !features.is_empty() && features.len() % self.dim == 0,
+            !features.is_empty() && features.len().is_multiple_of(self.dim),
             "features has {} numbers: expected a multiple of the base's {} channels",
             features.len(),
             self.dim
@@ -731,7 +731,7 @@ mod tests {
         let (train, test) = ex.split(0.2, 3);
         let groups = |idx: &[usize]| idx.iter().map(|&i| ex.rows[i].group).collect::<std::collections::HashSet<_>>();
         assert!(groups(&train).is_disjoint(&groups(&test)));
-        assert_eq!(test.len(), 2 * 2 * 1, "one image (two descriptors) per class: round(6 x 0.2)");
+        assert_eq!(test.len(), 4, "one image (two descriptors) per class: round(6 x 0.2)");
     }
 
     #[test]
