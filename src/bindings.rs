@@ -106,8 +106,11 @@ export interface ModelInfo {
 }
 /** Options of `vgg.teacher(options)`. `side`: the square input the base sees (shorter
  *  side resized to it, then centre-cropped; default the base's fixed size, else its
- *  preprocessing's resize, else 224). `flip`: also learn from each image's mirror. */
-export interface TeacherOptions { side?: number; flip?: boolean; }
+ *  preprocessing's resize, else 224). `flip`: also learn from each image's mirror.
+ *  `scales`: up to 3 further sides the base also sees that input at (resized bilinearly),
+ *  the descriptors averaged, as the paper pools over scales; the export then holds one base
+ *  per size (sharing its weights) and has no chain of layers to inspect. */
+export interface TeacherOptions { side?: number; flip?: boolean; scales?: number[]; }
 /** An image taught: its class's image count, its descriptor(s) (the base's output averaged
  *  over space, `dim` numbers each; the mirror's follows with `flip`), to store and hand
  *  back to `addFeatures` later, and what the base's run cost. */
@@ -600,6 +603,12 @@ impl Teacher {
     #[wasm_bindgen(getter)]
     pub fn flip(&self) -> bool {
         self.inner.flip()
+    }
+
+    /// The further sides the base sees each image at (empty: `side` only).
+    #[wasm_bindgen(getter)]
+    pub fn scales(&self) -> Vec<u32> {
+        self.inner.scales().to_vec()
     }
 
     /// A descriptor's length: the base's output channels.

@@ -558,10 +558,12 @@ impl Pipeline {
 
     /// The paper's image descriptor on a convolutional base (Appendix B): the output
     /// feature maps averaged over space, for `img` resized so that its shorter side is
-    /// `side` and centre-cropped to `side` x `side` (with the model's own normalisation).
-    /// Returns the descriptor (one number per channel) and the maps' [height, width]. The run
-    /// is not kept for inspection. Refused for a model with a classifier head.
-    pub fn pooled_features(&mut self, img: &RgbaImage, side: u32) -> Result<(Vec<f32>, [usize; 2], Timings)> {
+    /// `side` and centre-cropped to `side` x `side` (with the model's own normalisation);
+    /// with `scales`, also for that input tensor resized to each `s` x `s` (bilinear, as ONNX
+    /// `Resize` does it), and the descriptors averaged: the paper's multi-scale pooling.
+    /// Returns the descriptor (one number per channel) and the maps' [height, width] at each
+    /// size. The runs are not kept for inspection. Refused for a model with a classifier head.
+    pub fn pooled_features(&mut self, img: &RgbaImage, side: u32, scales: &[u32]) -> Result<(Vec<f32>, Vec<[usize; 2]>, Timings)> {
         ensure!(
             matches!(self.head, Head::Features),
             "teaching needs a convolutional base (a model whose output is feature maps [1, C, H, W]); \
@@ -571,25 +573,40 @@ impl Pipeline {
         let t0 = now_ms();
         let spec = PreprocessSpec { resize: Some(side), crop: Some([side, side]), pad: 0, ..self.spec.clone() };
         let prepared = preprocess::prepare(img, &spec)?;
-        let t1 = now_ms();
-        let mut outputs = self.model.run(prepared.tensor, &prepared.shape).with_context(|| format!("at {side}x{side} pixels"))?;
-        let timings = Timings { preprocess_ms: t1 - t0, inference_ms: now_ms() - t1, backend: "cpu" };
-        let (shape, data) = outputs.swap_remove(0);
-        let (c, hw) = match (self.spec.layout, shape.as_slice()) {
-            (Layout::Nchw, [1, c, h, w]) => (*c, [*h, *w]),
-            (Layout::Nhwc, [1, h, w, c]) => (*c, [*h, *w]),
-            (_, other) => bail!("the base's output has shape {other:?}, not one image's feature maps"),
-        };
-        let n = (hw[0] * hw[1]) as f32;
-        let descriptor = match self.spec.layout {
-            Layout::Nchw => data.chunks(hw[0] * hw[1]).map(|m| m.iter().sum::<f32>() / n).collect(),
-            Layout::Nhwc => {
-                let mut d = vec![0f32; c];
-                data.chunks(c).for_each(|px| d.iter_mut().zip(px).for_each(|(a, v)| *a += v));
-                d.into_iter().map(|v| v / n).collect()
+        let mut timings = Timings { preprocess_ms: now_ms() - t0, inference_ms: 0.0, backend: "cpu" };
+        let layout = self.spec.layout;
+        let (mut sum, mut hws) = (Vec::new(), Vec::new());
+        for &s in std::iter::once(&side).chain(scales) {
+            let t1 = now_ms();
+            let (tensor, shape) = if s == side {
+                (prepared.tensor.clone(), prepared.shape.to_vec())
+            } else {
+                preprocess::resize_tensor(&prepared.tensor, &prepared.shape, layout, [s as usize; 2])?
+            };
+            let t2 = now_ms();
+            let mut outputs = self.model.run(tensor, &shape).with_context(|| format!("at {s}x{s} pixels"))?;
+            timings.preprocess_ms += t2 - t1;
+            timings.inference_ms += now_ms() - t2;
+            let (shape, data) = outputs.swap_remove(0);
+            let (c, hw) = match (layout, shape.as_slice()) {
+                (Layout::Nchw, [1, c, h, w]) => (*c, [*h, *w]),
+                (Layout::Nhwc, [1, h, w, c]) => (*c, [*h, *w]),
+                (_, other) => bail!("the base's output has shape {other:?}, not one image's feature maps"),
+            };
+            sum.resize(c, 0f32);
+            let n = (hw[0] * hw[1]) as f32;
+            match layout {
+                Layout::Nchw => sum.iter_mut().zip(data.chunks(hw[0] * hw[1])).for_each(|(a, m)| *a += m.iter().sum::<f32>() / n),
+                Layout::Nhwc => {
+                    let mut d = vec![0f32; c];
+                    data.chunks(c).for_each(|px| d.iter_mut().zip(px).for_each(|(a, v)| *a += v));
+                    sum.iter_mut().zip(d).for_each(|(a, v)| *a += v / n);
+                }
             }
-        };
-        Ok((descriptor, hw, timings))
+            hws.push(hw);
+        }
+        let k = hws.len() as f32;
+        Ok((sum.into_iter().map(|v| v / k).collect(), hws, timings))
     }
 
     /// The base's input side for teaching: its fixed input size, else the spec's resize,

@@ -425,6 +425,57 @@ fn normalise(view: &RgbaImage, spec: &PreprocessSpec) -> Vec<f32> {
     out
 }
 
+/// Resizes an image tensor ([1, C, H, W], or [1, H, W, C] for `Layout::Nhwc`) to `out_hw`
+/// bilinearly, exactly as ONNX `Resize` does with mode "linear", coordinate transformation
+/// "half_pixel" and no antialiasing: source x = (x + 0.5) * in / out - 0.5, its two
+/// neighbours clamped to the edge. The multi-scale descriptors of `teach` are computed this
+/// way so that their exported graph (which resizes with that op) gives the same numbers.
+pub fn resize_tensor(data: &[f32], shape: &[usize], layout: Layout, out_hw: [usize; 2]) -> Result<(Vec<f32>, Vec<usize>)> {
+    let (c, h, w) = match (layout, shape) {
+        (Layout::Nchw, [1, c, h, w]) => (*c, *h, *w),
+        (Layout::Nhwc, [1, h, w, c]) => (*c, *h, *w),
+        _ => bail!("resize_tensor: shape {shape:?} is not one {layout:?} image"),
+    };
+    ensure!(data.len() == c * h * w && out_hw[0] > 0 && out_hw[1] > 0, "resize_tensor: {} values for shape {shape:?}", data.len());
+    // per output index along an axis: the two source indices and the second one's weight
+    let taps = |len_in: usize, len_out: usize| -> Vec<(usize, usize, f32)> {
+        let scale = len_out as f32 / len_in as f32;
+        (0..len_out)
+            .map(|x| {
+                let src = (x as f32 + 0.5) / scale - 0.5;
+                let lo = src.floor();
+                let clamp = |i: f32| (i.max(0.0) as usize).min(len_in - 1);
+                (clamp(lo), clamp(lo + 1.0), src - lo)
+            })
+            .collect()
+    };
+    let (ty, tx) = (taps(h, out_hw[0]), taps(w, out_hw[1]));
+    let at = |ch: usize, y: usize, x: usize| match layout {
+        Layout::Nchw => data[(ch * h + y) * w + x],
+        Layout::Nhwc => data[(y * w + x) * c + ch],
+    };
+    let [oh, ow] = out_hw;
+    let mut out = vec![0f32; c * oh * ow];
+    for ch in 0..c {
+        for (oy, &(y0, y1, fy)) in ty.iter().enumerate() {
+            for (ox, &(x0, x1, fx)) in tx.iter().enumerate() {
+                let top = at(ch, y0, x0) * (1.0 - fx) + at(ch, y0, x1) * fx;
+                let bottom = at(ch, y1, x0) * (1.0 - fx) + at(ch, y1, x1) * fx;
+                let i = match layout {
+                    Layout::Nchw => (ch * oh + oy) * ow + ox,
+                    Layout::Nhwc => (oy * ow + ox) * c + ch,
+                };
+                out[i] = top * (1.0 - fy) + bottom * fy;
+            }
+        }
+    }
+    let shape = match layout {
+        Layout::Nchw => vec![1, c, oh, ow],
+        Layout::Nhwc => vec![1, oh, ow, c],
+    };
+    Ok((out, shape))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -579,5 +630,20 @@ mod tests {
         assert!(e.contains("[224, 224]") && e.contains("100x300"), "{e}");
         assert!(decode_image(b"not an image").is_err());
         assert!(decode_image(&[]).unwrap_err().to_string().contains("empty"));
+    }
+
+    #[test]
+    fn resize_tensor_is_onnx_half_pixel_linear() {
+        // 1x2 -> 1x4 along W: sources -0.25, 0.25, 0.75, 1.25 -> clamped lerps of [0, 8]
+        let (out, shape) = resize_tensor(&[0.0, 8.0], &[1, 1, 1, 2], Layout::Nchw, [1, 4]).unwrap();
+        assert_eq!(shape, vec![1, 1, 1, 4]);
+        assert_eq!(out, vec![0.0, 2.0, 6.0, 8.0]);
+        // channels last: the same numbers per channel
+        let (out, _) = resize_tensor(&[0.0, 1.0, 8.0, 2.0], &[1, 1, 2, 2], Layout::Nhwc, [1, 4]).unwrap();
+        assert_eq!(out, vec![0.0, 1.0, 2.0, 1.25, 6.0, 1.75, 8.0, 2.0]);
+        // downscaling 4 -> 2 reads between pixels 0-1 and 2-3
+        let (out, _) = resize_tensor(&[0.0, 2.0, 4.0, 6.0], &[1, 1, 1, 4], Layout::Nchw, [1, 2]).unwrap();
+        assert_eq!(out, vec![1.0, 5.0]);
+        assert!(resize_tensor(&[0.0; 3], &[1, 1, 1, 2], Layout::Nchw, [1, 4]).is_err());
     }
 }

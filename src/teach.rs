@@ -335,6 +335,11 @@ pub struct TeacherOptions {
     /// Also learn from each image's mirror (horizontal flip), as the paper augments.
     #[serde(default)]
     pub flip: bool,
+    /// Further sides (pixels) the base also sees the image at, its `side` x `side` input
+    /// resized bilinearly; the descriptors of all sizes are averaged, as the paper pools
+    /// over scales (Appendix B). At most 3; the base must take any input size.
+    #[serde(default)]
+    pub scales: Vec<u32>,
 }
 
 /// An image added: its class's image count and what the descriptor cost.
@@ -355,10 +360,12 @@ pub struct Teacher {
     examples: Examples,
     side: u32,
     flip: bool,
+    /// Further sizes the base sees each image at.
+    scales: Vec<u32>,
     /// Channels of the base's output: the descriptor's length.
     dim: usize,
-    /// The base's feature maps' size at `side`, once an image has been through it.
-    pool_hw: Option<[usize; 2]>,
+    /// The base's feature maps' size at `side` and each scale, once an image has been through it.
+    pool_hw: Option<Vec<[usize; 2]>>,
     trained: Option<(Linear, Report)>,
 }
 
@@ -379,7 +386,17 @@ impl Teacher {
         };
         let side = options.side.unwrap_or_else(|| base.teaching_side());
         ensure!((32..=1024).contains(&side), "side must be 32 to 1024 pixels, got {side}");
-        Ok(Teacher { examples: Examples::default(), side, flip: options.flip, dim, pool_hw: None, trained: None })
+        ensure!(options.scales.len() <= 3, "at most 3 scales besides the side, got {}", options.scales.len());
+        for (i, &s) in options.scales.iter().enumerate() {
+            ensure!((32..=1024).contains(&s), "scales[{i}] must be 32 to 1024 pixels, got {s}");
+            ensure!(s != side && !options.scales[..i].contains(&s), "scales[{i}] ({s}) repeats a size already seen");
+        }
+        ensure!(
+            options.scales.is_empty() || info.dynamic_size,
+            "scales need a base that takes any input size; this one's input is fixed at {:?}",
+            info.input_shape
+        );
+        Ok(Teacher { examples: Examples::default(), side, flip: options.flip, scales: options.scales, dim, pool_hw: None, trained: None })
     }
 
     pub fn side(&self) -> u32 {
@@ -388,6 +405,10 @@ impl Teacher {
 
     pub fn flip(&self) -> bool {
         self.flip
+    }
+
+    pub fn scales(&self) -> &[u32] {
+        &self.scales
     }
 
     /// The descriptor's length (the base's output channels).
@@ -409,12 +430,12 @@ impl Teacher {
 
     /// The descriptor of `img` (and of its mirror where flips are on), run through `base`.
     fn describe(&mut self, base: &mut Pipeline, img: &RgbaImage, mirror: bool) -> Result<(Vec<Vec<f32>>, Timings)> {
-        let (d, hw, mut t) = base.pooled_features(img, self.side)?;
+        let (d, hw, mut t) = base.pooled_features(img, self.side, &self.scales)?;
         ensure!(d.len() == self.dim, "the base gave {} numbers, expected {}", d.len(), self.dim);
         self.pool_hw = Some(hw);
         let mut out = vec![d];
         if mirror {
-            let (m, _, tm) = base.pooled_features(&image::imageops::flip_horizontal(img), self.side)?;
+            let (m, _, tm) = base.pooled_features(&image::imageops::flip_horizontal(img), self.side, &self.scales)?;
             t.preprocess_ms += tm.preprocess_ms;
             t.inference_ms += tm.inference_ms;
             out.push(m);
@@ -468,13 +489,13 @@ impl Teacher {
     /// loaded from; the loaded plan keeps no copy of it) with the head appended.
     pub fn export(&mut self, base: &mut Pipeline, base_bytes: &[u8]) -> Result<Vec<u8>> {
         self.trained()?;
-        let pool_hw = match self.pool_hw {
-            Some(hw) => hw,
-            // restored from stored descriptors: the maps' size comes from one blank run
+        let pool_hw = match &self.pool_hw {
+            Some(hw) => hw.clone(),
+            // restored from stored descriptors: the maps' sizes come from one blank run
             None => {
                 let blank = RgbaImage::new(self.side, self.side);
-                let hw = base.pooled_features(&blank, self.side)?.1;
-                self.pool_hw = Some(hw);
+                let hw = base.pooled_features(&blank, self.side, &self.scales)?.1;
+                self.pool_hw = Some(hw.clone());
                 hw
             }
         };
@@ -493,7 +514,7 @@ impl Teacher {
             classes: linear.classes.clone(),
             weights: linear.weights.clone(),
             bias: linear.bias.clone(),
-            side: self.side,
+            sides: std::iter::once(self.side).chain(self.scales.iter().copied()).collect(),
             pool_hw,
             doc,
         };

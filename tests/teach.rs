@@ -90,7 +90,7 @@ fn accuracy(desc: &dyn Fn(usize) -> Vec<f32>, s: &Split, train: &[usize], method
 fn describe_all(p: &mut Pipeline, s: &Split, idx: impl Iterator<Item = usize>, side: u32) -> (std::collections::HashMap<usize, Vec<f32>>, f64) {
     let (mut out, mut ms) = (std::collections::HashMap::new(), 0.0);
     for i in idx {
-        let (d, _, t) = p.pooled_features(&rgba(&s.images[i]), side).unwrap();
+        let (d, _, t) = p.pooled_features(&rgba(&s.images[i]), side, &[]).unwrap();
         ms += t.preprocess_ms + t.inference_ms;
         out.insert(i, d);
     }
@@ -100,6 +100,25 @@ fn describe_all(p: &mut Pipeline, s: &Split, idx: impl Iterator<Item = usize>, s
 
 fn pixels(s: &Split, i: usize) -> Vec<f32> {
     s.images[i].iter().map(|&v| v as f32 / 255.0).collect()
+}
+
+/// The baseline: the nearest class mean on raw pixels (0-1), by Euclidean distance, with no
+/// standardisation (which would blow up the near-constant border pixels).
+fn pixel_nearest_mean(s: &Split, train: &[usize]) -> f32 {
+    let mut means = vec![vec![0f32; 28 * 28]; 10];
+    let mut n = [0f32; 10];
+    for &i in train {
+        let c = s.labels[i] as usize;
+        n[c] += 1.0;
+        means[c].iter_mut().zip(pixels(s, i)).for_each(|(m, v)| *m += v);
+    }
+    means.iter_mut().zip(n).for_each(|(m, n)| m.iter_mut().for_each(|v| *v /= n));
+    let right = s.held.iter().filter(|&&i| {
+        let x = pixels(s, i);
+        let d: Vec<f32> = means.iter().map(|m| m.iter().zip(&x).map(|(a, b)| (a - b) * (a - b)).sum()).collect();
+        (0..10).fold(0, |best, c| if d[c] < d[best] { c } else { best }) == s.labels[i] as usize
+    });
+    right.count() as f32 / s.held.len() as f32
 }
 
 #[test]
@@ -112,11 +131,10 @@ fn vgg16_features_beat_raw_pixels_on_fashion_mnist() {
     let train = draw(&s, 20, 0);
     let (desc, _) = describe_all(&mut p, &s, train.iter().copied().chain(s.held.iter().copied()), 112);
     let vgg = |i: usize| desc[&i].clone();
-    let raw = |i: usize| pixels(&s, i);
     let (a, b, c) = (
         accuracy(&vgg, &s, &train, Method::Softmax),
         accuracy(&vgg, &s, &train, Method::NearestMean),
-        accuracy(&raw, &s, &train, Method::NearestMean),
+        pixel_nearest_mean(&s, &train),
     );
     println!("k=20, 100 held out, 112 px: VGG16 softmax {a:.3}, VGG16 nearest mean {b:.3}, pixels nearest mean {c:.3}");
     assert!(a > c, "VGG16 features + softmax ({a}) must beat nearest mean on raw pixels ({c})");
@@ -132,7 +150,6 @@ fn fashion_mnist_table() {
     let (desc, ms) = describe_all(&mut p, &s, all.into_iter(), side);
     println!("{side} px: {ms:.0} ms per descriptor (native, {} thread(s))", vgg_wasm::model::threads());
     let vgg = |i: usize| desc[&i].clone();
-    let raw = |i: usize| pixels(&s, i);
     println!("| k | seed | VGG16 + softmax | VGG16 + nearest mean | pixels + nearest mean |");
     for k in [5, 10, 20] {
         for seed in [1, 2, 3] {
@@ -140,7 +157,7 @@ fn fashion_mnist_table() {
             let r = [
                 accuracy(&vgg, &s, &train, Method::Softmax),
                 accuracy(&vgg, &s, &train, Method::NearestMean),
-                accuracy(&raw, &s, &train, Method::NearestMean),
+                pixel_nearest_mean(&s, &train),
             ];
             println!("| {k} | {seed} | {:.1}% | {:.1}% | {:.1}% |", r[0] * 100.0, r[1] * 100.0, r[2] * 100.0);
         }
@@ -158,7 +175,7 @@ fn two_classes() -> Vec<(&'static str, image::RgbaImage)> {
 #[test]
 fn the_same_examples_train_the_same_weights_and_export_answers_alike() {
     let mut p = base();
-    let mut t = Teacher::new(&p, TeacherOptions { side: Some(64), flip: true }).unwrap();
+    let mut t = Teacher::new(&p, TeacherOptions { side: Some(64), flip: true, scales: vec![] }).unwrap();
     for (name, img) in two_classes() {
         t.add(&mut p, name, &img).unwrap();
     }
@@ -167,7 +184,7 @@ fn the_same_examples_train_the_same_weights_and_export_answers_alike() {
     assert_eq!(report.examples, 12, "three images and their mirrors per class");
     assert!(report.held_out.is_none(), "fewer than 5 images per class: nothing held out");
     // determinism: a second teacher fed the same images trains to the same bytes
-    let mut t2 = Teacher::new(&p, TeacherOptions { side: Some(64), flip: true }).unwrap();
+    let mut t2 = Teacher::new(&p, TeacherOptions { side: Some(64), flip: true, scales: vec![] }).unwrap();
     for (name, img) in two_classes() {
         t2.add(&mut p, name, &img).unwrap();
     }
@@ -193,13 +210,20 @@ fn the_same_examples_train_the_same_weights_and_export_answers_alike() {
     assert_eq!(bare.classify(two_classes()[0].1.as_raw(), 28, 28, 1).unwrap().predictions[0].label, "Sneaker");
 
     // onnxruntime on the same input tensor agrees within 1e-4
+    agrees_with_onnxruntime(&mut back, &onnx, "taught");
+}
+
+/// Runs `onnx` on the first example's input tensor with onnxruntime (the venv's Python) and
+/// checks its output against the crate's `back` (the same file loaded) within 1e-4.
+fn agrees_with_onnxruntime(back: &mut Pipeline, onnx: &[u8], name: &str) {
     let dir = path("target/teach");
     std::fs::create_dir_all(&dir).unwrap();
     let spec = back.spec().clone();
     let prepared = vgg_wasm::preprocess::prepare(&two_classes()[0].1, &spec).unwrap();
     let ours = back.forward_tensor(&prepared.tensor, &prepared.shape).unwrap();
-    std::fs::write(dir.join("taught.onnx"), &onnx).unwrap();
-    std::fs::write(dir.join("input.bin"), prepared.tensor.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>()).unwrap();
+    let (model, input) = (dir.join(format!("{name}.onnx")), dir.join(format!("{name}.input.bin")));
+    std::fs::write(&model, onnx).unwrap();
+    std::fs::write(&input, prepared.tensor.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>()).unwrap();
     let python = path(".venv/bin/python");
     let script = "import sys, numpy as np, onnxruntime as ort\n\
         s = ort.InferenceSession(sys.argv[1], providers=['CPUExecutionProvider'])\n\
@@ -208,22 +232,64 @@ fn the_same_examples_train_the_same_weights_and_export_answers_alike() {
         sys.stdout.write(' '.join(repr(float(v)) for v in s.run(None, {i.name: x})[0].ravel()))";
     let out = std::process::Command::new(&python)
         .args(["-c", script])
-        .arg(dir.join("taught.onnx"))
-        .arg(dir.join("input.bin"))
+        .arg(&model)
+        .arg(&input)
         .output()
         .unwrap_or_else(|e| panic!("{}: {e} (./build.sh test makes the venv with onnxruntime)", python.display()));
     assert!(out.status.success(), "onnxruntime: {}", String::from_utf8_lossy(&out.stderr));
     let theirs: Vec<f32> = String::from_utf8(out.stdout).unwrap().split(' ').map(|v| v.parse().unwrap()).collect();
-    assert_eq!(theirs.len(), 2);
+    assert_eq!(theirs.len(), ours.data.len());
     for (a, b) in ours.data.iter().zip(&theirs) {
-        assert!((a - b).abs() <= 1e-4, "crate {:?} vs onnxruntime {theirs:?}", ours.data);
+        assert!((a - b).abs() <= 1e-4, "{name}: crate {:?} vs onnxruntime {theirs:?}", ours.data);
     }
+    println!("{name}: crate {:?}, onnxruntime {theirs:?}", ours.data);
+}
+
+#[test]
+fn several_scales_are_averaged_and_exported_with_resize() {
+    let mut p = base();
+    let options = || TeacherOptions { side: Some(64), flip: false, scales: vec![96, 48] };
+    let mut t = Teacher::new(&p, options()).unwrap();
+    for (name, img) in two_classes() {
+        t.add(&mut p, name, &img).unwrap();
+    }
+    // the descriptor is the mean of the three sizes' descriptors
+    let img = &two_classes()[0].1;
+    let (d, hws, _) = p.pooled_features(img, 64, &[96, 48]).unwrap();
+    assert_eq!(hws, vec![[2, 2], [3, 3], [1, 1]]);
+    let mut one = |s: u32| {
+        let spec = vgg_wasm::preprocess::PreprocessSpec { resize: Some(64), crop: Some([64, 64]), pad: 0, ..p.spec().clone() };
+        let x = vgg_wasm::preprocess::prepare(img, &spec).unwrap();
+        let (x, shape) = vgg_wasm::preprocess::resize_tensor(&x.tensor, &x.shape, spec.layout, [s as usize; 2]).unwrap();
+        let out = p.forward_tensor(&x, &shape).unwrap();
+        let n = out.shape[2] * out.shape[3];
+        out.data.chunks(n).map(|m| m.iter().sum::<f32>() / n as f32).collect::<Vec<f32>>()
+    };
+    let (a, b, c) = (one(64), one(96), one(48));
+    for i in 0..d.len() {
+        let want = (a[i] + b[i] + c[i]) / 3.0;
+        assert!((d[i] - want).abs() <= 1e-4 * want.abs().max(1.0), "channel {i}: {} vs {want}", d[i]);
+    }
+    t.train(&TrainOptions::default()).unwrap();
+    let onnx = t.export(&mut p, &read(BASE)).unwrap();
+    let sidecar: Options = serde_json::from_value(t.sidecar(&p).unwrap()).unwrap();
+    // the graph branches (one base per size), so it loads without kept activations
+    let mut back = Pipeline::new(onnx.clone(), sidecar).unwrap();
+    for (name, img) in two_classes() {
+        let want = t.classify(&mut p, &img, 1).unwrap().predictions;
+        let got = back.classify(img.as_raw(), 28, 28, 1).unwrap().predictions;
+        assert_eq!((got[0].label.as_str(), want[0].label.as_str()), (name, name));
+        assert!((got[0].probability - want[0].probability).abs() < 1e-4, "{got:?} vs {want:?}");
+    }
+    agrees_with_onnxruntime(&mut back, &onnx, "taught-3-scales");
+    let e = Teacher::new(&p, TeacherOptions { side: Some(64), flip: false, scales: vec![96, 96] }).unwrap_err();
+    assert!(format!("{e:#}").contains("scales[1] (96) repeats"), "{e:#}");
 }
 
 #[test]
 fn bad_input_is_refused_by_name() {
     let mut p = base();
-    let mut t = Teacher::new(&p, TeacherOptions { side: Some(32), flip: false }).unwrap();
+    let mut t = Teacher::new(&p, TeacherOptions { side: Some(32), flip: false, scales: vec![] }).unwrap();
     let msg = |e: anyhow::Error| format!("{e:#}");
     assert!(msg(t.train(&TrainOptions::default()).unwrap_err()).contains("no classes"));
     let img = &two_classes()[0].1;
@@ -243,5 +309,5 @@ fn bad_input_is_refused_by_name() {
     // a classifier is no base
     let fashion = Pipeline::new(other, serde_json::from_slice(&read("www/models/fashion-vgg.json")).unwrap()).unwrap();
     assert!(msg(Teacher::new(&fashion, TeacherOptions::default()).unwrap_err()).contains("teaching needs a convolutional base"));
-    assert!(msg(Teacher::new(&p, TeacherOptions { side: Some(8), flip: false }).unwrap_err()).contains("side must be 32 to 1024"));
+    assert!(msg(Teacher::new(&p, TeacherOptions { side: Some(8), flip: false, scales: vec![] }).unwrap_err()).contains("side must be 32 to 1024"));
 }

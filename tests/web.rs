@@ -611,3 +611,28 @@ fn a_teacher_names_bad_input() {
     t.train(parse(r#"{"holdout": 0}"#)).unwrap();
     assert_eq!(t.counts(), vec![1, 1]);
 }
+
+#[wasm_bindgen_test]
+fn a_multi_scale_teacher_exports_a_model_that_answers_alike() {
+    let base = fixture("features_vgg16").model;
+    let vgg = Vgg::new(u8s(base), JsValue::UNDEFINED).unwrap();
+    let parse = |s: &str| js_sys::JSON::parse(s).unwrap();
+    let mut t = vgg.teacher(parse(r#"{"side": 64, "scales": [96]}"#)).unwrap();
+    assert_eq!(t.scales(), vec![96]);
+    for (name, rgba) in colour_classes(3) {
+        t.add(name, u8s(&rgba), 40.0, 30.0).unwrap();
+    }
+    t.train(JsValue::UNDEFINED).unwrap();
+    let onnx = t.export_onnx(u8s(base)).unwrap().to_vec();
+    // one base per size: the graph branches, so it loads without kept activations
+    let mut back = Vgg::new(u8s(&onnx), t.sidecar().unwrap()).unwrap();
+    for (name, rgba) in colour_classes(3) {
+        let want = js_sys::Array::from(&t.classify(u8s(&rgba), 40.0, 30.0, Some(1.0)).unwrap()).get(0);
+        let got = js_sys::Array::from(&back.classify(u8s(&rgba), 40.0, 30.0, Some(1.0)).unwrap()).get(0);
+        assert_eq!(get(&got, "label").as_string().as_deref(), Some(name));
+        let (pw, pg) = (get(&want, "probability").as_f64().unwrap(), get(&got, "probability").as_f64().unwrap());
+        assert!((pw - pg).abs() < 1e-4, "teacher {pw} vs exported {pg}");
+    }
+    let msg = error_message(vgg.teacher(parse(r#"{"scales": [8]}"#)).err().unwrap());
+    assert!(msg.contains("scales[0] must be 32 to 1024 pixels, got 8"), "{msg}");
+}

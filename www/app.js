@@ -34,6 +34,7 @@ const TEACH_MAX_CLASSES = 20;
 const BURST_FRAMES = 10; // a webcam burst: this many frames…
 const BURST_EVERY_MS = 200; // …this far apart
 const THUMB_PX = 48; // stored thumbnails of taught examples
+const TEACH_SCALES = [320]; // the further size the "scales" box adds (the base sees 224 px)
 
 const $ = (id) => document.getElementById(id);
 
@@ -341,7 +342,7 @@ function showTeach() {
 
 function saveTeach() {
   const t = state.teach;
-  return saveTaught({ base: t.base, side: t.side, flip: t.flip, classes: t.classes }).catch((e) =>
+  return saveTaught({ base: t.base, side: t.side, flip: t.flip, scales: t.scales, classes: t.classes }).catch((e) =>
     teachStatus(`Taught, but not kept for next time: ${e.message}`, true));
 }
 
@@ -356,20 +357,23 @@ async function startTeaching() {
     const saved = await loadTaught().catch(() => null);
     const fits = saved?.base === entry.sha256 ? saved : null;
     const flip = fits ? fits.flip : $("teach-flip").checked;
+    const scales = fits ? fits.scales ?? [] : $("teach-scales").checked ? TEACH_SCALES : [];
     const items = (fits?.classes ?? []).flatMap((c) => c.examples.length
       ? c.examples.map((e) => ({ label: c.name, features: e.features })) : [{ label: c.name }]);
     teachStatus(`Loading ${entry.short ?? entry.name}…`);
     const st = await state.engine.teachStart(got.bytes, {
-      options: entry.options, teacher: { flip, side: fits?.side }, items, onStatus: (s) => teachStatus(`${s}…`),
+      options: entry.options, teacher: { flip, scales, side: fits?.side }, items, onStatus: (s) => teachStatus(`${s}…`),
     });
-    Object.assign(state.teach, { base: entry.sha256, side: st.side, flip: st.flip, classes: fits?.classes ?? [], report: null });
+    Object.assign(state.teach, { base: entry.sha256, side: st.side, flip: st.flip, scales: st.scales, classes: fits?.classes ?? [], report: null });
     $("teach-flip").checked = st.flip;
-    $("teach-flip").disabled = true;
+    $("teach-scales").checked = st.scales.length > 0;
+    $("teach-flip").disabled = $("teach-scales").disabled = true;
     $("teach-work").hidden = false;
     $("teach-start").hidden = true;
     const n = state.teach.classes.reduce((a, c) => a + c.examples.length, 0);
     teachStatus(fits ? `Restored ${state.teach.classes.length} classes (${n} images) kept in this browser. Train when ready.`
-      : `Ready: the base sees ${st.side}×${st.side} pixels and describes each image with ${st.dim} numbers. Add a class.`);
+      : `Ready: the base sees ${[st.side, ...st.scales].map((s) => `${s}×${s}`).join(" and ")} pixels and describes each ` +
+        `image with ${st.dim} numbers. Add a class.`);
     showTeach();
   } catch (e) {
     $("teach-start").disabled = false;

@@ -26,7 +26,7 @@
  * @typedef {{type: "load", bytes: ArrayBuffer, options?: object, keepActivationsUpTo?: number,
  *   backend?: "auto" | "webgpu" | "cpu"}} LoadRequest
  *   `keepActivationsUpTo`: models up to this many bytes keep their activations (for layers,
- *   channel, unitField, saliency); default 0, none. `backend`: where classify and forward
+ *   channel, unitField, saliency), if their graph is a chain; default 0, none. `backend`: where classify and forward
  *   run (default "auto": WebGPU where the model and the browser allow it)
  * @typedef {{info: ModelInfo, layers: LayerInfo[] | null, layersError: string | null,
  *   convStack: ConvStack | null, activations: boolean, backend: Backend}} LoadReply
@@ -66,7 +66,7 @@
  *   items: {label: string, features?: Float32Array}[]}} TeachStartRequest
  *   loads the base (CPU) and a teacher on it, restoring stored examples (an item without
  *   features declares an empty class); the base's file is kept for the export
- * @typedef {{classes: string[], counts: number[], side: number, dim: number, flip: boolean}} TeachState
+ * @typedef {{classes: string[], counts: number[], side: number, scales: number[], dim: number, flip: boolean}} TeachState
  * @typedef {{type: "teachAdd", label: string} & Image} TeachAddRequest
  * @typedef {{added: import("./pkg/vgg_wasm.js").Added} & TeachState} TeachAddReply
  * @typedef {{type: "teachClass", label: string, remove?: boolean}} TeachClassRequest  declares

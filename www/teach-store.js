@@ -9,8 +9,9 @@ const KEY = "current";
 /**
  * @typedef {{features: Float32Array, thumb: string}} Example  `thumb`: a data: URL
  * @typedef {{name: string, examples: Example[]}} TaughtClass
- * @typedef {{base: string, side: number, flip: boolean, classes: TaughtClass[]}} Taught
- *   `base`: the sha256 of the base the descriptors came from (another base's do not fit)
+ * @typedef {{base: string, side: number, flip: boolean, scales: number[], classes: TaughtClass[]}} Taught
+ *   `base`: the sha256 of the base the descriptors came from (another base's do not fit);
+ *   `side`, `flip`, `scales`: how they were made (a restored teacher makes more the same way)
  */
 
 function openDb() {

@@ -106,9 +106,19 @@ const handlers = {
   /** @param {import("./engine.js").LoadRequest} r */
   async load({ bytes, options, keepActivationsUpTo = 0, backend = "auto" }, status) {
     status(backend === "cpu" ? "optimising the model" : "optimising the model and uploading it to the GPU");
-    const activations = bytes.byteLength <= keepActivationsUpTo;
+    let activations = bytes.byteLength <= keepActivationsUpTo;
     // throws on a bad model; "auto" takes the CPU, with the reason, where WebGPU cannot run it
-    const next = await held.api.Vgg.create(new Uint8Array(bytes), { ...options, activations, backend: options?.backend ?? backend });
+    const create = (keep) => held.api.Vgg.create(new Uint8Array(bytes), { ...options, activations: keep, backend: options?.backend ?? backend });
+    let next;
+    try {
+      next = await create(activations);
+    } catch (e) {
+      // a graph that branches (a multi-scale taught model) has no chain of layers to keep:
+      // it still runs, without layer views (layers() below says why)
+      if (!activations || !/activations need a chain of layers/.test(e.message)) throw e;
+      activations = false;
+      next = await create(false);
+    }
     held.vgg?.free();
     held.vgg = next;
     held.cpuBehind = false;
@@ -277,7 +287,7 @@ function teacher() {
 /** The classes taught so far, with their image counts. */
 function teachState() {
   const t = teacher();
-  return { classes: t.classes(), counts: [...t.counts()], side: t.side, dim: t.dim, flip: t.flip };
+  return { classes: t.classes(), counts: [...t.counts()], side: t.side, scales: [...t.scales], dim: t.dim, flip: t.flip };
 }
 
 function model() {

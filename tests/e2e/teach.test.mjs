@@ -92,3 +92,41 @@ test("two classes taught from samples answer a held-out image, export as ONNX th
   await waitText(page, "#teach-status", /^Forgot every class/);
   assert.equal(await page.locator("#teach-classes li").count(), 0);
 });
+
+test("taught at two sizes, the model downloads as one graph with a base per size, and loads back without layer views", { timeout: 300_000 }, async (t) => {
+  const page = await openPage(env.browser, env.server.url, { width: 1366, height: 900 });
+  t.after(() => page.close());
+  await waitText(page, "#result-status", /^Top \d+ for /);
+  await page.uncheck("#teach-flip");
+  await page.check("#teach-scales");
+  await page.click("#teach-start");
+  await waitText(page, "#teach-status", /^Ready: the base sees 224×224 and 320×320 pixels/, 120_000);
+  for (const name of ["shoes", "tops"]) {
+    await page.fill("#teach-class-name", name);
+    await page.click("#teach-new-class button[type=submit]");
+    await page.locator(`#teach-classes li[data-name="${name}"]`).waitFor();
+  }
+  await teach(page, "Sneaker", "shoes");
+  await teach(page, "T-shirt", "tops");
+  await page.click("#teach-train");
+  await waitText(page, "#teach-report", /^Trained softmax regression on 2 descriptors of 2 classes/);
+  const downloads = [];
+  page.on("download", (d) => downloads.push(d));
+  await page.click("#teach-export");
+  await waitText(page, "#teach-status", /^Downloaded vgg16-taught-2-classes\.onnx/);
+  while (downloads.length < 2) await new Promise((r) => setTimeout(r, 100));
+  const dir = mkdtempSync(path.join(tmpdir(), "taught-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const files = await Promise.all(downloads.map(async (d) => {
+    const file = path.join(dir, d.suggestedFilename());
+    await d.saveAs(file);
+    return file;
+  }));
+  await answerTo(page, sample("Sandal"));
+  await waitText(page, "#teach-answer", /^Your classes, for Sandal[^:]*: shoes \d/);
+  await page.setInputFiles("#model-file", files);
+  await waitText(page, "#model-status", /^Loaded vgg16-taught-2-classes\.onnx/, 120_000);
+  await waitText(page, "#result-status", /^Top 2 for Sandal/, 120_000);
+  assert.equal((await page.textContent("#predictions li .label")).trim(), "shoes");
+  assert.match(await page.textContent("#unit-status"), /^This model's layers cannot be shown: .*branches/);
+});
