@@ -508,7 +508,8 @@ impl Vgg {
 #[wasm_bindgen]
 pub struct Teacher {
     base: Rc<RefCell<Pipeline>>,
-    inner: crate::teach::Teacher,
+    // shared with the asynchronous calls in flight, like `Vgg::inner`
+    inner: Rc<RefCell<crate::teach::Teacher>>,
 }
 
 #[wasm_bindgen]
@@ -521,7 +522,7 @@ impl Vgg {
     ) -> Result<Teacher, JsError> {
         let opts = options_of(options)?;
         let inner = crate::teach::Teacher::new(&self.inner.borrow(), opts).map_err(js_error)?;
-        Ok(Teacher { base: self.inner.clone(), inner })
+        Ok(Teacher { base: self.inner.clone(), inner: Rc::new(RefCell::new(inner)) })
     }
 }
 
@@ -530,13 +531,13 @@ impl Teacher {
     /// Declares a class without examples (`add` declares one too); returns its index.
     #[wasm_bindgen(js_name = addClass)]
     pub fn add_class(&mut self, name: &str) -> Result<usize, JsError> {
-        self.inner.add_class(name).map_err(js_error)
+        self.inner.borrow_mut().add_class(name).map_err(js_error)
     }
 
     /// Removes a class and its examples.
     #[wasm_bindgen(js_name = removeClass)]
     pub fn remove_class(&mut self, name: &str) -> Result<(), JsError> {
-        self.inner.remove_class(name).map_err(js_error)
+        self.inner.borrow_mut().remove_class(name).map_err(js_error)
     }
 
     /// Teaches a straight RGBA image (`width * height * 4` bytes) as an example of class
@@ -552,8 +553,49 @@ impl Teacher {
         let (w, h) = (dim("width", width)?, dim("height", height)?);
         let rgba = rgba_arg(&rgba, w, h)?;
         let img = crate::preprocess::rgba_image(&rgba, w, h).map_err(js_error)?;
-        let added = self.inner.add(&mut self.base.borrow_mut(), label, &img).map_err(js_error)?;
+        let added = self.inner.borrow_mut().add(&mut self.base.borrow_mut(), label, &img).map_err(js_error)?;
         added_to_js(added)
+    }
+
+    /// `add` on the base's backend (`vgg.backend`: WebGPU for a base `Vgg.create` put on a
+    /// GPU, else the CPU): a promise of the same answer, `timings.backend` saying which ran.
+    #[wasm_bindgen(js_name = addAsync, unchecked_return_type = "Promise<Added>")]
+    pub fn add_async(
+        &self,
+        label: String,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | Uint8ClampedArray")] rgba: JsValue,
+        width: f64,
+        height: f64,
+    ) -> js_sys::Promise {
+        promise((|| {
+            let (w, h) = (dim("width", width)?, dim("height", height)?);
+            let img = crate::preprocess::rgba_image(&rgba_arg(&rgba, w, h)?, w, h).map_err(js_error)?;
+            let (teacher, base) = (self.inner.clone(), self.base.clone());
+            Ok(wasm_bindgen_futures::future_to_promise(async move {
+                let added = crate::teach::Teacher::add_on_backend(&teacher, &base, &label, &img).await.map_err(js_error)?;
+                Ok(added_to_js(added)?)
+            }))
+        })())
+    }
+
+    /// `classify` on the base's backend, as `addAsync`.
+    #[wasm_bindgen(js_name = classifyAsync, unchecked_return_type = "Promise<Classification>")]
+    pub fn classify_async(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | Uint8ClampedArray")] rgba: JsValue,
+        width: f64,
+        height: f64,
+        #[wasm_bindgen(js_name = topK)] top_k: Option<f64>,
+    ) -> js_sys::Promise {
+        promise((|| {
+            let (w, h, k) = (dim("width", width)?, dim("height", height)?, top_k_arg(top_k)?);
+            let img = crate::preprocess::rgba_image(&rgba_arg(&rgba, w, h)?, w, h).map_err(js_error)?;
+            let (teacher, base) = (self.inner.clone(), self.base.clone());
+            Ok(wasm_bindgen_futures::future_to_promise(async move {
+                let c = crate::teach::Teacher::classify_on_backend(&teacher, &base, &img, k).await.map_err(js_error)?;
+                Ok(classification_to_js(&c.predictions, &c.timings)?)
+            }))
+        })())
     }
 
     /// Teaches a PNG or JPEG file's bytes; otherwise as `add`.
@@ -565,7 +607,7 @@ impl Teacher {
     ) -> Result<JsValue, JsError> {
         let bytes = bytes_arg("bytes", &bytes, true)?;
         let img = crate::preprocess::decode_image(&bytes).map_err(js_error)?;
-        let added = self.inner.add(&mut self.base.borrow_mut(), label, &img).map_err(js_error)?;
+        let added = self.inner.borrow_mut().add(&mut self.base.borrow_mut(), label, &img).map_err(js_error)?;
         added_to_js(added)
     }
 
@@ -580,41 +622,41 @@ impl Teacher {
         let Some(a) = features.dyn_ref::<js_sys::Float32Array>() else {
             return Err(JsError::new(&format!("features must be a Float32Array, got {}", describe(&features))));
         };
-        self.inner.add_features(label, &a.to_vec()).map_err(js_error)
+        self.inner.borrow_mut().add_features(label, &a.to_vec()).map_err(js_error)
     }
 
     /// Class names, in the order they were declared.
     pub fn classes(&self) -> Vec<String> {
-        self.inner.examples().classes().to_vec()
+        self.inner.borrow().examples().classes().to_vec()
     }
 
     /// Images taught per class, in `classes()` order.
     pub fn counts(&self) -> Vec<u32> {
-        self.inner.examples().counts().into_iter().map(|c| c as u32).collect()
+        self.inner.borrow().examples().counts().into_iter().map(|c| c as u32).collect()
     }
 
     /// The side of the square input the base sees, in pixels.
     #[wasm_bindgen(getter)]
     pub fn side(&self) -> u32 {
-        self.inner.side()
+        self.inner.borrow().side()
     }
 
     /// Whether each image's mirror is taught too.
     #[wasm_bindgen(getter)]
     pub fn flip(&self) -> bool {
-        self.inner.flip()
+        self.inner.borrow().flip()
     }
 
     /// The further sides the base sees each image at (empty: `side` only).
     #[wasm_bindgen(getter)]
     pub fn scales(&self) -> Vec<u32> {
-        self.inner.scales().to_vec()
+        self.inner.borrow().scales().to_vec()
     }
 
     /// A descriptor's length: the base's output channels.
     #[wasm_bindgen(getter)]
     pub fn dim(&self) -> usize {
-        self.inner.dim()
+        self.inner.borrow().dim()
     }
 
     /// Trains a classifier on every example (see `TrainOptions`); it replaces the last.
@@ -625,7 +667,7 @@ impl Teacher {
         #[wasm_bindgen(unchecked_param_type = "TrainOptions | undefined")] options: JsValue,
     ) -> Result<JsValue, JsError> {
         let opts: crate::teach::TrainOptions = options_of(options)?;
-        to_js(&self.inner.train(&opts).map_err(js_error)?)
+        to_js(&self.inner.borrow_mut().train(&opts).map_err(js_error)?)
     }
 
     /// The `topK` (default 5) most probable taught classes of a straight RGBA image.
@@ -640,7 +682,7 @@ impl Teacher {
         let (w, h, k) = (dim("width", width)?, dim("height", height)?, top_k_arg(top_k)?);
         let rgba = rgba_arg(&rgba, w, h)?;
         let img = crate::preprocess::rgba_image(&rgba, w, h).map_err(js_error)?;
-        let c = self.inner.classify(&mut self.base.borrow_mut(), &img, k).map_err(js_error)?;
+        let c = self.inner.borrow_mut().classify(&mut self.base.borrow_mut(), &img, k).map_err(js_error)?;
         classification_to_js(&c.predictions, &c.timings)
     }
 
@@ -655,14 +697,14 @@ impl Teacher {
         #[wasm_bindgen(js_name = baseBytes, unchecked_param_type = "Uint8Array | ArrayBuffer")] base_bytes: JsValue,
     ) -> Result<js_sys::Uint8Array, JsError> {
         let bytes = bytes_arg("baseBytes", &base_bytes, true)?;
-        let out = self.inner.export(&mut self.base.borrow_mut(), &bytes).map_err(js_error)?;
+        let out = self.inner.borrow_mut().export(&mut self.base.borrow_mut(), &bytes).map_err(js_error)?;
         Ok(js_sys::Uint8Array::from(out.as_slice()))
     }
 
     /// The exported model's options: the base's preprocessing at `side` and the labels.
     #[wasm_bindgen(unchecked_return_type = "TaughtSidecar")]
     pub fn sidecar(&self) -> Result<JsValue, JsError> {
-        to_js(&self.inner.sidecar(&self.base.borrow()).map_err(js_error)?)
+        to_js(&self.inner.borrow().sidecar(&self.base.borrow()).map_err(js_error)?)
     }
 }
 

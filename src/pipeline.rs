@@ -556,14 +556,26 @@ impl Pipeline {
         Ok(Output { shape, data, timings: Timings { preprocess_ms: 0.0, inference_ms, backend: "cpu" } })
     }
 
-    /// The paper's image descriptor on a convolutional base (Appendix B): the output
-    /// feature maps averaged over space, for `img` resized so that its shorter side is
-    /// `side` and centre-cropped to `side` x `side` (with the model's own normalisation);
-    /// with `scales`, also for that input tensor resized to each `s` x `s` (bilinear, as ONNX
-    /// `Resize` does it), and the descriptors averaged: the paper's multi-scale pooling.
-    /// Returns the descriptor (one number per channel) and the maps' [height, width] at each
-    /// size. The runs are not kept for inspection. Refused for a model with a classifier head.
+    /// The paper's image descriptor on a convolutional base (Appendix B), on the CPU: the
+    /// output feature maps averaged over space for each of [`Pipeline::teaching_inputs`],
+    /// then over the sizes (the paper's multi-scale pooling). Returns the descriptor (one
+    /// number per channel) and the maps' [height, width] at each size. The runs are not kept
+    /// for inspection.
     pub fn pooled_features(&mut self, img: &RgbaImage, side: u32, scales: &[u32]) -> Result<(Vec<f32>, Vec<[usize; 2]>, Timings)> {
+        let (inputs, preprocess_ms) = self.teaching_inputs(img, side, scales)?;
+        let t0 = now_ms();
+        let outputs = inputs.into_iter().map(|(shape, data)| self.run_unkept(data, &shape)).collect::<Result<Vec<_>>>()?;
+        let timings = Timings { preprocess_ms, inference_ms: now_ms() - t0, backend: "cpu" };
+        let (descriptor, hws) = self.pool_outputs(&outputs)?;
+        Ok((descriptor, hws, timings))
+    }
+
+    /// The base's inputs for one descriptor of `img`: resized so that its shorter side is
+    /// `side` and centre-cropped to `side` x `side` (with the model's own normalisation),
+    /// then that tensor resized to each of `scales` (bilinear, as ONNX `Resize` does it, so
+    /// that an exported multi-scale graph computes the same). Also the milliseconds this took.
+    /// Refused for a model with a classifier head.
+    pub fn teaching_inputs(&self, img: &RgbaImage, side: u32, scales: &[u32]) -> Result<(Vec<Tensor>, f64)> {
         ensure!(
             matches!(self.head, Head::Features),
             "teaching needs a convolutional base (a model whose output is feature maps [1, C, H, W]); \
@@ -573,26 +585,27 @@ impl Pipeline {
         let t0 = now_ms();
         let spec = PreprocessSpec { resize: Some(side), crop: Some([side, side]), pad: 0, ..self.spec.clone() };
         let prepared = preprocess::prepare(img, &spec)?;
-        let mut timings = Timings { preprocess_ms: now_ms() - t0, inference_ms: 0.0, backend: "cpu" };
+        let mut inputs = Vec::with_capacity(1 + scales.len());
+        for &s in scales {
+            let (data, shape) = preprocess::resize_tensor(&prepared.tensor, &prepared.shape, spec.layout, [s as usize; 2])?;
+            inputs.push((shape, data));
+        }
+        inputs.insert(0, (prepared.shape.to_vec(), prepared.tensor));
+        Ok((inputs, now_ms() - t0))
+    }
+
+    /// The base's outputs for [`Pipeline::teaching_inputs`], each averaged over space, then
+    /// averaged together: the descriptor, and each output's [height, width].
+    pub fn pool_outputs(&self, outputs: &[Tensor]) -> Result<(Vec<f32>, Vec<[usize; 2]>)> {
         let layout = self.spec.layout;
         let (mut sum, mut hws) = (Vec::new(), Vec::new());
-        for &s in std::iter::once(&side).chain(scales) {
-            let t1 = now_ms();
-            let (tensor, shape) = if s == side {
-                (prepared.tensor.clone(), prepared.shape.to_vec())
-            } else {
-                preprocess::resize_tensor(&prepared.tensor, &prepared.shape, layout, [s as usize; 2])?
-            };
-            let t2 = now_ms();
-            let mut outputs = self.model.run(tensor, &shape).with_context(|| format!("at {s}x{s} pixels"))?;
-            timings.preprocess_ms += t2 - t1;
-            timings.inference_ms += now_ms() - t2;
-            let (shape, data) = outputs.swap_remove(0);
+        for (shape, data) in outputs {
             let (c, hw) = match (layout, shape.as_slice()) {
                 (Layout::Nchw, [1, c, h, w]) => (*c, [*h, *w]),
                 (Layout::Nhwc, [1, h, w, c]) => (*c, [*h, *w]),
                 (_, other) => bail!("the base's output has shape {other:?}, not one image's feature maps"),
             };
+            ensure!(sum.is_empty() || sum.len() == c, "the base's outputs differ in channels");
             sum.resize(c, 0f32);
             let n = (hw[0] * hw[1]) as f32;
             match layout {
@@ -605,8 +618,45 @@ impl Pipeline {
             }
             hws.push(hw);
         }
+        ensure!(!hws.is_empty(), "no output to pool");
         let k = hws.len() as f32;
-        Ok((sum.into_iter().map(|v| v / k).collect(), hws, timings))
+        Ok((sum.into_iter().map(|v| v / k).collect(), hws))
+    }
+
+    /// Runs an input tensor on the CPU without keeping the run for inspection: the model's
+    /// first output.
+    pub fn run_unkept(&mut self, data: Vec<f32>, shape: &[usize]) -> Result<Tensor> {
+        self.check_tensor(&data, shape)?;
+        let mut outputs = self.model.run(data, shape).with_context(|| format!("input of shape {shape:?}"))?;
+        Ok(outputs.swap_remove(0))
+    }
+
+    /// Runs each of `inputs` on the model's backend (WebGPU where it was loaded onto a GPU,
+    /// else the CPU), holding `base` borrowed only between the GPU's awaits: the outputs and
+    /// the time they took (the backend of the last run; a failed WebGPU run is answered by
+    /// the CPU, as in `classifyAsync`).
+    pub async fn run_on_backend(base: &std::cell::RefCell<Pipeline>, inputs: Vec<Tensor>) -> Result<(Vec<Tensor>, Timings)> {
+        let mut timings = Timings { preprocess_ms: 0.0, inference_ms: 0.0, backend: "cpu" };
+        let mut outputs = Vec::with_capacity(inputs.len());
+        for (shape, data) in inputs {
+            #[cfg(feature = "webgpu")]
+            {
+                let job = base.borrow_mut().gpu_tensor_job(&data, &shape)?;
+                if let Some(job) = job {
+                    let done = job.run().await;
+                    let out = base.borrow_mut().finish_gpu(done)?;
+                    timings.inference_ms += out.timings.inference_ms;
+                    timings.backend = out.timings.backend;
+                    outputs.push((out.shape, out.data));
+                    continue;
+                }
+            }
+            let t0 = now_ms();
+            outputs.push(base.borrow_mut().run_unkept(data, &shape)?);
+            timings.inference_ms += now_ms() - t0;
+            timings.backend = "cpu";
+        }
+        Ok((outputs, timings))
     }
 
     /// The base's input side for teaching: its fixed input size, else the spec's resize,

@@ -14,7 +14,8 @@
 //! image's descriptor and for the exported file; everything else here is plain arithmetic,
 //! tested natively.
 
-use crate::pipeline::{Classification, Pipeline, Timings};
+use crate::pipeline::{Classification, Pipeline, Tensor, Timings};
+use std::cell::RefCell;
 use crate::predictions::{softmax, top_k, Prediction};
 use crate::preprocess::Layout;
 use anyhow::{bail, ensure, Context, Result};
@@ -428,30 +429,74 @@ impl Teacher {
         self.examples.remove_class(name)
     }
 
-    /// The descriptor of `img` (and of its mirror where flips are on), run through `base`.
-    fn describe(&mut self, base: &mut Pipeline, img: &RgbaImage, mirror: bool) -> Result<(Vec<Vec<f32>>, Timings)> {
-        let (d, hw, mut t) = base.pooled_features(img, self.side, &self.scales)?;
-        ensure!(d.len() == self.dim, "the base gave {} numbers, expected {}", d.len(), self.dim);
-        self.pool_hw = Some(hw);
-        let mut out = vec![d];
+    /// The base's inputs for `img`'s descriptor (see `Pipeline::teaching_inputs`), and for
+    /// its mirror's with `mirror`: all of them in one list, `img`'s first; the preparation's ms.
+    fn inputs(&self, base: &Pipeline, img: &RgbaImage, mirror: bool) -> Result<(Vec<Tensor>, f64)> {
+        let (mut inputs, mut ms) = base.teaching_inputs(img, self.side, &self.scales)?;
         if mirror {
-            let (m, _, tm) = base.pooled_features(&image::imageops::flip_horizontal(img), self.side, &self.scales)?;
-            t.preprocess_ms += tm.preprocess_ms;
-            t.inference_ms += tm.inference_ms;
-            out.push(m);
+            let (m, mms) = base.teaching_inputs(&image::imageops::flip_horizontal(img), self.side, &self.scales)?;
+            inputs.extend(m);
+            ms += mms;
         }
-        Ok((out, t))
+        Ok((inputs, ms))
     }
 
-    /// Adds `img` as an example of class `label` (declared if new).
+    /// The descriptors (`img`'s, then its mirror's) from the base's outputs for `inputs`.
+    fn descriptors(&mut self, base: &Pipeline, outputs: &[Tensor]) -> Result<Vec<Vec<f32>>> {
+        let per_image = 1 + self.scales.len();
+        ensure!(!outputs.is_empty() && outputs.len() % per_image == 0, "{} outputs for {per_image} sizes", outputs.len());
+        let mut out = Vec::new();
+        for chunk in outputs.chunks(per_image) {
+            let (d, hw) = base.pool_outputs(chunk)?;
+            ensure!(d.len() == self.dim, "the base gave {} numbers, expected {}", d.len(), self.dim);
+            self.pool_hw = Some(hw);
+            out.push(d);
+        }
+        Ok(out)
+    }
+
+    /// Adds `img` as an example of class `label` (declared if new), on the CPU.
     pub fn add(&mut self, base: &mut Pipeline, label: &str, img: &RgbaImage) -> Result<Added> {
-        let label = label.trim().to_string();
-        // the name is checked before the (long) run
-        ensure!(!label.is_empty(), "a class name must not be empty");
-        let (descriptors, timings) = self.describe(base, img, self.flip)?;
+        let label = checked_label(label)?;
+        let (inputs, preprocess_ms) = self.inputs(base, img, self.flip)?;
+        let t0 = crate::clock::now_ms();
+        let outputs = inputs.into_iter().map(|(shape, data)| base.run_unkept(data, &shape)).collect::<Result<Vec<_>>>()?;
+        let timings = Timings { preprocess_ms, inference_ms: crate::clock::now_ms() - t0, backend: "cpu" };
+        self.add_outputs(base, label, &outputs, timings)
+    }
+
+    fn add_outputs(&mut self, base: &Pipeline, label: String, outputs: &[Tensor], timings: Timings) -> Result<Added> {
+        let descriptors = self.descriptors(base, outputs)?;
         let features = descriptors.concat();
         let count = self.examples.add(&label, descriptors)?;
         Ok(Added { label, count, features, timings })
+    }
+
+    /// [`Teacher::add`] on the base's backend (WebGPU where it was loaded onto a GPU);
+    /// `teacher` and `base` are borrowed only between the GPU's awaits.
+    pub async fn add_on_backend(teacher: &RefCell<Teacher>, base: &RefCell<Pipeline>, label: &str, img: &RgbaImage) -> Result<Added> {
+        let label = checked_label(label)?;
+        let (inputs, preprocess_ms) = {
+            let t = teacher.borrow();
+            t.inputs(&base.borrow(), img, t.flip)?
+        };
+        let (outputs, timings) = Pipeline::run_on_backend(base, inputs).await?;
+        let timings = Timings { preprocess_ms, ..timings };
+        teacher.borrow_mut().add_outputs(&base.borrow(), label, &outputs, timings)
+    }
+
+    /// [`Teacher::classify`] on the base's backend, borrowing as `add_on_backend` does.
+    pub async fn classify_on_backend(teacher: &RefCell<Teacher>, base: &RefCell<Pipeline>, img: &RgbaImage, k: usize) -> Result<Classification> {
+        ensure!(k >= 1, "topK must be at least 1, got {k}");
+        let (inputs, preprocess_ms) = {
+            let t = teacher.borrow();
+            t.trained()?;
+            t.inputs(&base.borrow(), img, false)?
+        };
+        let (outputs, timings) = Pipeline::run_on_backend(base, inputs).await?;
+        let mut t = teacher.borrow_mut();
+        let d = t.descriptors(&base.borrow(), &outputs)?;
+        Ok(Classification { predictions: t.trained()?.predict(&d[0], k), timings: Timings { preprocess_ms, ..timings } })
     }
 
     /// Adds one image's descriptors computed before (`features`: one or more descriptors of
@@ -481,8 +526,9 @@ impl Teacher {
     pub fn classify(&mut self, base: &mut Pipeline, img: &RgbaImage, k: usize) -> Result<Classification> {
         ensure!(k >= 1, "topK must be at least 1, got {k}");
         self.trained()?;
-        let (d, timings) = self.describe(base, img, false)?;
-        Ok(Classification { predictions: self.trained()?.predict(&d[0], k), timings })
+        let (d, _, timings) = base.pooled_features(img, self.side, &self.scales)?;
+        ensure!(d.len() == self.dim, "the base gave {} numbers, expected {}", d.len(), self.dim);
+        Ok(Classification { predictions: self.trained()?.predict(&d, k), timings })
     }
 
     /// The trained classifier as a complete ONNX model: `base_bytes` (the file the base was
@@ -533,6 +579,13 @@ impl Teacher {
         m.insert("pad".into(), 0.into());
         Ok(serde_json::json!({ "preprocess": pre, "labels": linear.classes }))
     }
+}
+
+/// A class name as given, trimmed; checked before the (long) runs of the base.
+fn checked_label(label: &str) -> Result<String> {
+    let label = label.trim();
+    ensure!(!label.is_empty(), "a class name must not be empty");
+    Ok(label.to_string())
 }
 
 /// Per-dimension mean and 1/deviation; a constant dimension gets 1 (its weight then only

@@ -281,3 +281,32 @@ fn activations_after_a_gpu_run_come_from_the_cpu() {
     p.use_backend("webgpu").unwrap();
     assert!(p.gpu_tensor_job(&input, fx.input_shape).unwrap().is_some());
 }
+
+#[test]
+fn taught_descriptors_from_the_gpu_equal_the_cpus() {
+    use std::cell::RefCell;
+    use vgg_wasm::teach::{Teacher, TeacherOptions, TrainOptions};
+    // the bundled VGG16 conv base (real weights), at 64 and 96 px, on the GPU and on the CPU
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/.cache/models/vgg16-conv-base.onnx"))
+        .expect("./build.sh models makes the VGG16 conv base");
+    let options = || TeacherOptions { side: Some(64), flip: true, scales: vec![96] };
+    let gpu_base = RefCell::new(pollster::block_on(Pipeline::create(bytes.clone(), on(BackendChoice::Webgpu))).unwrap());
+    let mut cpu_base = Pipeline::new(bytes, Options::default()).unwrap();
+    let on_gpu = RefCell::new(Teacher::new(&gpu_base.borrow(), options()).unwrap());
+    let mut on_cpu = Teacher::new(&cpu_base, options()).unwrap();
+    for (i, label) in ["warm", "cool", "warm", "cool"].iter().enumerate() {
+        let rgba = gradient_rgba(50 + 10 * i as u32, 40);
+        let img = image::RgbaImage::from_raw(50 + 10 * i as u32, 40, rgba).unwrap();
+        let g = pollster::block_on(Teacher::add_on_backend(&on_gpu, &gpu_base, label, &img)).unwrap();
+        let c = on_cpu.add(&mut cpu_base, label, &img).unwrap();
+        assert_eq!((g.timings.backend, c.timings.backend), ("webgpu", "cpu"));
+        assert_close(&format!("descriptor {i} (and its mirror's)"), &g.features, &c.features);
+    }
+    on_gpu.borrow_mut().train(&TrainOptions::default()).unwrap();
+    on_cpu.train(&TrainOptions::default()).unwrap();
+    let img = image::RgbaImage::from_raw(50, 40, gradient_rgba(50, 40)).unwrap();
+    let g = pollster::block_on(Teacher::classify_on_backend(&on_gpu, &gpu_base, &img, 2)).unwrap();
+    let c = on_cpu.classify(&mut cpu_base, &img, 2).unwrap();
+    assert_eq!(g.predictions[0].label, c.predictions[0].label);
+    assert!((g.predictions[0].probability - c.predictions[0].probability).abs() < 1e-3);
+}

@@ -118,3 +118,28 @@ async fn an_int8_model_falls_back_naming_the_op() {
     let e = create(fixture("zoo_vgg16_int8").model, r#"{"backend": "webgpu"}"#).await.err().unwrap();
     assert!(e.contains("QuantizeLinear"), "{e}");
 }
+
+#[wasm_bindgen_test]
+async fn a_teacher_on_a_webgpu_base_describes_images_as_the_cpu_does() {
+    let base = create(fixture("features_vgg16").model, r#"{"backend": "webgpu"}"#).await.unwrap();
+    let mut teacher = base.teacher(options(r#"{"side": 48, "flip": true, "scales": [64]}"#)).unwrap();
+    let rgba = gradient_rgba(40, 30);
+    let pixels = || -> JsValue { js_sys::Uint8Array::from(rgba.as_slice()).into() };
+    let gpu = JsFuture::from(teacher.add_async("warm".into(), pixels(), 40.0, 30.0)).await.unwrap();
+    assert_eq!(text(&get(&gpu, "timings"), "backend"), "webgpu");
+    // the synchronous `add` runs on the CPU
+    let cpu = teacher.add("cool", pixels(), 40.0, 30.0).unwrap();
+    assert_eq!(text(&get(&cpu, "timings"), "backend"), "cpu");
+    let (g, c) = (
+        get(&gpu, "features").dyn_into::<js_sys::Float32Array>().unwrap().to_vec(),
+        get(&cpu, "features").dyn_into::<js_sys::Float32Array>().unwrap().to_vec(),
+    );
+    let err = rel_max_err(&g, &c);
+    assert!(err <= GPU_TOLERANCE, "descriptor on WebGPU vs CPU: relative error {err}");
+    teacher.train(JsValue::UNDEFINED).unwrap();
+    let answer = JsFuture::from(teacher.classify_async(pixels(), 40.0, 30.0, Some(2.0))).await.unwrap();
+    assert_eq!(text(&get(&answer, "timings"), "backend"), "webgpu");
+    // a bad image is a rejected promise naming it
+    let bad = JsFuture::from(teacher.add_async("warm".into(), pixels(), 30.0, 30.0)).await.unwrap_err();
+    assert!(error_message(bad).contains("4800"));
+}

@@ -362,7 +362,8 @@ async function startTeaching() {
       ? c.examples.map((e) => ({ label: c.name, features: e.features })) : [{ label: c.name }]);
     teachStatus(`Loading ${entry.short ?? entry.name}…`);
     const st = await state.engine.teachStart(got.bytes, {
-      options: entry.options, teacher: { flip, scales, side: fits?.side }, items, onStatus: (s) => teachStatus(`${s}…`),
+      options: entry.options, teacher: { flip, scales, side: fits?.side }, items,
+      backend: state.backend === "cpu" ? "cpu" : "auto", onStatus: (s) => teachStatus(`${s}…`),
     });
     Object.assign(state.teach, { base: entry.sha256, side: st.side, flip: st.flip, scales: st.scales, classes: fits?.classes ?? [], report: null });
     $("teach-flip").checked = st.flip;
@@ -373,7 +374,7 @@ async function startTeaching() {
     const n = state.teach.classes.reduce((a, c) => a + c.examples.length, 0);
     teachStatus(fits ? `Restored ${state.teach.classes.length} classes (${n} images) kept in this browser. Train when ready.`
       : `Ready: the base sees ${[st.side, ...st.scales].map((s) => `${s}×${s}`).join(" and ")} pixels and describes each ` +
-        `image with ${st.dim} numbers. Add a class.`);
+        `image with ${st.dim} numbers, ${st.backend.name === "webgpu" ? `on WebGPU (${st.backend.adapter})` : "on the CPU"}. Add a class.`);
     showTeach();
   } catch (e) {
     $("teach-start").disabled = false;
@@ -855,6 +856,13 @@ state.engine.onRestart = async (reason) => {
   state.model = null;
   resetLayerViews();
   showRuntime();
+  if (state.teach.base) {
+    // the taught classes come back from this browser's storage; the classifier is trained again
+    Object.assign(state.teach, { report: null, busy: false });
+    showConfusion($("teach-confusion"), null);
+    setText("teach-report", "The engine restarted: train again.");
+    startTeaching();
+  }
   if (!last) return setText("model-status", `The engine stopped (${reason}) and was restarted.`, true);
   setText("model-status", `The engine stopped (${reason}); it was restarted and is loading ${last.name} again…`, true);
   await last.reload();

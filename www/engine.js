@@ -62,11 +62,13 @@
  *
  * Teaching (a second model in the worker, apart from the one shown: the convolutional base):
  * @typedef {{type: "teachStart", bytes: ArrayBuffer, options?: object,
- *   teacher?: import("./pkg/vgg_wasm.js").TeacherOptions,
+ *   teacher?: import("./pkg/vgg_wasm.js").TeacherOptions, backend?: "auto" | "webgpu" | "cpu",
  *   items: {label: string, features?: Float32Array}[]}} TeachStartRequest
- *   loads the base (CPU) and a teacher on it, restoring stored examples (an item without
- *   features declares an empty class); the base's file is kept for the export
- * @typedef {{classes: string[], counts: number[], side: number, scales: number[], dim: number, flip: boolean}} TeachState
+ *   loads the base (on `backend`, default "auto": WebGPU where it can) and a teacher on it,
+ *   restoring stored examples (an item without features declares an empty class); the
+ *   base's file is kept for the export
+ * @typedef {{classes: string[], counts: number[], side: number, scales: number[], dim: number, flip: boolean,
+ *   backend: Backend}} TeachState  `backend`: where the base runs, and why not the GPU
  * @typedef {{type: "teachAdd", label: string} & Image} TeachAddRequest
  * @typedef {{added: import("./pkg/vgg_wasm.js").Added} & TeachState} TeachAddReply
  * @typedef {{type: "teachClass", label: string, remove?: boolean}} TeachClassRequest  declares
@@ -230,8 +232,8 @@ export class Engine {
 
   /** Loads the base to teach on (its bytes are transferred) and restores `items`.
    *  @returns {Promise<TeachState>} */
-  teachStart(bytes, { options, teacher, items = [], onStatus } = {}) {
-    return this.call({ type: "teachStart", bytes, options, teacher, items }, { transfer: [bytes], onStatus });
+  teachStart(bytes, { options, teacher, items = [], backend, onStatus } = {}) {
+    return this.call({ type: "teachStart", bytes, options, teacher, items, backend }, { transfer: [bytes], onStatus });
   }
 
   /** @param {Image} image its pixels are transferred  @returns {Promise<TeachAddReply>} */

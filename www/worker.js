@@ -204,9 +204,9 @@ const handlers = {
     return gradientMap(model().saliency(classIndex));
   },
   /** @param {import("./engine.js").TeachStartRequest} r */
-  teachStart({ bytes, options, teacher, items }, status) {
-    status("loading the convolutional base");
-    const base = new held.api.Vgg(new Uint8Array(bytes), options);
+  async teachStart({ bytes, options, teacher, items, backend = "auto" }, status) {
+    status(backend === "cpu" ? "loading the convolutional base" : "loading the convolutional base (onto the GPU where there is one)");
+    const base = await held.api.Vgg.create(new Uint8Array(bytes), { ...options, backend });
     let made;
     try {
       made = base.teacher(teacher);
@@ -228,9 +228,9 @@ const handlers = {
     held.teach = { base, bytes: new Uint8Array(bytes), teacher: made };
     return teachState();
   },
-  teachAdd({ label, rgba, width, height }, status) {
+  async teachAdd({ label, rgba, width, height }, status) {
     status("running the base on the example");
-    const added = teacher().add(label, new Uint8Array(rgba), width, height);
+    const added = await teacher().addAsync(label, new Uint8Array(rgba), width, height);
     return { added: { label: added.label, count: added.count, features: added.features, timings: added.timings }, ...teachState() };
   },
   teachClass({ label, remove }) {
@@ -242,9 +242,9 @@ const handlers = {
     status("training");
     return teacher().train(options);
   },
-  teachClassify({ rgba, width, height, topK }, status) {
+  async teachClassify({ rgba, width, height, topK }, status) {
     status("running the base");
-    const p = teacher().classify(new Uint8Array(rgba), width, height, topK);
+    const p = await teacher().classifyAsync(new Uint8Array(rgba), width, height, topK);
     return { predictions: [...p], timings: p.timings };
   },
   teachExport() {
@@ -287,7 +287,10 @@ function teacher() {
 /** The classes taught so far, with their image counts. */
 function teachState() {
   const t = teacher();
-  return { classes: t.classes(), counts: [...t.counts()], side: t.side, scales: [...t.scales], dim: t.dim, flip: t.flip };
+  return {
+    classes: t.classes(), counts: [...t.counts()], side: t.side, scales: [...t.scales], dim: t.dim, flip: t.flip,
+    backend: held.teach.base.backend,
+  };
 }
 
 function model() {

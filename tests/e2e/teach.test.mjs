@@ -130,3 +130,39 @@ test("taught at two sizes, the model downloads as one graph with a base per size
   assert.equal((await page.textContent("#predictions li .label")).trim(), "shoes");
   assert.match(await page.textContent("#unit-status"), /^This model's layers cannot be shown: .*branches/);
 });
+
+test("when the engine restarts, the taught classes come back from this browser's storage", { timeout: 300_000 }, async (t) => {
+  const context = await env.browser.newContext({ viewport: { width: 1200, height: 1000 } });
+  t.after(() => context.close());
+  // keep every worker the page starts, to send it the test-only request
+  await context.addInitScript(() => {
+    const Original = window.Worker;
+    window.workers = [];
+    window.Worker = class extends Original {
+      constructor(...args) {
+        super(...args);
+        window.workers.push(this);
+      }
+    };
+  });
+  const page = await context.newPage();
+  await page.goto(env.server.url);
+  await waitText(page, "#result-status", /^Top \d+ for /);
+  await page.uncheck("#teach-flip");
+  await page.click("#teach-start");
+  await waitText(page, "#teach-status", /^Ready:/, 120_000);
+  for (const name of ["shoes", "tops"]) {
+    await page.fill("#teach-class-name", name);
+    await page.click("#teach-new-class button[type=submit]");
+    await page.locator(`#teach-classes li[data-name="${name}"]`).waitFor();
+  }
+  await teach(page, "Sneaker", "shoes");
+  await teach(page, "T-shirt", "tops");
+  await page.click("#teach-train");
+  await waitText(page, "#teach-report", /^Trained/);
+  await page.evaluate(() => window.workers.at(-1).postMessage({ id: -1, type: "crashForTest" }));
+  await waitText(page, "#teach-status", /^Restored 2 classes \(2 images\) kept in this browser/, 120_000);
+  assert.equal(await page.textContent("#teach-report"), "The engine restarted: train again.");
+  await page.click("#teach-train");
+  await waitText(page, "#teach-report", /^Trained softmax regression on 2 descriptors/);
+});
