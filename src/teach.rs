@@ -444,7 +444,7 @@ impl Teacher {
     /// The descriptors (`img`'s, then its mirror's) from the base's outputs for `inputs`.
     fn descriptors(&mut self, base: &Pipeline, outputs: &[Tensor]) -> Result<Vec<Vec<f32>>> {
         let per_image = 1 + self.scales.len();
-        ensure!(!outputs.is_empty() && outputs.len() % per_image == 0, "{} outputs for {per_image} sizes", outputs.len());
+        ensure!(!outputs.is_empty() && outputs.len().is_multiple_of(per_image), "{} outputs for {per_image} sizes", outputs.len());
         let mut out = Vec::new();
         for chunk in outputs.chunks(per_image) {
             let (d, hw) = base.pool_outputs(chunk)?;

@@ -66,6 +66,23 @@ export function pageServerAndBrowser() {
   return env;
 }
 
+/** A browser context (1200×1000) whose page keeps every worker it starts in
+ *  `window.workers`, so that a test can send one the test-only `crashForTest` request. */
+export async function contextKeepingWorkers(browser) {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
+  await context.addInitScript(() => {
+    const Original = window.Worker;
+    window.workers = [];
+    window.Worker = class extends Original {
+      constructor(...args) {
+        super(...args);
+        window.workers.push(this);
+      }
+    };
+  });
+  return context;
+}
+
 /** Saves a screenshot under .e2e/screenshots and returns its path. */
 export async function shot(page, name) {
   mkdirSync(SHOTS, { recursive: true });

@@ -2,24 +2,13 @@
 // replaced, given the last model again, and the next request works.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { answerTo, waitText, pageServerAndBrowser } from "./harness.mjs";
+import { answerTo, contextKeepingWorkers, waitText, pageServerAndBrowser } from "./harness.mjs";
 
 const env = pageServerAndBrowser();
 
 test("a worker that traps is restarted with the last model, and the user is told", async (t) => {
-  const context = await env.browser.newContext({ viewport: { width: 1200, height: 1000 } });
+  const context = await contextKeepingWorkers(env.browser);
   t.after(() => context.close());
-  // keep every worker the page starts, to send it the test-only request
-  await context.addInitScript(() => {
-    const Original = window.Worker;
-    window.workers = [];
-    window.Worker = class extends Original {
-      constructor(...args) {
-        super(...args);
-        window.workers.push(this);
-      }
-    };
-  });
   const page = await context.newPage();
   page.on("pageerror", (e) => console.error("page error:", e.message));
   await page.goto(env.server.url);

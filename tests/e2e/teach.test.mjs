@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { answerTo, openPage, shot, waitText, pageServerAndBrowser } from "./harness.mjs";
+import { answerTo, contextKeepingWorkers, openPage, shot, waitText, pageServerAndBrowser } from "./harness.mjs";
 
 const env = pageServerAndBrowser();
 const sample = (name) => `#samples-fashion .sample[title^="${name}"]`;
@@ -19,6 +19,22 @@ async function teach(page, name, cls) {
   await page.click(`#teach-classes li[data-name="${cls}"] button:has-text("+ image shown")`);
   await page.waitForFunction(([c, b]) => document.querySelector(`#teach-classes li[data-name="${c}"] .count`)?.textContent !== b, [cls, before], { timeout: 60_000 });
   await waitText(page, "#teach-status", /^Added 1 image to /);
+}
+
+/** Clicks "Download the model" and saves both downloads under their own names (the page's
+ *  file input reads the sidecar by its name) in a directory removed after the test. */
+async function exportModel(t, page) {
+  const downloads = [];
+  page.on("download", (d) => downloads.push(d));
+  await page.click("#teach-export");
+  while (downloads.length < 2) await new Promise((r) => setTimeout(r, 100));
+  const dir = mkdtempSync(path.join(tmpdir(), "taught-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return Promise.all(downloads.map(async (d) => {
+    const file = path.join(dir, d.suggestedFilename());
+    await d.saveAs(file);
+    return file;
+  }));
 }
 
 test("two classes taught from samples answer a held-out image, export as ONNX that loads back, and survive a reload", { timeout: 300_000 }, async (t) => {
@@ -54,19 +70,8 @@ test("two classes taught from samples answer a held-out image, export as ONNX th
   await shot(page, "40-teach-trained");
 
   // the download: an .onnx and its sidecar
-  const downloads = [];
-  page.on("download", (d) => downloads.push(d));
-  await page.click("#teach-export");
+  const files = await exportModel(t, page);
   await waitText(page, "#teach-status", /^Downloaded vgg16-taught-2-classes\.onnx \(.*\) and vgg16-taught-2-classes\.json/);
-  while (downloads.length < 2) await new Promise((r) => setTimeout(r, 100));
-  // saved under their own names (the page's file input reads the sidecar by its name)
-  const dir = mkdtempSync(path.join(tmpdir(), "taught-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const files = await Promise.all(downloads.map(async (d) => {
-    const file = path.join(dir, d.suggestedFilename());
-    await d.saveAs(file);
-    return file;
-  }));
   assert.deepEqual(files.map((f) => path.basename(f)).sort(), ["vgg16-taught-2-classes.json", "vgg16-taught-2-classes.onnx"]);
   const sidecar = JSON.parse(readFileSync(files.find((f) => f.endsWith(".json")), "utf8"));
   assert.deepEqual(sidecar.labels, ["shoes", "tops"]);
@@ -110,18 +115,7 @@ test("taught at two sizes, the model downloads as one graph with a base per size
   await teach(page, "T-shirt", "tops");
   await page.click("#teach-train");
   await waitText(page, "#teach-report", /^Trained softmax regression on 2 descriptors of 2 classes/);
-  const downloads = [];
-  page.on("download", (d) => downloads.push(d));
-  await page.click("#teach-export");
-  await waitText(page, "#teach-status", /^Downloaded vgg16-taught-2-classes\.onnx/);
-  while (downloads.length < 2) await new Promise((r) => setTimeout(r, 100));
-  const dir = mkdtempSync(path.join(tmpdir(), "taught-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const files = await Promise.all(downloads.map(async (d) => {
-    const file = path.join(dir, d.suggestedFilename());
-    await d.saveAs(file);
-    return file;
-  }));
+  const files = await exportModel(t, page);
   await answerTo(page, sample("Sandal"));
   await waitText(page, "#teach-answer", /^Your classes, for Sandal[^:]*: shoes \d/);
   await page.setInputFiles("#model-file", files);
@@ -132,19 +126,8 @@ test("taught at two sizes, the model downloads as one graph with a base per size
 });
 
 test("when the engine restarts, the taught classes come back from this browser's storage", { timeout: 300_000 }, async (t) => {
-  const context = await env.browser.newContext({ viewport: { width: 1200, height: 1000 } });
+  const context = await contextKeepingWorkers(env.browser);
   t.after(() => context.close());
-  // keep every worker the page starts, to send it the test-only request
-  await context.addInitScript(() => {
-    const Original = window.Worker;
-    window.workers = [];
-    window.Worker = class extends Original {
-      constructor(...args) {
-        super(...args);
-        window.workers.push(this);
-      }
-    };
-  });
   const page = await context.newPage();
   await page.goto(env.server.url);
   await waitText(page, "#result-status", /^Top \d+ for /);
