@@ -21,6 +21,15 @@ async function teach(page, name, cls) {
   await waitText(page, "#teach-status", /^Added 1 image to /);
 }
 
+/** Declares classes by name, as a user types them. */
+async function addClasses(page, names) {
+  for (const name of names) {
+    await page.fill("#teach-class-name", name);
+    await page.click("#teach-new-class button[type=submit]");
+    await page.locator(`#teach-classes li[data-name="${name}"]`).waitFor();
+  }
+}
+
 /** Clicks "Download the model" and saves both downloads under their own names (the page's
  *  file input reads the sidecar by its name) in a directory removed after the test. */
 async function exportModel(t, page) {
@@ -43,11 +52,7 @@ test("two classes taught from samples answer a held-out image, export as ONNX th
   await waitText(page, "#result-status", /^Top \d+ for /);
   await page.click("#teach-start");
   await waitText(page, "#teach-status", /^Ready: the base sees 224×224 pixels and describes each image with 512 numbers/, 120_000);
-  for (const name of ["shoes", "tops"]) {
-    await page.fill("#teach-class-name", name);
-    await page.click("#teach-new-class button[type=submit]");
-    await page.locator(`#teach-classes li[data-name="${name}"]`).waitFor();
-  }
+  await addClasses(page, ["shoes", "tops"]);
   assert.equal(await page.isDisabled("#teach-train"), true, "no examples yet: nothing to train");
   const t0 = Date.now();
   for (const [name, cls] of [["Sneaker", "shoes"], ["Sandal", "shoes"], ["T-shirt", "tops"], ["Pullover", "tops"], ["Shirt", "tops"]]) {
@@ -106,11 +111,7 @@ test("taught at two sizes, the model downloads as one graph with a base per size
   await page.check("#teach-scales");
   await page.click("#teach-start");
   await waitText(page, "#teach-status", /^Ready: the base sees 224×224 and 320×320 pixels/, 120_000);
-  for (const name of ["shoes", "tops"]) {
-    await page.fill("#teach-class-name", name);
-    await page.click("#teach-new-class button[type=submit]");
-    await page.locator(`#teach-classes li[data-name="${name}"]`).waitFor();
-  }
+  await addClasses(page, ["shoes", "tops"]);
   await teach(page, "Sneaker", "shoes");
   await teach(page, "T-shirt", "tops");
   await page.click("#teach-train");
@@ -134,11 +135,7 @@ test("when the engine restarts, the taught classes come back from this browser's
   await page.uncheck("#teach-flip");
   await page.click("#teach-start");
   await waitText(page, "#teach-status", /^Ready:/, 120_000);
-  for (const name of ["shoes", "tops"]) {
-    await page.fill("#teach-class-name", name);
-    await page.click("#teach-new-class button[type=submit]");
-    await page.locator(`#teach-classes li[data-name="${name}"]`).waitFor();
-  }
+  await addClasses(page, ["shoes", "tops"]);
   await teach(page, "Sneaker", "shoes");
   await teach(page, "T-shirt", "tops");
   await page.click("#teach-train");
