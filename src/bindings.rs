@@ -550,9 +550,7 @@ impl Teacher {
         width: f64,
         height: f64,
     ) -> Result<JsValue, JsError> {
-        let (w, h) = (dim("width", width)?, dim("height", height)?);
-        let rgba = rgba_arg(&rgba, w, h)?;
-        let img = crate::preprocess::rgba_image(&rgba, w, h).map_err(js_error)?;
+        let img = image_arg(&rgba, width, height)?;
         let added = self.inner.borrow_mut().add(&mut self.base.borrow_mut(), label, &img).map_err(js_error)?;
         added_to_js(added)
     }
@@ -568,8 +566,7 @@ impl Teacher {
         height: f64,
     ) -> js_sys::Promise {
         promise((|| {
-            let (w, h) = (dim("width", width)?, dim("height", height)?);
-            let img = crate::preprocess::rgba_image(&rgba_arg(&rgba, w, h)?, w, h).map_err(js_error)?;
+            let img = image_arg(&rgba, width, height)?;
             let (teacher, base) = (self.inner.clone(), self.base.clone());
             Ok(wasm_bindgen_futures::future_to_promise(async move {
                 let added = crate::teach::Teacher::add_on_backend(&teacher, &base, &label, &img).await.map_err(js_error)?;
@@ -588,8 +585,7 @@ impl Teacher {
         #[wasm_bindgen(js_name = topK)] top_k: Option<f64>,
     ) -> js_sys::Promise {
         promise((|| {
-            let (w, h, k) = (dim("width", width)?, dim("height", height)?, top_k_arg(top_k)?);
-            let img = crate::preprocess::rgba_image(&rgba_arg(&rgba, w, h)?, w, h).map_err(js_error)?;
+            let (img, k) = (image_arg(&rgba, width, height)?, top_k_arg(top_k)?);
             let (teacher, base) = (self.inner.clone(), self.base.clone());
             Ok(wasm_bindgen_futures::future_to_promise(async move {
                 let c = crate::teach::Teacher::classify_on_backend(&teacher, &base, &img, k).await.map_err(js_error)?;
@@ -679,9 +675,7 @@ impl Teacher {
         height: f64,
         #[wasm_bindgen(js_name = topK)] top_k: Option<f64>,
     ) -> Result<JsValue, JsError> {
-        let (w, h, k) = (dim("width", width)?, dim("height", height)?, top_k_arg(top_k)?);
-        let rgba = rgba_arg(&rgba, w, h)?;
-        let img = crate::preprocess::rgba_image(&rgba, w, h).map_err(js_error)?;
+        let (img, k) = (image_arg(&rgba, width, height)?, top_k_arg(top_k)?);
         let c = self.inner.borrow_mut().classify(&mut self.base.borrow_mut(), &img, k).map_err(js_error)?;
         classification_to_js(&c.predictions, &c.timings)
     }
@@ -868,6 +862,13 @@ fn bytes_arg(name: &str, v: &JsValue, buffer_ok: bool) -> Result<Vec<u8>, JsErro
 fn rgba_arg(v: &JsValue, width: u32, height: u32) -> Result<Vec<u8>, JsError> {
     crate::preprocess::check_size(width, height).map_err(js_error)?;
     bytes_arg("rgba", v, false)
+}
+
+/// A straight RGBA image of `width` x `height` from JS, checked as `rgba_arg` and
+/// `rgba_image` check it.
+fn image_arg(rgba: &JsValue, width: f64, height: f64) -> Result<image::RgbaImage, JsError> {
+    let (w, h) = (dim("width", width)?, dim("height", height)?);
+    crate::preprocess::rgba_image(&rgba_arg(rgba, w, h)?, w, h).map_err(js_error)
 }
 
 fn dim(name: &str, v: f64) -> Result<u32, JsError> {

@@ -563,9 +563,8 @@ impl Pipeline {
     /// for inspection.
     pub fn pooled_features(&mut self, img: &RgbaImage, side: u32, scales: &[u32]) -> Result<(Vec<f32>, Vec<[usize; 2]>, Timings)> {
         let (inputs, preprocess_ms) = self.teaching_inputs(img, side, scales)?;
-        let t0 = now_ms();
-        let outputs = inputs.into_iter().map(|(shape, data)| self.run_unkept(data, &shape)).collect::<Result<Vec<_>>>()?;
-        let timings = Timings { preprocess_ms, inference_ms: now_ms() - t0, backend: "cpu" };
+        let (outputs, timings) = self.run_all_unkept(inputs)?;
+        let timings = Timings { preprocess_ms, ..timings };
         let (descriptor, hws) = self.pool_outputs(&outputs)?;
         Ok((descriptor, hws, timings))
     }
@@ -629,6 +628,13 @@ impl Pipeline {
         self.check_tensor(&data, shape)?;
         let mut outputs = self.model.run(data, shape).with_context(|| format!("input of shape {shape:?}"))?;
         Ok(outputs.swap_remove(0))
+    }
+
+    /// [`Pipeline::run_unkept`] on each of `inputs`: their outputs and the time they took.
+    pub fn run_all_unkept(&mut self, inputs: Vec<Tensor>) -> Result<(Vec<Tensor>, Timings)> {
+        let t0 = now_ms();
+        let outputs = inputs.into_iter().map(|(shape, data)| self.run_unkept(data, &shape)).collect::<Result<Vec<_>>>()?;
+        Ok((outputs, Timings { preprocess_ms: 0.0, inference_ms: now_ms() - t0, backend: "cpu" }))
     }
 
     /// Runs each of `inputs` on the model's backend (WebGPU where it was loaded onto a GPU,

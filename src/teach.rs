@@ -459,10 +459,8 @@ impl Teacher {
     pub fn add(&mut self, base: &mut Pipeline, label: &str, img: &RgbaImage) -> Result<Added> {
         let label = checked_label(label)?;
         let (inputs, preprocess_ms) = self.inputs(base, img, self.flip)?;
-        let t0 = crate::clock::now_ms();
-        let outputs = inputs.into_iter().map(|(shape, data)| base.run_unkept(data, &shape)).collect::<Result<Vec<_>>>()?;
-        let timings = Timings { preprocess_ms, inference_ms: crate::clock::now_ms() - t0, backend: "cpu" };
-        self.add_outputs(base, label, &outputs, timings)
+        let (outputs, timings) = base.run_all_unkept(inputs)?;
+        self.add_outputs(base, label, &outputs, Timings { preprocess_ms, ..timings })
     }
 
     fn add_outputs(&mut self, base: &Pipeline, label: String, outputs: &[Tensor], timings: Timings) -> Result<Added> {
@@ -494,9 +492,13 @@ impl Teacher {
             t.inputs(&base.borrow(), img, false)?
         };
         let (outputs, timings) = Pipeline::run_on_backend(base, inputs).await?;
-        let mut t = teacher.borrow_mut();
-        let d = t.descriptors(&base.borrow(), &outputs)?;
-        Ok(Classification { predictions: t.trained()?.predict(&d[0], k), timings: Timings { preprocess_ms, ..timings } })
+        teacher.borrow_mut().answer(&base.borrow(), &outputs, k, Timings { preprocess_ms, ..timings })
+    }
+
+    /// The top `k` taught classes from the base's outputs for one image's inputs.
+    fn answer(&mut self, base: &Pipeline, outputs: &[Tensor], k: usize, timings: Timings) -> Result<Classification> {
+        let d = self.descriptors(base, outputs)?;
+        Ok(Classification { predictions: self.trained()?.predict(&d[0], k), timings })
     }
 
     /// Adds one image's descriptors computed before (`features`: one or more descriptors of
@@ -526,9 +528,9 @@ impl Teacher {
     pub fn classify(&mut self, base: &mut Pipeline, img: &RgbaImage, k: usize) -> Result<Classification> {
         ensure!(k >= 1, "topK must be at least 1, got {k}");
         self.trained()?;
-        let (d, _, timings) = base.pooled_features(img, self.side, &self.scales)?;
-        ensure!(d.len() == self.dim, "the base gave {} numbers, expected {}", d.len(), self.dim);
-        Ok(Classification { predictions: self.trained()?.predict(&d, k), timings })
+        let (inputs, preprocess_ms) = self.inputs(base, img, false)?;
+        let (outputs, timings) = base.run_all_unkept(inputs)?;
+        self.answer(base, &outputs, k, Timings { preprocess_ms, ..timings })
     }
 
     /// The trained classifier as a complete ONNX model: `base_bytes` (the file the base was
