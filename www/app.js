@@ -533,19 +533,22 @@ async function trainTaught() {
   }
 }
 
-/** The taught classes' answer for `image`. */
+/** The taught classes' answer for `image`; false where they could not answer (said). */
 async function predictTaught(image) {
   try {
     const pixels = { width: image.width, height: image.height, rgba: image.rgba.slice().buffer };
     const r = await state.engine.teachClassify(pixels, 3);
     const words = r.predictions.map((p) => `${p.label} ${(100 * p.probability).toFixed(1)}%`).join(" · ");
     setText("teach-answer", `Your classes, for ${image.name ?? "the webcam"}: ${words} (${(r.timings.preprocessMs + r.timings.inferenceMs).toFixed(0)} ms)`);
+    return true;
   } catch (e) {
     setText("teach-answer", `Your classes could not answer: ${e.message}`, true);
+    return false;
   }
 }
 
-/** Predicts webcam frames one after another until pressed again. */
+/** Predicts webcam frames one after another until pressed again, or until one fails (an
+ *  error would otherwise repeat as fast as the worker answers). */
 async function toggleLive() {
   const t = state.teach;
   const button = $("teach-live");
@@ -561,7 +564,7 @@ async function toggleLive() {
   button.setAttribute("aria-pressed", "true");
   const stream = t.live;
   while (t.live === stream) {
-    await predictTaught({ name: "the webcam", ...frame() });
+    if (!(await predictTaught({ name: "the webcam", ...frame() })) && t.live === stream) await toggleLive();
   }
 }
 

@@ -145,4 +145,16 @@ test("when the engine restarts, the taught classes come back from this browser's
   assert.equal(await page.textContent("#teach-report"), "The engine restarted: train again.");
   await page.click("#teach-train");
   await waitText(page, "#teach-report", /^Trained softmax regression on 2 descriptors/);
+  // Chromium's fake camera: a burst of frames as a class, then live answers until stopped
+  await addClasses(page, ["camera"]);
+  await page.click('#teach-classes li[data-name="camera"] button:has-text("+ webcam burst")');
+  await waitText(page, "#teach-status", /^Added 10 images to camera \(10 in all\)/, 120_000);
+  await page.click("#teach-train");
+  await waitText(page, "#teach-report", /^Trained softmax regression on 12 descriptors of 3 classes/);
+  await page.click("#teach-live");
+  await waitText(page, "#teach-answer", /^Your classes, for the webcam: camera \d/, 60_000);
+  assert.equal(await page.getAttribute("#teach-live", "aria-pressed"), "true");
+  await page.click("#teach-live");
+  assert.equal(await page.getAttribute("#teach-live", "aria-pressed"), "false");
+  assert.equal(await page.isHidden("#teach-video"), true, "the camera is closed");
 });
