@@ -14,7 +14,24 @@ fn every_fixture_matches_onnxruntime() {
         assert_eq!(out.shape, fx.output_shape, "{}", fx.name);
         let err = rel_max_err(&out.data, &f32s(fx.output));
         println!("{:24} relative max error {err:.2e}", fx.name);
-        assert!(err <= TOLERANCE, "{}: relative error {err} > {TOLERANCE}", fx.name);
+        assert!(err <= fx.tolerance, "{}: relative error {err} > {}", fx.name, fx.tolerance);
+    }
+}
+
+#[test]
+fn int8_models_keep_their_layers_and_answer_alike() {
+    // the int8 rewrite fuses away float tensors a kept layer may name; they are
+    // dequantised from the int8 tensor that replaced them
+    // (the dynamic and contrib-operator fixtures branch: no chain to keep)
+    for fx in FIXTURES.iter().filter(|f| f.name.contains("_int8") && !f.name.contains("dynamic") && !f.name.contains("_ops")) {
+        let options = Options { activations: true, ..Options::default() };
+        let mut p = Pipeline::new(fx.model, options).unwrap_or_else(|e| panic!("{}: {e:#}", fx.name));
+        let out = p.forward_tensor(&f32s(fx.input), fx.input_shape).unwrap_or_else(|e| panic!("{}: {e:#}", fx.name));
+        let err = rel_max_err(&out.data, &f32s(fx.output));
+        assert!(err <= fx.tolerance, "{}: relative error {err} with layers kept", fx.name);
+        let kept = p.kept_layers();
+        assert!(kept.len() >= 10, "{}: {kept:?}", fx.name);
+        println!("{:32} {} layers kept, relative error {err:.2e}", fx.name, kept.len());
     }
 }
 
@@ -230,13 +247,20 @@ fn preprocessing_matches_torchvision_on_pil() {
 fn layer_analysis_is_read_from_every_graph() {
     for fx in FIXTURES {
         let p = Pipeline::new(fx.model, Options::default()).unwrap();
+        if fx.name.contains("dynamic") || fx.name.starts_with("vgg16_int8_ops") {
+            // dynamic quantisation scales each layer by a product computed at run time, a
+            // second branch into it; the contrib-operator fixture branches into a Concat
+            let e = format!("{:#}", p.layers().unwrap_err());
+            assert!(e.contains("branch"), "{}: {e}", fx.name);
+            continue;
+        }
         let layers = p.layers().unwrap_or_else(|e| panic!("{}: {e:#}", fx.name));
         let pool5 = layers.iter().find(|l| l.label == "pool5").unwrap_or_else(|| panic!("{}: no pool5", fx.name));
         let expected = if fx.name.contains("vgg19") { (268, 118) } else { (212, 90) };
         assert_eq!((pool5.rf[0], pool5.stride[0], pool5.padding[0]), (expected.0, 32, expected.1), "{}", fx.name);
         let last = layers.last().unwrap();
         let total: u64 = layers.iter().map(|l| l.params).sum();
-        if let Some(twin) = fx.name.strip_suffix("_int8") {
+        if let Some((twin, _)) = fx.name.split_once("_int8") {
             // int8 weights are not float initializers: the fp32 twin counts them
             assert_eq!(total, fixture(twin).params, "{}: parameters of its fp32 twin", fx.name);
             let dense: Vec<&str> = layers.iter().filter(|l| l.kind == LayerKind::Fc).map(|l| l.label.as_str()).collect();

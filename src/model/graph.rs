@@ -177,7 +177,13 @@ pub(super) fn attr_pair(node: &pb::NodeProto, name: &str, default: usize) -> [us
 /// Follows the graph from `input` to its end, one consumer at a time, reading each node's
 /// geometry. VGG exports are chains; a graph that branches is reported, not guessed at.
 fn layer_chain(graph: &pb::GraphProto, input: &str) -> std::result::Result<Vec<Layer>, String> {
-    let dims: HashMap<&str, &[i64]> = graph.initializer.iter().map(|t| (t.name.as_str(), t.dims.as_slice())).collect();
+    let mut dims: HashMap<&str, &[i64]> = graph.initializer.iter().map(|t| (t.name.as_str(), t.dims.as_slice())).collect();
+    // a QDQ model's weights: int8 constants, dequantised
+    for n in graph.node.iter().filter(|n| n.op_type == "DequantizeLinear") {
+        if let (Some(d), Some(out)) = (n.input.first().and_then(|i| dims.get(i.as_str()).copied()), n.output.first()) {
+            dims.insert(out.as_str(), d);
+        }
+    }
     let is_const = |name: &str| dims.contains_key(name) || name.is_empty();
     let mut layers = Vec::new();
     let mut current = input.to_string();
@@ -199,28 +205,40 @@ fn layer_chain(graph: &pb::GraphProto, input: &str) -> std::result::Result<Vec<L
         let weight_dims = |idx: usize| node.input.get(idx).and_then(|w| dims.get(w.as_str()).copied());
         let has_input = |idx: usize| node.input.get(idx).is_some_and(|n| !n.is_empty());
         let op = match node.op_type.as_str() {
-            "Conv" | "QLinearConv" => {
-                let (w, b) = if node.op_type == "Conv" { (1, 2) } else { (3, 8) };
+            "Conv" | "QLinearConv" | "ConvInteger" => {
+                let (w, b) = match node.op_type.as_str() {
+                    "QLinearConv" => (3, 8),
+                    // no bias input: dynamic quantisation adds it after rescaling
+                    "ConvInteger" => (1, usize::MAX),
+                    _ => (1, 2),
+                };
                 let wd = weight_dims(w).ok_or_else(|| format!("{out}: convolution weights are not constant"))?;
                 let groups = attr(node, "group").map_or(1, |a| a.i.max(1) as usize);
                 Op::Conv { out_channels: wd[0] as usize, groups, has_bias: has_input(b) }
             }
             "MaxPool" => Op::MaxPool,
-            "AveragePool" => Op::AveragePool,
+            "AveragePool" | "QLinearAveragePool" => Op::AveragePool,
             "Flatten" | "Reshape" => Op::Flatten,
             "Gemm" => {
                 let wd = weight_dims(1).ok_or_else(|| format!("{out}: Gemm weights are not constant"))?;
                 let trans_b = attr(node, "transB").is_some_and(|a| a.i != 0);
                 Op::Dense { out_features: wd[if trans_b { 0 } else { 1 }] as usize, has_bias: has_input(2) }
             }
-            "MatMul" | "QLinearMatMul" => {
-                let w = if node.op_type == "MatMul" { 1 } else { 3 };
+            // onnxruntime's int8 Gemm (com.microsoft): (A, scale, zero point, B, ..., C, ...)
+            "QGemm" => {
+                let wd = weight_dims(3).ok_or_else(|| format!("{out}: QGemm weights are not constant"))?;
+                let trans_b = attr(node, "transB").is_some_and(|a| a.i != 0);
+                Op::Dense { out_features: wd[if trans_b { 0 } else { 1 }] as usize, has_bias: has_input(6) }
+            }
+            "MatMul" | "QLinearMatMul" | "MatMulInteger" => {
+                let w = if node.op_type == "QLinearMatMul" { 3 } else { 1 };
                 let wd = weight_dims(w).ok_or_else(|| format!("{out}: MatMul weights are not constant"))?;
                 Op::Dense { out_features: wd[1] as usize, has_bias: false }
             }
-            "Softmax" => Op::Softmax,
+            "Softmax" | "QLinearSoftmax" => Op::Softmax,
             "Relu" | "BatchNormalization" | "Dropout" | "Identity" | "LRN" | "QuantizeLinear" | "DequantizeLinear"
-            | "Add" | "Mul" | "Sub" | "Div" | "Cast" => Op::Pointwise,
+            | "DynamicQuantizeLinear" | "Add" | "Mul" | "Sub" | "Div" | "Cast" | "QLinearAdd" | "QLinearMul"
+            | "QLinearSigmoid" | "QLinearLeakyRelu" => Op::Pointwise,
             // channels-last exports transpose to NCHW first and back before flattening;
             // the analysis is in NCHW terms throughout, so both are no-ops to it
             "Transpose" => Op::Pointwise,
@@ -232,7 +250,7 @@ fn layer_chain(graph: &pb::GraphProto, input: &str) -> std::result::Result<Vec<L
         // a bias Add straight after MatMul belongs to the dense layer, also when an int8
         // MatMul's DequantizeLinear stands between them (onnxruntime's quantiser writes that);
         // the dense layer then moves after the DequantizeLinear, ending where its bias does
-        if node.op_type == "Add" {
+        if node.op_type == "Add" || node.op_type == "QLinearAdd" {
             let dense = layers.iter().rposition(|l| !matches!(l.op_type.as_str(), "QuantizeLinear" | "DequantizeLinear"));
             if let Some(j) = dense.filter(|&j| matches!(layers[j].op, Op::Dense { has_bias: false, .. })) {
                 if let Op::Dense { has_bias, .. } = &mut layers[j].op {

@@ -8,6 +8,7 @@
 
 pub mod export;
 mod graph;
+mod quant;
 #[cfg(feature = "webgpu")]
 mod lower;
 
@@ -97,13 +98,12 @@ impl Model {
             }
             std::borrow::Cow::Borrowed(s) => <tract_onnx::pb::ModelProto as prost::Message>::decode(s),
         };
-        let proto = decoded
+        let mut proto = decoded
             .map_err(anyhow::Error::from)
             .with_context(|| format!("decoding ONNX protobuf ({len} bytes); is this an .onnx file?"))?;
         let info = graph::graph_info(&proto)?;
-        before_tract(proto.graph.as_ref().context("the ONNX model has no graph")?, &info);
-        // build the tract model from it
-        let mut model = onnx.model_for_proto_model(&proto).context("building the tract model from the ONNX graph")?;
+        let graph = proto.graph.as_ref().context("the ONNX model has no graph")?;
+        before_tract(graph, &info);
         let mut outputs = vec![info.output_name.clone()];
         let mut steps = None;
         if keep_activations {
@@ -111,13 +111,20 @@ impl Model {
             // optimiser runs so that it cannot fuse them away
             let chain = info.layers.as_ref().map_err(|e| anyhow::anyhow!("activations need a chain of layers: {e}"))?;
             outputs.extend(graph::kept_layers(chain).into_iter().filter(|n| *n != info.output_name));
+            steps = Some(graph::backward_steps(graph, chain));
+        }
+        // int8 graphs as onnxruntime's quantiser writes them, in the integer operators
+        // tract runs on its int8 kernels; the kept tensors stay
+        quant::standardise(proto.graph.as_mut().context("the ONNX model has no graph")?, &outputs)
+            .context("reading the model's int8 operators")?;
+        // build the tract model from it
+        let mut model = onnx.model_for_proto_model(&proto).context("building the tract model from the ONNX graph")?;
+        if keep_activations {
             let outlets = outputs
                 .iter()
                 .map(|n| model.find_outlet_label(n).with_context(|| format!("no tensor '{n}' in the tract model")))
                 .collect::<Result<Vec<_>>>()?;
             model.select_output_outlets(&outlets)?;
-            let graph = proto.graph.as_ref().context("the ONNX model has no graph")?;
-            steps = Some(graph::backward_steps(graph, chain));
         }
         drop(proto);
         let nhwc = nhwc.unwrap_or(info.channels_last.is_some());

@@ -58,7 +58,7 @@ test("threaded and relaxed-SIMD builds agree with the SIMD128 build on every fix
         for (let i = 0; i < b.length; i++) { err = Math.max(err, Math.abs(a[i] - b[i])); scale = Math.max(scale, Math.abs(b[i])); }
         return a.length === b.length ? err / scale : Infinity;
       };
-      rows.push({ name: fx.name, relaxed: rel(out["pkg-relaxed"], out.pkg), threads: rel(out["pkg-threads"], out.pkg),
+      rows.push({ name: fx.name, tolerance: fx.tolerance, relaxed: rel(out["pkg-relaxed"], out.pkg), threads: rel(out["pkg-threads"], out.pkg),
         reference: Math.max(...Object.values(out).map((o) => rel(o, reference))) });
     }
     return { runtime, rows, threads: builds.pkg.threadCount(), threadedBuild: builds.pkg.isThreadedBuild() };
@@ -73,7 +73,8 @@ test("threaded and relaxed-SIMD builds agree with the SIMD128 build on every fix
     console.log(`${row.name.padEnd(24)} relaxed vs SIMD128 ${row.relaxed.toExponential(1)}, 2 threads vs SIMD128 ${row.threads.toExponential(1)}, worst vs onnxruntime ${row.reference.toExponential(1)}`);
     assert.ok(row.relaxed <= 1e-5, `${row.name}: relaxed SIMD differs by ${row.relaxed}`);
     assert.ok(row.threads <= 1e-5, `${row.name}: 2 threads differ by ${row.threads}`);
-    assert.ok(row.reference <= 1e-4, `${row.name}: differs from onnxruntime by ${row.reference}`);
+    // 1e-4, or for int8 models 2 steps of the output's quantisation (make_fixtures.py)
+    assert.ok(row.reference <= row.tolerance, `${row.name}: differs from onnxruntime by ${row.reference} > ${row.tolerance}`);
   }
 });
 
