@@ -328,7 +328,7 @@ bench() {
         (cd tests/bench && npm ci --no-audit --no-fund --loglevel=error &&
             cp package-lock.json node_modules/.installed-lock.json)
     fi
-    say "the benchmark's models in .cache/bench: VGG16, its int8 quantisation, VGG19 (full size, random weights)"
+    say "the benchmark's models in .cache/bench: VGG16, its int8 quantisations (QDQ and QOperator, onnxruntime's defaults), VGG19 (full size, random weights)"
     "$VENV/bin/python" tests/fixtures/make_fixtures.py --bench .cache/bench
     say "vgg-wasm vs onnxruntime-web in headless Chromium (a few minutes; keep the machine idle)"
     node tests/bench/bench.mjs "${BENCH_ROUNDS:-8}"

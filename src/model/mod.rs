@@ -8,6 +8,7 @@
 
 pub mod export;
 mod graph;
+mod qgemm;
 mod quant;
 #[cfg(feature = "webgpu")]
 mod lower;
@@ -87,7 +88,9 @@ impl Model {
         // decode the protobuf
         // Shape hints in value_info and outputs name the batch symbolically ("N"); we plan
         // for batch 1, and tract would refuse to unify the two, so let it infer shapes.
-        let onnx = tract_onnx::onnx().with_ignore_value_info(true).with_ignore_output_shapes(true);
+        let mut onnx = tract_onnx::onnx().with_ignore_value_info(true).with_ignore_output_shapes(true);
+        // the integer Gemm `quant` writes for onnxruntime's QGemm and QDQ Gemm
+        onnx.op_register.insert(qgemm::OP, qgemm::build);
         // Decoded with prost directly: tract's `proto_model_for_read` copies the whole file
         // first. Owned bytes become a `Bytes` (no copy), from which prost slices each tensor
         // and copies it once; from a borrowed slice it copies each tensor twice over.

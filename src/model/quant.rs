@@ -11,9 +11,9 @@
 //!   tensor itself (max-pooling and moving values commute with a monotone affine map, so this
 //!   is exact). This is what onnxruntime's own QDQ transformer does before it runs them.
 //! - **onnxruntime's `com.microsoft` int8 operators**, which its quantiser writes by default
-//!   in the QOperator format: `QGemm` becomes `MatMulInteger`, the int32 bias added, and one
-//!   requantisation by `a_scale·b_scale/y_scale` (onnxruntime's own order of operations, so
-//!   the integers agree); `QLinearAdd`, `QLinearMul`, `QLinearAveragePool`,
+//!   in the QOperator format: `QGemm` becomes the integer Gemm of `qgemm.rs` (tract's int8
+//!   matrix product with the int32 bias added before one requantisation, as onnxruntime
+//!   does it); `QLinearAdd`, `QLinearMul`, `QLinearAveragePool`,
 //!   `QLinearGlobalAveragePool`, `QLinearConcat`, `QLinearSigmoid`, `QLinearLeakyRelu` and
 //!   `QLinearSoftmax` become the float operator between a dequantise and a quantise
 //!   (element-wise and on small tensors in a VGG: the matrix products stay integer). Any other
@@ -88,13 +88,9 @@ fn ints(name: &str, v: &[i64]) -> pb::AttributeProto {
     pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Ints as i32, ints: v.to_vec(), ..Default::default() }
 }
 
-/// A scalar f32 constant as a `Constant` node.
-fn scalar(name: String, v: f32) -> pb::NodeProto {
-    let value = pb::TensorProto {
-        data_type: pb::tensor_proto::DataType::Float as i32,
-        raw_data: v.to_le_bytes().to_vec(),
-        ..Default::default()
-    };
+/// A scalar constant of `data_type` with these little-endian bytes, as a `Constant` node.
+fn constant_node(name: String, data_type: pb::tensor_proto::DataType, raw_data: Vec<u8>) -> pb::NodeProto {
+    let value = pb::TensorProto { data_type: data_type as i32, raw_data, ..Default::default() };
     let a = pb::AttributeProto {
         name: "value".into(),
         r#type: pb::attribute_proto::AttributeType::Tensor as i32,
@@ -223,7 +219,8 @@ fn contrib(n: &pb::NodeProto) -> Result<Vec<pb::NodeProto>> {
 }
 
 /// `Y = alpha·a_scale·b_scale·((A - a_zp)(B - b_zp) + C)`, requantised to `y` where given
-/// (onnxruntime's QGemm; also a QDQ `Gemm`), as `MatMulInteger` on the int8 tensors.
+/// (onnxruntime's QGemm; also a QDQ `Gemm`), on the int8 tensors: the integer Gemm of
+/// `qgemm.rs`, or `MatMulInteger` and a float scale where the output is float.
 struct IntGemm<'a> {
     /// Tensor, scale, zero point.
     a: [&'a str; 3],
@@ -239,37 +236,58 @@ struct IntGemm<'a> {
 
 impl IntGemm<'_> {
     fn wire(&self, mut e: Expansion) -> Result<Vec<pb::NodeProto>> {
+        use pb::tensor_proto::DataType;
         if self.trans_a {
             bail!("transA = 1 is not supported");
         }
         // per-channel weights ([N, K] with transB) give per-column zero points and scales
-        let b = if self.trans_b {
-            e.add("Transpose", "bt", &[self.b[0]], vec![ints("perm", &[1, 0])])
-        } else {
-            self.b[0].to_string()
+        let transposed = |e: &mut Expansion| {
+            if self.trans_b {
+                e.add("Transpose", "bt", &[self.b[0]], vec![ints("perm", &[1, 0])])
+            } else {
+                self.b[0].to_string()
+            }
         };
-        let mut acc = e.add("MatMulInteger", "acc", &[self.a[0], &b, self.a[2], self.b[2]], vec![]);
-        if let Some(c) = self.c {
-            acc = e.add("Add", "biased", &[&acc, c], vec![]);
-        }
-        let acc = e.add("Cast", "f32", &[&acc], vec![int("to", pb::tensor_proto::DataType::Float as i64)]);
-        // onnxruntime forms the multiplier as a_scale · b_scale / y_scale, in that order
-        let mut scale = e.add("Mul", "ab_scale", &[self.a[1], self.b[1]], vec![]);
+        let mut a_scale = self.a[1].to_string();
         if self.alpha != 1.0 {
             let alpha = e.name("alpha");
-            e.nodes.push(scalar(alpha.clone(), self.alpha));
-            scale = e.add("Mul", "alpha_scale", &[&scale, &alpha], vec![]);
+            e.nodes.push(constant_node(alpha.clone(), DataType::Float, self.alpha.to_le_bytes().to_vec()));
+            a_scale = e.add("Mul", "alpha_scale", &[&a_scale, &alpha], vec![]);
         }
         Ok(match self.y {
+            // quantised output: tract's int8 matrix product, bias in the accumulator
             Some((y_scale, y_zero)) => {
-                let m = e.add("Div", "multiplier", &[&scale, y_scale], vec![]);
-                let y = e.add("Mul", "scaled", &[&acc, &m], vec![]);
-                // the value is already in output steps: quantise with scale 1
-                let one = e.name("one");
-                e.nodes.push(scalar(one.clone(), 1.0));
-                e.quantize(&y, &one, y_zero)
+                let c = match self.c {
+                    Some(c) => c.to_string(),
+                    None => {
+                        let zero = e.name("no_bias");
+                        e.nodes.push(constant_node(zero.clone(), DataType::Int32, 0i32.to_le_bytes().to_vec()));
+                        zero
+                    }
+                };
+                let y_zero = match y_zero {
+                    Some(z) => z.to_string(),
+                    // ONNX's default zero point: uint8 0
+                    None => {
+                        let zero = e.name("y_zero_point");
+                        e.nodes.push(constant_node(zero.clone(), DataType::Uint8, vec![0]));
+                        zero
+                    }
+                };
+                let inputs = [self.a[0], &a_scale, self.a[2], self.b[0], self.b[1], self.b[2], &c, y_scale, &y_zero];
+                e.finish(super::qgemm::OP, &inputs, vec![int("transB", self.trans_b as i64)])
             }
-            None => e.finish("Mul", &[&acc, &scale], vec![]),
+            // float output (no y_scale): the integer product, then scaled
+            None => {
+                let b = transposed(&mut e);
+                let mut acc = e.add("MatMulInteger", "acc", &[self.a[0], &b, self.a[2], self.b[2]], vec![]);
+                if let Some(c) = self.c {
+                    acc = e.add("Add", "biased", &[&acc, c], vec![]);
+                }
+                let acc = e.add("Cast", "f32", &[&acc], vec![int("to", DataType::Float as i64)]);
+                let scale = e.add("Mul", "ab_scale", &[&a_scale, self.b[1]], vec![]);
+                e.finish("Mul", &[&acc, &scale], vec![])
+            }
         })
     }
 }
