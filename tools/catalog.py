@@ -37,6 +37,16 @@ ZOO = [
 ]
 
 
+# int8 files: their time and peak wasm memory per image relative to fp32 VGG16 in this
+# page's CPU engine (the relaxed-SIMD build, one thread), as `./build.sh bench` measured them
+# on full-size VGG16 replicas quantised by onnxruntime's quantize_static at its defaults
+# (target/bench/bench.json; the 2-core development machine, Chromium 156, 2026-11-29)
+INT8 = {
+    "vgg16-12-int8.onnx": {"format": "QOperator", "time": 0.93, "memory": 0.62, "threads": 1,
+                           "source": "./build.sh bench, quantize_static QOperator replica, 2-core machine"},
+}
+
+
 def measured(file):
     path = os.path.join(MODELS, file)
     with open(path, "rb") as f:
@@ -97,7 +107,8 @@ def main():
             # mirrors, tried in order
             "urls": [ZOO_MEDIA + file], "page": ZOO_PAGE + file,
             "bytes": size, "sha256": sha, "options": IMAGENET,
-            "accuracy": {"top1": top1, "top5": top5, "dataset": "ImageNet val", "source": ZOO_SOURCE}})
+            "accuracy": {"top1": top1, "top5": top5, "dataset": "ImageNet val", "source": ZOO_SOURCE},
+            **({"int8": INT8[file]} if file in INT8 else {})})
     with open(os.path.join(MODELS, "catalog.json"), "w") as f:
         json.dump({"models": models}, f, indent=1)
     print(f"wrote www/models/catalog.json ({len(models)} models)")

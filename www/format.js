@@ -101,13 +101,18 @@ export function timingsLine(timings, times = {}, cpuMs = null) {
   return `${line} (in the worker)`;
 }
 
-/** A catalog entry's source, license and quoted accuracy (with its source). */
+/** A catalog entry's source, license and quoted accuracy (with its source); for an int8
+ *  model, its time and memory relative to fp32 as the benchmark measured them. */
 export function credit(entry) {
   const a = entry.accuracy;
   const acc = a
     ? ` Reported top-1 accuracy ${a.top1}%${a.top5 ? `, top-5 ${a.top5}%` : ""} on ${a.dataset} (${a.source}).`
     : "";
-  return `Source: ${entry.source}. License: ${entry.license}.${acc}`;
+  const q = entry.int8;
+  const int8 = q
+    ? ` int8 (${q.format}): ${q.time}× the time and ${q.memory}× the peak memory of fp32 VGG16 per image on this page's CPU engine, ${q.threads} thread (${q.source}).`
+    : "";
+  return `Source: ${entry.source}. License: ${entry.license}.${acc}${int8}`;
 }
 
 /** How the image was turned into the model's view, from its geometry. */

@@ -28,6 +28,9 @@ test("credits quote accuracy only with its source", () => {
   assert.equal(credit(entry), "Source: ONNX Model Zoo. License: Apache-2.0.");
   const acc = { top1: 72.62, top5: 91.14, dataset: "ImageNet val", source: "model card" };
   assert.match(credit({ ...entry, accuracy: acc }), /top-1 accuracy 72\.62%, top-5 91\.14% on ImageNet val \(model card\)\.$/);
+  // an int8 model says what the benchmark measured against fp32, and where
+  const int8 = { format: "QOperator", time: 0.93, memory: 0.62, threads: 1, source: "./build.sh bench" };
+  assert.match(credit({ ...entry, int8 }), /int8 \(QOperator\): 0\.93× the time and 0\.62× the peak memory of fp32 VGG16 per image on this page's CPU engine, 1 thread \(\.\/build\.sh bench\)\.$/);
 });
 
 test("the view caption says only what was done to the image", () => {
