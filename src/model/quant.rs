@@ -465,16 +465,7 @@ fn fuse_qdq(graph: &mut pb::GraphProto, keep: &[String]) {
         replaced.insert(i, nodes);
         replaced.insert(uses.producer[&q.output[0]], vec![]);
     }
-    if replaced.is_empty() {
-        return;
-    }
-    let old = std::mem::take(&mut graph.node);
-    for (i, n) in old.into_iter().enumerate() {
-        match replaced.remove(&i) {
-            Some(nodes) => graph.node.extend(nodes),
-            None => graph.node.push(n),
-        }
-    }
+    replace_nodes(graph, replaced);
 }
 
 /// Element-wise operators: a `DequantizeLinear` whose only reader is one of these, with
@@ -533,12 +524,18 @@ fn explicit_dequantize(graph: &mut pb::GraphProto) {
         };
         spelled.insert(i, e.finish("Mul", &[&x, &dq.input[1]], vec![]));
     }
-    if spelled.is_empty() {
+    replace_nodes(graph, spelled);
+}
+
+/// Puts each node at an index of `replaced` in place of the nodes listed for it (none:
+/// removed), keeping the graph's order.
+fn replace_nodes(graph: &mut pb::GraphProto, mut replaced: HashMap<usize, Vec<pb::NodeProto>>) {
+    if replaced.is_empty() {
         return;
     }
     let old = std::mem::take(&mut graph.node);
     for (i, n) in old.into_iter().enumerate() {
-        match spelled.remove(&i) {
+        match replaced.remove(&i) {
             Some(nodes) => graph.node.extend(nodes),
             None => graph.node.push(n),
         }
