@@ -154,7 +154,7 @@ fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<pb::AttributePro
     }
 }
 
-fn int(name: &str, i: i64) -> pb::AttributeProto {
+pub(super) fn int(name: &str, i: i64) -> pb::AttributeProto {
     pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Int as i32, i, ..Default::default() }
 }
 
@@ -167,7 +167,7 @@ fn string(name: &str, v: &str) -> pb::AttributeProto {
     }
 }
 
-fn ints(name: &str, v: &[i64]) -> pb::AttributeProto {
+pub(super) fn ints(name: &str, v: &[i64]) -> pb::AttributeProto {
     pb::AttributeProto {
         name: name.into(),
         r#type: pb::attribute_proto::AttributeType::Ints as i32,

@@ -118,9 +118,14 @@ impl IntGemm {
         if a0 == 0 {
             return Ok(None);
         }
-        let b = b.cast_to::<i32>()?;
-        let b = b.to_plain_array_view::<i32>()?;
-        let (n, k) = if self.trans_b { (b.shape()[0], b.shape()[1]) } else { (b.shape()[1], b.shape()[0]) };
+        // summed in their own type: a cast of fc6's weights to int32 would add 411 MB to the
+        // load's peak
+        let sums = match b.datum_type() {
+            t if t == i8::datum_type() => column_sums::<i8>(&b, self.trans_b)?,
+            t if t == u8::datum_type() => column_sums::<u8>(&b, self.trans_b)?,
+            _ => return Ok(None),
+        };
+        let (n, k) = (sums.len(), b.shape()[if self.trans_b { 1 } else { 0 }] as i64);
         let per_column = |t: &Tensor| -> TractResult<Vec<i64>> {
             let t = t.cast_to::<i32>()?;
             let v: Vec<i64> = t.to_plain_array_view::<i32>()?.iter().map(|&x| x as i64).collect();
@@ -133,11 +138,24 @@ impl IntGemm {
         let (b0, c) = (per_column(&b0)?, per_column(&c)?);
         let mut bias = Vec::with_capacity(n);
         for col in 0..n {
-            let sum: i64 = (0..k).map(|row| if self.trans_b { b[[col, row]] } else { b[[row, col]] } as i64 - b0[col]).sum();
-            let v = c[col] - a0 * sum;
+            let v = c[col] - a0 * (sums[col] - k * b0[col]);
             ensure!(i32::try_from(v).is_ok(), "the bias with the zero point folded in overflows int32 (column {col})");
             bias.push(v as i32);
         }
         Ok(Some((tensor1(&bias), tensor0(0i8))))
     }
+}
+
+/// Σ_k B[k, n] for each column n of B ([K, N], or [N, K] with `trans_b`), in one pass.
+fn column_sums<T: Datum + Copy + Into<i64>>(b: &Tensor, trans_b: bool) -> TractResult<Vec<i64>> {
+    let b = b.to_plain_array_view::<T>()?;
+    ensure!(b.ndim() == 2, "weights of rank {}, 2 expected", b.ndim());
+    if trans_b {
+        return Ok(b.outer_iter().map(|row| row.iter().map(|&x| x.into()).sum()).collect());
+    }
+    let mut sums = vec![0i64; b.shape()[1]];
+    for row in b.outer_iter() {
+        sums.iter_mut().zip(row.iter()).for_each(|(s, &x)| *s += x.into());
+    }
+    Ok(sums)
 }

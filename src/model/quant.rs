@@ -24,6 +24,8 @@
 
 use anyhow::{bail, Context, Result};
 use std::collections::{HashMap, HashSet};
+use super::export::{int, ints};
+use super::graph::attr;
 use tract_onnx::pb;
 
 /// onnxruntime's contrib operator domain.
@@ -71,10 +73,6 @@ fn input(node: &pb::NodeProto, i: usize) -> Option<&str> {
     node.input.get(i).map(String::as_str).filter(|s| !s.is_empty())
 }
 
-fn attr<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProto> {
-    node.attribute.iter().find(|a| a.name == name)
-}
-
 fn int_attr(node: &pb::NodeProto, name: &str, default: i64) -> i64 {
     attr(node, name).map_or(default, |a| a.i)
 }
@@ -88,14 +86,6 @@ fn node(op: &str, name: String, inputs: &[&str], output: String, attribute: Vec<
         attribute,
         ..Default::default()
     }
-}
-
-fn int(name: &str, i: i64) -> pb::AttributeProto {
-    pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Int as i32, i, ..Default::default() }
-}
-
-fn ints(name: &str, v: &[i64]) -> pb::AttributeProto {
-    pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Ints as i32, ints: v.to_vec(), ..Default::default() }
 }
 
 /// A scalar constant of `data_type` with these little-endian bytes, as a `Constant` node.
