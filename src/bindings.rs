@@ -732,6 +732,14 @@ pub fn memory_bytes() -> f64 {
     0.0
 }
 
+/// Which kernels run int8 models' matrix products in this build on this engine, in words:
+/// vgg-wasm's relaxed-SIMD dot product kernels (where the engine's relaxed dot product reads
+/// bytes above 127 as unsigned, without saturating: V8 on x86 with VNNI) or tract's.
+#[wasm_bindgen(js_name = int8Kernels)]
+pub fn int8_kernels() -> String {
+    crate::model::int8_kernels().to_string()
+}
+
 /// Whether this build of the module can use more than one thread (`initThreadPool` exists).
 #[wasm_bindgen(js_name = isThreadedBuild)]
 pub fn is_threaded_build() -> bool {

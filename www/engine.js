@@ -84,10 +84,11 @@
  *   sent first by Engine; chooses the build (www/builds.js) and starts its threads
  * @typedef {{type: "runtime"}} RuntimeRequest
  * @typedef {{build: "pkg" | "pkg-relaxed" | "pkg-threads", threads: number, relaxedSimd: boolean,
- *   isolated: boolean, cores: number, notes: string[], memoryBytes: number,
+ *   isolated: boolean, cores: number, notes: string[], memoryBytes: number, int8Kernels: string,
  *   load: {url: string, bytes: number, downloadMs: number, compileMs: number} | null}} Runtime
  *   the build that runs and on how many threads; `notes` say in words why a faster one
- *   was not taken; `memoryBytes` is the wasm memory now (never shrinks: the peak); `load`:
+ *   was not taken; `memoryBytes` is the wasm memory now (never shrinks: the peak);
+ *   `int8Kernels`: which kernels run int8 models' matrix products, in words; `load`:
  *   its .wasm, how long its download took and how long compiling went on after it (null
  *   where a bundler moved the .wasm and the module fetched it itself, without progress)
  */

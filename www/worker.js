@@ -89,7 +89,7 @@ async function boot({ threads = null, build = null } = {}, progress = () => {}) 
         used = plan.threads;
       }
       held.api = api;
-      held.runtime = { build: name, threads: used, relaxedSimd: name !== "pkg", isolated, cores, notes, load };
+      held.runtime = { build: name, threads: used, relaxedSimd: name !== "pkg", isolated, cores, notes, load, int8Kernels: api.int8Kernels() };
       return held.runtime;
     } catch (e) {
       // a build this copy of the page or package does not ship, or one that fails here

@@ -190,7 +190,7 @@ fn layer_chain(graph: &pb::GraphProto, input: &str) -> std::result::Result<Vec<L
     let (mut block, mut conv_in_block, mut dense) = (1, 0, 0);
     for _ in 0..=graph.node.len() {
         let consumers: Vec<&pb::NodeProto> =
-            graph.node.iter().filter(|n| n.input.iter().any(|i| *i == current)).collect();
+            graph.node.iter().filter(|n| n.input.contains(&current)).collect();
         let node = match consumers.as_slice() {
             [] => return Ok(layers),
             [one] => *one,
@@ -357,7 +357,7 @@ fn declared_shape(v: &pb::ValueInfoProto) -> Vec<Option<usize>> {
 fn ends_in_softmax(graph: &pb::GraphProto, name: &str) -> bool {
     let mut name = name.to_string();
     for _ in 0..graph.node.len() {
-        let Some(node) = graph.node.iter().find(|n| n.output.iter().any(|o| *o == name)) else {
+        let Some(node) = graph.node.iter().find(|n| n.output.contains(&name)) else {
             return false;
         };
         match node.op_type.as_str() {

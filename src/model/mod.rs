@@ -8,6 +8,10 @@
 
 pub mod export;
 mod graph;
+mod im2col;
+// int8 kernels on relaxed SIMD's dot product, offered to tract's kernel selection
+#[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+mod int8_mmm;
 mod qgemm;
 mod quant;
 #[cfg(feature = "webgpu")]
@@ -265,7 +269,9 @@ fn optimise(model: InferenceModel, shape: &[usize]) -> Result<Arc<TypedRunnableM
     let model = model
         .with_input_fact(0, f32::fact(shape).into())
         .with_context(|| format!("setting the input shape to {shape:?}"))?;
-    let typed = model.into_optimized().with_context(|| format!("optimising the model for input {shape:?}"))?;
+    let mut typed = model.into_optimized().with_context(|| format!("optimising the model for input {shape:?}"))?;
+    // int8 convolutions: patches packed a block at a time instead of a byte at a time
+    im2col::rewrite(&mut typed).context("packing int8 convolutions' patches")?;
     typed.into_runnable().context("planning the model")
 }
 
@@ -305,6 +311,20 @@ pub fn threads() -> usize {
 
 /// Whether this build can run inference on more than one thread.
 pub const THREADED_BUILD: bool = cfg!(feature = "threads");
+
+/// Which kernels run int8 matrix products here, in words: this crate's relaxed-SIMD dot
+/// product kernels (relaxed builds, on an engine whose dot product they are exact under) or
+/// tract's.
+pub fn int8_kernels() -> &'static str {
+    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+    return if int8_mmm::unsigned_dot() {
+        "vgg-wasm's relaxed-SIMD dot product kernels"
+    } else {
+        "tract's kernels (this engine's relaxed dot product saturates or reads bytes as signed)"
+    };
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "relaxed-simd")))]
+    "tract's kernels"
+}
 
 /// Runs tract's matrix products (VGG's im2col convolutions and its dense layers) on
 /// rayon's global pool of `n` threads, or on the calling thread alone when `n` is 1. In the

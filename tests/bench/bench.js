@@ -91,7 +91,7 @@ window.benchRun = async ({ url, threads, rounds, profile, baseline }) => {
   const runtime = await engine.started;
   let t = performance.now();
   const loaded = await engine.load(bytes.slice(0), { backend: "cpu" });
-  const ours = { loadMs: performance.now() - t, build: runtime.build, threads: runtime.threads, notes: runtime.notes, ms: [], inferenceMs: [] };
+  const ours = { loadMs: performance.now() - t, build: runtime.build, threads: runtime.threads, notes: runtime.notes, int8Kernels: runtime.int8Kernels, ms: [], inferenceMs: [] };
 
   ort.env.wasm.numThreads = threads;
   t = performance.now();

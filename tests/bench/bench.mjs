@@ -126,6 +126,8 @@ if (int8Rows.length) {
     console.log(`| ${r.model} | ${r.threads} | ${q(med(r.ours.ms), med(f.ours.ms))} | ${q(r.ours.memoryBytes, f.ours.memoryBytes)} | ` +
       `${q(med(r.ort.ms), med(f.ort.ms))} | ${q(r.ort.memoryBytes, f.ort.memoryBytes)} |`);
   }
+  // which int8 kernels ran depends on the engine (src/model/int8_mmm.rs)
+  for (const k of new Set(int8Rows.map((r) => `${r.ours.build}: ${r.ours.int8Kernels}`))) console.log(`int8 matrix products in ${k}`);
 }
 for (const r of rows.filter((r) => r.profile)) {
   const total = r.profile.reduce((s, l) => s + l.ms, 0);

@@ -1,0 +1,312 @@
+//! int8 matrix products on relaxed SIMD's 4-way byte dot product, for tract's quantised
+//! convolutions and matrix products (relaxed-SIMD builds only; the SIMD128 build keeps tract's
+//! kernels).
+//!
+//! `i32x4.relaxed_dot_i8x16_i7x16_add_s` multiplies 16 signed bytes by 16 bytes of a second
+//! operand that the spec pins down only in [0, 127]: above that, engines read the byte as
+//! unsigned (x86, whose dot instructions are unsigned × signed) or signed (Arm's SDOT), and x86
+//! without VNNI saturates each pair of products to 16 bits. tract's wasm kernel keeps within
+//! the spec by splitting the second operand into two 7-bit halves, two dots per 16 products.
+//! Here one probe at start-up asks the engine which reading it has; where it reads the byte as
+//! unsigned without saturating (x86 with VNNI: V8 on every recent Intel and AMD core), the
+//! activations go in as bytes offset by 128 (`x ^ 0x80 = x + 128`) and 128·Σ weights is taken
+//! off once per tile: one dot per 16 products, 2x tract's. Anywhere else these kernels are not
+//! offered and tract's run, so the answer never depends on the engine. XNNPACK's wasm
+//! kernels choose between their unsigned and signed dot variants the same way.
+//!
+//! The kernels are tract-linalg kernels like its own: they take tract's fused micro-op lists
+//! (`FusedKerSpec`), read its `PackedI8K4` panels (4 consecutive k per row), and are offered
+//! through an `MmmTier` above tract's wasm tier. Exactness against tract's kernels is checked
+//! end to end by the relaxed build's int8 fixtures (tests/e2e/threads.test.mjs), whose odd
+//! shapes (`int8_odd_shapes`) cover partial tiles and k not a multiple of 4.
+
+use std::arch::wasm32::*;
+use std::sync::OnceLock;
+use tract_onnx::prelude::tract_linalg;
+use tract_linalg::isa::{Arch, Isa, IsaReq, IsaSet};
+use tract_linalg::mmm::{DynKernel, FusedKerSpec, MatMatMul, Query, RoundingPolicy, Suitable};
+use tract_linalg::pack::{PackedI8K4, Packing};
+use tract_linalg::{ScaleShiftAndRound, Scaler};
+use tract_onnx::prelude::DatumType;
+use tract_onnx::tract_hir::internal::inventory;
+
+/// The matrix-matrix kernel: 8 rows (output channels) by 4 columns (pixels).
+const GEMM: &str = "vgg_wasm_i8_dot_8x4";
+/// The matrix-vector kernel (fc6, fc7: one image is one column): 16 rows.
+const GEMV: &str = "vgg_wasm_i8_dot_16x1";
+
+/// Whether this engine's relaxed dot reads second-operand bytes above 127 as unsigned and
+/// sums the four products in 32 bits: the only reading these kernels are exact under.
+pub fn unsigned_dot() -> bool {
+    static PROBE: OnceLock<bool> = OnceLock::new();
+    *PROBE.get_or_init(|| {
+        // extremes (saturation shows at 127 x 255 and -128 x 255), then a mixed vector
+        let cases: [([i8; 16], [u8; 16]); 3] = [
+            ([127; 16], [255; 16]),
+            ([-128; 16], [255; 16]),
+            (
+                [-128, 127, -1, 0, 5, -77, 100, -3, 64, -64, 1, 2, 127, -128, 9, -9],
+                [255, 128, 200, 7, 129, 255, 0, 130, 1, 250, 127, 128, 255, 255, 66, 190],
+            ),
+        ];
+        cases.iter().all(|(a, b)| {
+            let (va, vb) = (std::hint::black_box(*a), std::hint::black_box(*b));
+            // SAFETY: both arrays are 16 bytes; v128 loads have no alignment requirement
+            let got = unsafe {
+                let d = i32x4_relaxed_dot_i8x16_i7x16_add(
+                    v128_load(va.as_ptr() as *const v128),
+                    v128_load(vb.as_ptr() as *const v128),
+                    i32x4_splat(0),
+                );
+                std::mem::transmute::<v128, [i32; 4]>(d)
+            };
+            (0..4).all(|l| got[l] == (0..4).map(|j| va[4 * l + j] as i32 * vb[4 * l + j] as i32).sum::<i32>())
+        })
+    })
+}
+
+/// Adds `Σ_k a·b` of an 8x4 tile to `rows` (row m: columns 0..4). `a`: PackedI8K4 with 8 rows
+/// (32 bytes per 4 k), `b`: with 4 columns (16 bytes per 4 k); both zero-padded to a multiple
+/// of 4 k by the packer.
+#[inline(always)]
+unsafe fn dot_8x4(rows: &mut [v128; 8], k: usize, a: *const u8, b: *const u8) {
+    let flip = u8x16_splat(0x80);
+    // acc[2n + h]: column n, rows 4h..4h + 4
+    let mut acc = [i32x4_splat(0); 8];
+    // 128·Σ_k a per row: what the offset activations add
+    let (mut c0, mut c1) = (i32x4_splat(0), i32x4_splat(0));
+    for kb in 0..k.div_ceil(4) {
+        let a0 = v128_load(a.add(kb * 32) as *const v128);
+        let a1 = v128_load(a.add(kb * 32 + 16) as *const v128);
+        c0 = i32x4_relaxed_dot_i8x16_i7x16_add(a0, flip, c0);
+        c1 = i32x4_relaxed_dot_i8x16_i7x16_add(a1, flip, c1);
+        for n in 0..4 {
+            // column n's 4 k in every lane, offset to 0..=255
+            let bn = v128_xor(v128_load32_splat(b.add(kb * 16 + 4 * n) as *const u32), flip);
+            acc[2 * n] = i32x4_relaxed_dot_i8x16_i7x16_add(a0, bn, acc[2 * n]);
+            acc[2 * n + 1] = i32x4_relaxed_dot_i8x16_i7x16_add(a1, bn, acc[2 * n + 1]);
+        }
+    }
+    for h in 0..2 {
+        let c = if h == 0 { c0 } else { c1 };
+        let col = |n: usize| i32x4_sub(acc[2 * n + h], c);
+        // 4x4 transpose: columns of rows 4h..4h + 4 into those rows
+        let (t0, t1) = (i32x4_shuffle::<0, 4, 1, 5>(col(0), col(1)), i32x4_shuffle::<2, 6, 3, 7>(col(0), col(1)));
+        let (t2, t3) = (i32x4_shuffle::<0, 4, 1, 5>(col(2), col(3)), i32x4_shuffle::<2, 6, 3, 7>(col(2), col(3)));
+        let r = &mut rows[4 * h..4 * h + 4];
+        r[0] = i32x4_add(r[0], i32x4_shuffle::<0, 1, 4, 5>(t0, t2));
+        r[1] = i32x4_add(r[1], i32x4_shuffle::<2, 3, 6, 7>(t0, t2));
+        r[2] = i32x4_add(r[2], i32x4_shuffle::<0, 1, 4, 5>(t1, t3));
+        r[3] = i32x4_add(r[3], i32x4_shuffle::<2, 3, 6, 7>(t1, t3));
+    }
+}
+
+/// `Σ_k a·b` for a 16x1 tile: `a` with 16 rows (64 bytes per 4 k), `b` one column (4 bytes).
+#[inline(always)]
+unsafe fn dot_16x1(ab: &mut [[i32; 1]; 16], k: usize, a: *const u8, b: *const u8) {
+    let flip = u8x16_splat(0x80);
+    let mut acc = [i32x4_splat(0); 4];
+    let mut corr = [i32x4_splat(0); 4];
+    for kb in 0..k.div_ceil(4) {
+        let bk = v128_xor(v128_load32_splat(b.add(kb * 4) as *const u32), flip);
+        for r in 0..4 {
+            let ar = v128_load(a.add(kb * 64 + 16 * r) as *const v128);
+            acc[r] = i32x4_relaxed_dot_i8x16_i7x16_add(ar, bk, acc[r]);
+            corr[r] = i32x4_relaxed_dot_i8x16_i7x16_add(ar, flip, corr[r]);
+        }
+    }
+    for r in 0..4 {
+        let v: [i32; 4] = std::mem::transmute(i32x4_sub(acc[r], corr[r]));
+        for m in 0..4 {
+            ab[4 * r + m][0] += v[m];
+        }
+    }
+}
+
+/// One micro-op other than the matrix product on an MR x NR accumulator tile, as tract's
+/// generic kernel does it (the zero-point terms, requantisation, stores). Returns non-zero
+/// for an op it cannot do, as tract's kernels do.
+#[inline(always)]
+unsafe fn scalar_op<const MR: usize, const NR: usize>(ab: &mut [[i32; NR]; MR], op: &FusedKerSpec<i32>) -> isize {
+    match *op {
+        FusedKerSpec::Clear => *ab = [[0; NR]; MR],
+        FusedKerSpec::LoadTile(col_major, _) => each(ab, |v, i, j| *v = *col_major.add(j * MR + i)),
+        FusedKerSpec::ScalarMin(s) => each(ab, |v, _, _| *v = (*v).min(s)),
+        FusedKerSpec::ScalarMax(s) => each(ab, |v, _, _| *v = (*v).max(s)),
+        FusedKerSpec::ScalarAdd(s) => each(ab, |v, _, _| *v += s),
+        FusedKerSpec::ScalarMul(s) => each(ab, |v, _, _| *v *= s),
+        FusedKerSpec::ScalarSub(s) => each(ab, |v, _, _| *v = s - *v),
+        FusedKerSpec::ScalarSubF(s) => each(ab, |v, _, _| *v -= s),
+        FusedKerSpec::LeakyRelu(s) => each(ab, |v, _, _| *v = if *v > 0 { *v } else { s * *v }),
+        FusedKerSpec::PerRowMin(p) => each(ab, |v, i, _| *v = (*v).min(*p.add(i))),
+        FusedKerSpec::PerRowMax(p) => each(ab, |v, i, _| *v = (*v).max(*p.add(i))),
+        FusedKerSpec::PerRowAdd(p) => each(ab, |v, i, _| *v += *p.add(i)),
+        FusedKerSpec::PerRowMul(p) => each(ab, |v, i, _| *v *= *p.add(i)),
+        FusedKerSpec::PerRowSub(p) => each(ab, |v, i, _| *v = *p.add(i) - *v),
+        FusedKerSpec::PerRowSubF(p) => each(ab, |v, i, _| *v -= *p.add(i)),
+        FusedKerSpec::PerColMin(p) => each(ab, |v, _, j| *v = (*v).min(*p.add(j))),
+        FusedKerSpec::PerColMax(p) => each(ab, |v, _, j| *v = (*v).max(*p.add(j))),
+        FusedKerSpec::PerColAdd(p) => each(ab, |v, _, j| *v += *p.add(j)),
+        FusedKerSpec::PerColMul(p) => each(ab, |v, _, j| *v *= *p.add(j)),
+        FusedKerSpec::PerColSub(p) => each(ab, |v, _, j| *v = *p.add(j) - *v),
+        FusedKerSpec::PerColSubF(p) => each(ab, |v, _, j| *v -= *p.add(j)),
+        FusedKerSpec::AddRowColProducts(rows, cols) => each(ab, |v, i, j| *v += *rows.add(i) * *cols.add(j)),
+        FusedKerSpec::ShiftLeft(shift) => each(ab, |v, _, _| *v = v.q_shl(shift)),
+        FusedKerSpec::RoundingShiftRight(shift, rp) => each(ab, |v, _, _| *v = v.q_shr(shift, rp)),
+        FusedKerSpec::QScale(shift, rp, mult) => {
+            let s = Scaler::from_fuse_params(shift, rp, mult);
+            each(ab, |v, _, _| *v = v.q_scale(s))
+        }
+        FusedKerSpec::AddUnicast(t) => {
+            if t.item_size != 1 && t.item_size != 4 {
+                return 1;
+            }
+            each(ab, |v, i, j| {
+                let p = t.ptr.offset(t.row_byte_stride * i as isize + t.col_byte_stride * j as isize);
+                *v += if t.item_size == 1 { *(p as *const i8) as i32 } else { *(p as *const i32) };
+            })
+        }
+        FusedKerSpec::Store(t) => {
+            if t.item_size != 1 && t.item_size != 4 {
+                return 1;
+            }
+            each(ab, |v, i, j| {
+                let p = t.ptr.offset(t.row_byte_stride * i as isize + t.col_byte_stride * j as isize);
+                // an i8 store keeps the low byte, as tract's kernels do (the ops before clamp
+                // the values to the output's range)
+                if t.item_size == 1 { *p = *v as u8 } else { *(p as *mut i32) = *v }
+            })
+        }
+        // the matrix product is the caller's; Done ends the list before this
+        FusedKerSpec::AddMatMul { .. } | FusedKerSpec::Done => return 1,
+    }
+    0
+}
+
+/// `round(x·mult / 2^shift)` with ties to even, as tract's `Scaler` computes it for
+/// `RoundingPolicy::Even` (`shift` in 1..63), on 4 lanes: the requantisation of every tile.
+#[inline(always)]
+unsafe fn q_scale_even(x: v128, mult: i32, shift: u32) -> v128 {
+    let m = i32x4_splat(mult);
+    let round = |v: v128| {
+        // sign(v)·((|v| + 2^(shift-1) − 1 + bit_shift(|v|)) >> shift)
+        let a = i64x2_abs(v);
+        let odd = v128_and(u64x2_shr(a, shift), i64x2_splat(1));
+        let r = u64x2_shr(i64x2_add(a, i64x2_add(i64x2_splat((1i64 << (shift - 1)) - 1), odd)), shift);
+        let sign = i64x2_shr(v, 63);
+        i64x2_sub(v128_xor(r, sign), sign)
+    };
+    // the low 32 bits of each product's rounding, as `as i32` keeps them
+    i32x4_shuffle::<0, 2, 4, 6>(round(i64x2_extmul_low_i32x4(x, m)), round(i64x2_extmul_high_i32x4(x, m)))
+}
+
+/// The 8x4 kernel: the tile as 8 row vectors; the ops every quantised convolution of a VGG
+/// ends with (bias, zero-point terms, requantisation, clamp, int8 store) on them, any other
+/// through `scalar_op`.
+unsafe fn gemm_8x4(ops: &[FusedKerSpec<i32>]) -> isize {
+    let mut rows = [i32x4_splat(0); 8];
+    for op in ops {
+        match *op {
+            FusedKerSpec::Done => break,
+            FusedKerSpec::Clear => rows = [i32x4_splat(0); 8],
+            // the kernels offer one packing (index 0): i8 x i8 in PackedI8K4
+            FusedKerSpec::AddMatMul { k, pa, pb, packing: 0 } => dot_8x4(&mut rows, k, pa, pb),
+            FusedKerSpec::AddMatMul { .. } => return 1,
+            FusedKerSpec::PerRowAdd(p) => {
+                for (i, r) in rows.iter_mut().enumerate() {
+                    *r = i32x4_add(*r, i32x4_splat(*p.add(i)));
+                }
+            }
+            FusedKerSpec::PerRowSubF(p) => {
+                for (i, r) in rows.iter_mut().enumerate() {
+                    *r = i32x4_sub(*r, i32x4_splat(*p.add(i)));
+                }
+            }
+            FusedKerSpec::ScalarAdd(s) => rows.iter_mut().for_each(|r| *r = i32x4_add(*r, i32x4_splat(s))),
+            FusedKerSpec::ScalarMin(s) => rows.iter_mut().for_each(|r| *r = i32x4_min(*r, i32x4_splat(s))),
+            FusedKerSpec::ScalarMax(s) => rows.iter_mut().for_each(|r| *r = i32x4_max(*r, i32x4_splat(s))),
+            FusedKerSpec::QScale(shift, RoundingPolicy::Even, mult) if (1..63).contains(&(shift + 31)) => {
+                let s = (shift + 31) as u32;
+                rows.iter_mut().for_each(|r| *r = q_scale_even(*r, mult, s))
+            }
+            FusedKerSpec::Store(t) if t.item_size == 1 && t.col_byte_stride == 1 => {
+                for (i, r) in rows.iter().enumerate() {
+                    // the low byte of each column, 4 consecutive bytes of row i
+                    let bytes = i8x16_swizzle(*r, i8x16(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1));
+                    v128_store32_lane::<0>(bytes, t.ptr.offset(t.row_byte_stride * i as isize) as *mut u32);
+                }
+            }
+            ref other => {
+                let mut ab: [[i32; 4]; 8] = std::mem::transmute(rows);
+                if scalar_op(&mut ab, other) != 0 {
+                    return 1;
+                }
+                rows = std::mem::transmute::<[[i32; 4]; 8], [v128; 8]>(ab);
+            }
+        }
+    }
+    0
+}
+
+/// The 16x1 kernel (matrix-vector: the dense layers): the tile's epilogue is 16 values, left
+/// to `scalar_op`.
+unsafe fn gemv_16x1(ops: &[FusedKerSpec<i32>]) -> isize {
+    let mut ab = [[0i32; 1]; 16];
+    for op in ops {
+        match *op {
+            FusedKerSpec::Done => break,
+            FusedKerSpec::AddMatMul { k, pa, pb, packing: 0 } => dot_16x1(&mut ab, k, pa, pb),
+            ref other => {
+                if scalar_op(&mut ab, other) != 0 {
+                    return 1;
+                }
+            }
+        }
+    }
+    0
+}
+
+#[inline(always)]
+fn each<const MR: usize, const NR: usize>(ab: &mut [[i32; NR]; MR], mut f: impl FnMut(&mut i32, usize, usize)) {
+    for (i, row) in ab.iter_mut().enumerate() {
+        for (j, v) in row.iter_mut().enumerate() {
+            f(v, i, j)
+        }
+    }
+}
+
+/// A tract kernel around `f`: i32 accumulators, i8 x i8 operands in PackedI8K4 panels, stores
+/// of i32 and i8.
+fn kernel<const MR: usize, const NR: usize>(
+    name: &str,
+    f: unsafe fn(&[FusedKerSpec<i32>]) -> isize,
+) -> Box<dyn MatMatMul> {
+    let mut k = DynKernel::<MR, NR, i32>::new(name, f, i32::packing(MR), i32::packing(NR));
+    // only the i8 packing: an i32 x i32 product is never offered to these kernels
+    k.packings = vec![(Box::new(PackedI8K4::new(MR)), Box::new(PackedI8K4::new(NR)))];
+    k.stores.push(DatumType::I8);
+    k.arch = Some(Arch::Wasm32Simd128);
+    k.with_isa(IsaReq::ANY.needing(&[Isa::Wasm32RelaxedSimd])).mmm()
+}
+
+inventory::submit! {
+    tract_linalg::mmm_routines::MmmRoutine { make: || kernel::<8, 4>(GEMM, gemm_8x4) }
+}
+inventory::submit! {
+    tract_linalg::mmm_routines::MmmRoutine { make: || kernel::<16, 1>(GEMV, gemv_16x1) }
+}
+
+/// Above tract's wasm tier (precedence 1): every int8 product, where the probe allows.
+fn preferred(_: &IsaSet, acc: DatumType, query: &Query, _: &[Suitable]) -> Option<&'static str> {
+    (acc == DatumType::I32).then_some(if query.n == Some(1) { GEMV } else { GEMM })
+}
+
+inventory::submit! {
+    tract_linalg::mmm_tiers::MmmTier {
+        arch: Some(Arch::Wasm32Simd128),
+        precedence: 2,
+        name: "vgg-wasm-i8-dot",
+        applies: |_| unsigned_dot(),
+        preferred,
+    }
+}
