@@ -124,13 +124,15 @@ impl Im2colI8 {
             let first = p * self.r;
             let lanes = self.r.min(n - first);
             let (yo, xo) = (first / self.wo, first % self.wo);
-            // 4 pixels of one row whose patches lie inside the image, rows contiguous: each
-            // k's 4 bytes are consecutive in the input
-            if self.r == 4 && lanes == 4 && xo + 4 <= self.wo && ws == 1 && inside(yo, xo) && inside(yo, xo + 3) {
+            // a panel of pixels of one row whose patches lie inside the image, rows
+            // contiguous: each k's bytes for 4 pixels are 4 consecutive input bytes
+            let r = self.r;
+            if r % 4 == 0 && lanes == r && xo + r <= self.wo && ws == 1 && inside(yo, xo) && inside(yo, xo + r - 1) {
                 let base = (yo - self.pad[0]) * hs + (xo - self.pad[1]);
-                assert!(base + last + 4 <= x.len(), "Im2colI8: a patch past the input");
-                // SAFETY: every read is at x[base + offset .. + 4], inside x by the assert
-                unsafe { block_rows(dst, x.as_ptr().add(base), &offsets, kb) };
+                assert!(base + last + r <= x.len(), "Im2colI8: a patch past the input");
+                // SAFETY: every read is within x[base + offset .. base + offset + r], inside x
+                // by the assert
+                unsafe { block_rows(dst, x.as_ptr().add(base), &offsets, kb, r) };
                 return;
             }
             for lane in 0..lanes {
@@ -153,25 +155,33 @@ impl Im2colI8 {
     }
 }
 
-/// One panel of 4 pixels in a row: for each 4 k, the 4 pixels' bytes of each k (4 consecutive
-/// input bytes at `x + offset`) transposed so that each pixel's 4 k are consecutive.
+/// One panel of `r` pixels in a row (r a multiple of 4): for each 4 k and each 4 pixels, the
+/// pixels' bytes of each k (4 consecutive input bytes at `x + offset`) transposed so that each
+/// pixel's 4 k are consecutive.
 ///
 /// # Safety
-/// `x + offset .. x + offset + 4` must be readable for every offset.
+/// `x + offset .. x + offset + r` must be readable for every offset.
 #[inline]
-unsafe fn block_rows(dst: &mut [u8], x: *const u8, offsets: &[usize], kb: usize) {
+unsafe fn block_rows(dst: &mut [u8], x: *const u8, offsets: &[usize], kb: usize, r: usize) {
     let word = |o: usize| unsafe { (x.add(o) as *const u32).read_unaligned() };
     let full = offsets.len() / 4;
     for (b, o) in offsets.chunks_exact(4).enumerate() {
-        transpose4(&mut dst[16 * b..16 * b + 16], [word(o[0]), word(o[1]), word(o[2]), word(o[3])]);
+        for g in 0..r / 4 {
+            let at = 4 * (b * r + 4 * g);
+            let rows = [word(o[0] + 4 * g), word(o[1] + 4 * g), word(o[2] + 4 * g), word(o[3] + 4 * g)];
+            transpose4(&mut dst[at..at + 16], rows);
+        }
     }
     if full < kb {
         // the last k: zero padding after them, as tract's packer leaves it
-        let mut rows = [0u32; 4];
-        for (row, &o) in rows.iter_mut().zip(&offsets[4 * full..]) {
-            *row = word(o);
+        for g in 0..r / 4 {
+            let mut rows = [0u32; 4];
+            for (row, &o) in rows.iter_mut().zip(&offsets[4 * full..]) {
+                *row = word(o + 4 * g);
+            }
+            let at = 4 * (full * r + 4 * g);
+            transpose4(&mut dst[at..at + 16], rows);
         }
-        transpose4(&mut dst[16 * full..16 * full + 16], rows);
     }
 }
 
@@ -250,14 +260,15 @@ mod tests {
     use tract_onnx::tract_hir::tract_core::ops::cnn::PoolSpec;
     use tract_onnx::tract_hir::tract_core::ops::nn::DataFormat;
 
-    /// A kernel whose second packing is `PackedI8K4` with 4 columns, as the int8 kernels' is:
-    /// tract's `Im2Col` takes its output format from it (it never runs the kernel).
-    fn i8k4_kernel() -> Box<dyn MatMatMul> {
+    /// A kernel whose second packing is `PackedI8K4` with `r` columns, as the int8 kernels' are
+    /// (tract's 4, this crate's 8): tract's `Im2Col` takes its output format from it (it never
+    /// runs the kernel).
+    fn i8k4_kernel(r: usize) -> Box<dyn MatMatMul> {
         unsafe fn never(_: &[FusedKerSpec<i32>]) -> isize {
             1
         }
         DynKernel::<8, 4, i32>::new("i8k4", never, i32::packing(8), i32::packing(4))
-            .with_packing(PackedI8K4::new(8), PackedI8K4::new(4))
+            .with_packing(PackedI8K4::new(8), PackedI8K4::new(r))
             .mmm()
     }
 
@@ -275,6 +286,7 @@ mod tests {
         let cases = [
             (1, 5, 7, 3, [1usize, 1], [1usize, 1], false, 0i8),
             (3, 13, 11, 3, [1, 1], [1, 1], false, -128),
+            (2, 9, 21, 3, [1, 1], [1, 1], false, 17),
             (5, 9, 4, 3, [1, 1], [1, 1], false, 3),
             (3, 3, 3, 3, [1, 1], [1, 1], false, -7),
             (6, 8, 9, 3, [0, 0], [0, 0], false, 0),
@@ -283,7 +295,7 @@ mod tests {
             (4, 7, 10, 3, [1, 1], [1, 1], true, 5),
         ];
         let mut seed = 12345u32;
-        for (c, h, w, k, before, after, nhwc, zp) in cases {
+        for ((c, h, w, k, before, after, nhwc, zp), r) in cases.into_iter().flat_map(|case| [(case, 4), (case, 8)]) {
             let format = if nhwc { DataFormat::NHWC } else { DataFormat::NCHW };
             let shape: Vec<usize> = if nhwc { vec![1, h, w, c] } else { vec![1, c, h, w] };
             let data: Vec<i8> = (0..c * h * w)
@@ -303,14 +315,14 @@ mod tests {
                 output_channels: 16,
             };
             let fact = i8::fact(&shape);
-            let theirs = Im2Col::new(spec, 1, c * k * k, &fact.shape, i8k4_kernel(), 1).unwrap();
+            let theirs = Im2Col::new(spec, 1, c * k * k, &fact.shape, i8k4_kernel(r), 1).unwrap();
             let out_fact = theirs.output_facts(&[&fact]).unwrap().remove(0);
             let ours = Im2colI8::for_op(&theirs, &fact, &out_fact).unwrap().expect("a convolution Im2colI8 does");
             let inputs = || tvec![x.clone().into_tvalue(), tensor0(zp).into_tvalue()];
             let ctx = EvalContext::out_of_plan();
             let expected = bytes(&theirs.eval(&ctx, inputs()).unwrap()[0]);
             let got = bytes(&ours.eval(&ctx, inputs()).unwrap()[0]);
-            assert_eq!(got, expected, "c {c}, {h}x{w}, kernel {k}, padding {before:?} {after:?}, nhwc {nhwc}");
+            assert_eq!(got, expected, "c {c}, {h}x{w}, kernel {k}, padding {before:?} {after:?}, nhwc {nhwc}, panels of {r}");
         }
     }
 }
