@@ -7,6 +7,7 @@
 //! gets a plan per input size, built on first use and cached for the last size seen.
 
 pub mod export;
+mod fold;
 mod graph;
 mod im2col;
 // int8 kernels on relaxed SIMD's dot product, offered to tract's kernel selection
@@ -270,6 +271,8 @@ fn optimise(model: InferenceModel, shape: &[usize]) -> Result<Arc<TypedRunnableM
         .with_input_fact(0, f32::fact(shape).into())
         .with_context(|| format!("setting the input shape to {shape:?}"))?;
     let mut typed = model.into_optimized().with_context(|| format!("optimising the model for input {shape:?}"))?;
+    // constant work tract leaves to each run (int8 convolutions' weight sums)
+    fold::constant_chains(&mut typed).context("folding constants")?;
     // int8 convolutions: patches packed a block at a time instead of a byte at a time
     im2col::rewrite(&mut typed).context("packing int8 convolutions' patches")?;
     typed.into_runnable().context("planning the model")
