@@ -301,6 +301,12 @@ pub struct Prepared {
 /// Larger ones are refused before anything is allocated for them; wasm32 has 4 GiB in all.
 pub const MAX_PIXELS: u64 = 100_000_000;
 
+/// The most pixels a resize may make beyond the image's own: 2^24 (64 MiB of RGBA). Only an
+/// image far longer than it is wide (or the reverse) gets near it: a 32x28693 one, resized
+/// to 256 on its shorter side before a 224 crop, would be 256x229544 (59 megapixels, 235 MB
+/// that wasm memory keeps, and 20 s under the fuzzer) for the 224x224 the crop keeps.
+pub const MAX_RESIZED_PIXELS: u64 = 1 << 24;
+
 /// The pixel count of a `width` x `height` image, refused above [`MAX_PIXELS`]: checked
 /// before anything is allocated for the image.
 pub fn check_size(width: u32, height: u32) -> Result<u64> {
@@ -364,6 +370,14 @@ pub fn prepare(img: &RgbaImage, spec: &PreprocessSpec) -> Result<Prepared> {
             spec.pad
         );
     }
+    let resized_pixels = rw as u64 * rh as u64;
+    ensure!(
+        [rw, rh] == [width, height] || resized_pixels <= MAX_RESIZED_PIXELS.max(width as u64 * height as u64),
+        "the resized image would be {rw}x{rh} = {resized_pixels} pixels, more than the {MAX_RESIZED_PIXELS} a resize \
+         may make (image {width}x{height}, {:.0}:1, resize {:?})",
+        width.max(height) as f64 / width.min(height).max(1) as f64,
+        spec.resize
+    );
     let [out_h, out_w] = spec.cropped_hw(width, height)?;
     // resize (antialiased bilinear, as PIL's BILINEAR that torchvision uses on PIL images)
     let resized;
