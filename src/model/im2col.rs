@@ -100,8 +100,8 @@ impl Im2colI8 {
         (self.c * self.kh * self.kw).div_ceil(4) * 4 * self.r
     }
 
-    /// Writes the packed patches of `x` (int8 or uint8 bytes) into `out` (`packed_len` bytes,
-    /// zeroed), `pad` where a patch leaves the image.
+    /// Writes every byte of the packed patches of `x` (int8 or uint8 bytes) into `out`
+    /// (`packed_len` bytes), `pad` where a patch leaves the image.
     fn pack(&self, x: &[u8], pad: u8, out: &mut [u8]) -> TractResult<()> {
         let k = self.c * self.kh * self.kw;
         let kb = k.div_ceil(4);
@@ -135,6 +135,9 @@ impl Im2colI8 {
                 unsafe { block_rows(dst, x.as_ptr().add(base), &offsets, kb, r) };
                 return;
             }
+            // padding lanes (k past the last, pixels past the last) stay zero, as tract's
+            // packer leaves them
+            dst.fill(0);
             for lane in 0..lanes {
                 let (yo, xo) = ((first + lane) / self.wo, (first + lane) % self.wo);
                 for (kk, &(ci, ky, kx)) in taps.iter().enumerate() {
@@ -229,9 +232,9 @@ impl EvalOp for Im2colI8 {
         let n = self.ho * self.wo;
         let k = self.c * self.kh * self.kw;
         let format = PackedI8K4::new(self.r);
-        // SAFETY: a fresh blob of packed_len bytes, zeroed before it is read or written
+        // SAFETY: a fresh blob of packed_len bytes, every one of which `pack` writes before
+        // anything reads it (not zeroed first: that doubled the bytes written per image)
         let mut blob = unsafe { Blob::new_for_size_and_align(self.packed_len(), format.alignment()) };
-        blob.as_bytes_mut().fill(0);
         self.pack(x.as_bytes(), pad, blob.as_bytes_mut())?;
         let value: Box<dyn MMMInputValue> = Box::new(EagerPackedInput {
             fact: PackedExoticFact { format: Box::new(format), k, mn: n.to_dim() },
