@@ -38,12 +38,12 @@ ZOO = [
 
 
 # int8 files: their time and peak wasm memory per image relative to fp32 VGG16 in this
-# page's CPU engine (the relaxed-SIMD build, one thread), as `./build.sh bench` measured them
-# on full-size VGG16 replicas quantised by onnxruntime's quantize_static at its defaults
-# (target/bench/bench.json; the 2-core development machine, Chromium 156, 2026-11-29; the
-# memory after the fc6 weight sums stopped being cast to int32, 369 against 1074 MiB)
+# page's CPU engine (the relaxed-SIMD build, one thread, with its int8 dot-product kernels),
+# as `./build.sh bench` measured them on full-size VGG16 replicas quantised by onnxruntime's
+# quantize_static at its defaults (target/bench/bench.json; the 2-core development machine,
+# Chromium 156, 2026-11-29: 618 against 1175 ms, 369 against 1074 MiB)
 INT8 = {
-    "vgg16-12-int8.onnx": {"format": "QOperator", "time": 0.93, "memory": 0.34, "threads": 1,
+    "vgg16-12-int8.onnx": {"format": "QOperator", "time": 0.53, "memory": 0.34, "threads": 1,
                            "source": "./build.sh bench, quantize_static QOperator replica, 2-core machine"},
 }
 
