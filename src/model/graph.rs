@@ -66,6 +66,7 @@ pub(super) fn graph_info(proto: &pb::ModelProto) -> Result<GraphInfo> {
         ensure!(known, "the graph declares an output '{}' that no node produces", o.name);
     }
     check_windows(graph)?;
+    check_permutations(graph)?;
     check_weights_fit(graph)?;
     let input_shape = declared_shape(inputs[0]);
     ensure!(
@@ -332,6 +333,26 @@ fn check_windows(graph: &pb::GraphProto) -> Result<()> {
                     per_axis * axes
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+/// A Transpose's `perm` must list each axis exactly once: tract indexes the input's shape
+/// by its values and would panic on an axis past the rank (found by fuzzing) or loop on a
+/// repeated one.
+fn check_permutations(graph: &pb::GraphProto) -> Result<()> {
+    for node in graph.node.iter().filter(|n| n.op_type == "Transpose") {
+        let Some(perm) = attr(node, "perm").map(|a| &a.ints) else { continue };
+        let mut seen = vec![false; perm.len()];
+        for &axis in perm {
+            let fresh = usize::try_from(axis).ok().and_then(|a| seen.get_mut(a)).is_some_and(|s| !std::mem::replace(s, true));
+            ensure!(
+                fresh,
+                "Transpose '{}': perm {perm:?} is not a permutation of the axes 0..{}",
+                node.name,
+                perm.len()
+            );
         }
     }
     Ok(())
