@@ -344,7 +344,8 @@ case "${1:-}" in
     models) setup_python; models ;;
     test) setup_test; run_tests ;;
     bench) setup_test; models; build; bench ;;
-    fuzz) setup_test; fixtures; setup_fuzz; fuzz "${2:-30}" ;;
+    # the options target seeds its corpus with the bundled models' cards (made by `models`)
+    fuzz) setup_test; models; fixtures; setup_fuzz; fuzz "${2:-30}" ;;
     dist) setup_build; setup_python; models; build; dist ;;
     pack) setup_build; setup_python; models; build; pack ;;
     *)
