@@ -48,7 +48,15 @@ export interface VggOptions {
   /** `Vgg.create` only: "auto" (default) uses WebGPU where it can, "webgpu" fails where it
    *  cannot, "cpu" never tries it. */
   backend?: "auto" | "webgpu" | "cpu";
+  /** How the CPU runs 3x3 stride-1 convolutions: "auto" (default: Winograd F(4x4,3x3)
+   *  where the bench measured it faster, tract's convolution elsewhere), "direct" (tract's
+   *  convolution everywhere), "winograd-f2" or "winograd-f4" (that tile on every 3x3
+   *  stride-1 convolution). `ModelInfo.convolutions` says what each ran. */
+  convolution?: "auto" | "direct" | "winograd-f2" | "winograd-f4";
 }
+/** The algorithm one convolution of the CPU plan runs: "direct", "winograd F(2x2,3x3)" or
+ *  "winograd F(4x4,3x3)". `node` is the graph node. */
+export interface Convolution { node: string; algorithm: string; }
 /** One layer of the chain, computed from the graph for the last input size. `name` is its
  *  output tensor, `node` the graph node computing it; `rf` (receptive
  *  field), `stride` and `padding` are in input pixels, [height, width]; `outShape` is
@@ -103,6 +111,8 @@ export interface ModelInfo {
   detected: string[];
   threads: number;
   backend: Backend;
+  /** Every convolution of the graph, in order, with the algorithm the CPU runs it with. */
+  convolutions: Convolution[];
 }
 /** Options of `vgg.teacher(options)`. `side`: the square input the base sees (shorter
  *  side resized to it, then centre-cropped; default the base's fixed size, else its

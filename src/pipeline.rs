@@ -5,7 +5,7 @@ use crate::clock::now_ms;
 use crate::inspect::{Analysis, Backward, LastRun};
 pub use crate::inspect::{Gradient, Tensor, View};
 use crate::labels::Labels;
-use crate::model::{fmt_shape, GraphInfo, Model};
+use crate::model::{fmt_shape, Choice, Convolution, GraphInfo, Model, Planning};
 use crate::predictions::{softmax, top_k, Prediction};
 use crate::preprocess::{self, ChannelOrder, Layout, PreprocessSpec, SpecOptions};
 use crate::receptive_field::{self, ConvStack, LayerAnalysis, Nested, UnitField};
@@ -35,6 +35,10 @@ pub struct Options {
     /// Where inference runs: WebGPU when it can ("auto", the default of `create`), only
     /// WebGPU ("webgpu": an error where it cannot), or the CPU.
     pub backend: Option<BackendChoice>,
+    /// How the CPU runs the 3×3 convolutions: "auto" (the default: Winograd where the bench
+    /// measured it faster), "direct" (tract's convolution), "winograd-f2" or "winograd-f4"
+    /// (that tile on every 3×3 stride-1 convolution).
+    pub convolution: Option<Convolution>,
 }
 
 /// The `backend` option.
@@ -94,9 +98,8 @@ pub struct Classification {
     pub timings: Timings,
 }
 
-/// How `Pipeline::build` loads the model: `Model::load` or `Model::load_lowered`, with
-/// (bytes, the size to plan for, channels last?, keep activations?).
-type Loader<'l> = dyn FnMut(std::borrow::Cow<'_, [u8]>, [usize; 2], Option<bool>, bool) -> Result<Model> + 'l;
+/// How `Pipeline::build` loads the model: `Model::load` or `Model::load_lowered`.
+type Loader<'l> = dyn FnMut(std::borrow::Cow<'_, [u8]>, Planning) -> Result<Model> + 'l;
 
 /// An image made the model's input (see `Pipeline::prepare_image`).
 struct Input {
@@ -137,6 +140,8 @@ pub struct ModelInfo {
     pub threads: usize,
     /// The backend that runs `classifyAsync` and `forwardAsync`.
     pub backend: Backend,
+    /// The algorithm each convolution runs on the CPU, in graph order.
+    pub convolutions: Vec<Choice>,
 }
 
 /// A loaded model with its preprocessing and labels.
@@ -334,7 +339,7 @@ impl Pipeline {
                     (Ok(_), None) => Err("the model was lowered twice".into()),
                 };
             };
-            let mut load = |b: std::borrow::Cow<'_, [u8]>, hw, nhwc, keep| Model::load_lowered(b, hw, nhwc, keep, &mut sink);
+            let mut load = |b: std::borrow::Cow<'_, [u8]>, planning| Model::load_lowered(b, planning, &mut sink);
             let built = Pipeline::build(bytes.into(), options, &mut load);
             let closed = scope.close("uploading the model to the GPU").await.map_err(|e| format!("{e:#}"));
             let p = built?;
@@ -376,7 +381,13 @@ impl Pipeline {
         let spec_opts = options.preprocess.unwrap_or_default();
         let plan_hw = plan_hw(&spec_opts);
         let nhwc = spec_opts.layout.map(|l| l == Layout::Nhwc);
-        let model = load(bytes, plan_hw, nhwc, options.activations).context("loading the model")?;
+        let planning = Planning {
+            default_hw: plan_hw,
+            nhwc,
+            keep_activations: options.activations,
+            convolution: options.convolution.unwrap_or_default(),
+        };
+        let model = load(bytes, planning).context("loading the model")?;
         let info = model.info().clone();
         let Resolved { spec, detected, planned } = resolve_preprocess(spec_opts, &info)?;
         let head = head_of(&model.planned_output_shape()?, &info)?;
@@ -417,6 +428,7 @@ impl Pipeline {
             detected: self.detected.clone(),
             threads: crate::model::threads(),
             backend: self.backend.clone(),
+            convolutions: self.model.convolutions().to_vec(),
         })
     }
 

@@ -74,3 +74,63 @@ fn every_trained_model_answers_as_its_training_run_recorded() {
         assert_eq!(correct, record["subset_correct"].as_u64().unwrap(), "{model}");
     }
 }
+
+#[test]
+fn winograd_on_the_real_vgg16_weights_is_as_accurate_as_measured_layer_by_layer() {
+    // every 3x3 layer of the ImageNet conv base, each from the direct run's activations on
+    // a real photo (the wheel check's chelsea.png, Caffe preprocessing): the layer's own
+    // error, not one carried from the layers before
+    use vgg_wasm::model::winograd::Tile;
+    let bytes = read(".cache/models/vgg16-conv-base.onnx");
+    let input = f32s(&read(".cache/models/vgg16-conv-base.onnx.check.input.bin"));
+    // bounds 10x the worst single-layer error of ../shared/MEASURED.md (9.3e-7 and 6.1e-6)
+    for (tile, bound) in [(Tile::F2, 1e-5), (Tile::F4, 6e-5)] {
+        let errors = vgg_wasm::model::winograd_layer_errors(&bytes, input.clone(), &[1, 3, 240, 240], tile).unwrap();
+        assert_eq!(errors.len(), 13, "{tile:?}: {errors:?}");
+        let worst = errors.iter().map(|e| e.max_rel_error).fold(0f32, f32::max);
+        println!("{tile:?}: worst layer {worst:.1e}");
+        for e in &errors {
+            println!("  {:24} {:.1e}", e.node, e.max_rel_error);
+        }
+        assert!(worst <= bound, "{tile:?}: {errors:?}");
+    }
+}
+
+/// The `k` channels of a feature map [1, c, h, w] with the largest mean, largest first.
+fn top_channels(out: &vgg_wasm::pipeline::Output, k: usize) -> Vec<usize> {
+    let area = out.shape[2] * out.shape[3];
+    let means: Vec<f32> = out.data.chunks_exact(area).map(|c| c.iter().sum::<f32>() / area as f32).collect();
+    let mut order: Vec<usize> = (0..means.len()).collect();
+    order.sort_by(|&a, &b| means[b].total_cmp(&means[a]));
+    order.truncate(k);
+    order
+}
+
+#[test]
+fn winograd_leaves_the_conv_bases_top_features_of_every_sample_photo_unchanged() {
+    // the photos the page offers, through the bundled ImageNet conv base with each
+    // algorithm: the five most active pool5 channels, and how far pool5 moves
+    let bytes = read(".cache/models/vgg16-conv-base.onnx");
+    let photos = ["astronaut.jpg", "chelsea.png", "coffee.png", "rocket.jpg"];
+    let run = |mode: &str| -> Vec<vgg_wasm::pipeline::Output> {
+        let mut options = sidecar("www/models/vgg16-conv-base.json");
+        options.convolution = Some(serde_json::from_value(serde_json::json!(mode)).unwrap());
+        let mut p = Pipeline::new(&bytes, options).unwrap();
+        photos
+            .iter()
+            .map(|f| {
+                let img = image::load_from_memory(&read(&format!("www/samples/{f}"))).unwrap().to_rgba8();
+                p.forward(img.as_raw(), img.width(), img.height()).unwrap()
+            })
+            .collect()
+    };
+    let direct = run("direct");
+    for mode in ["auto", "winograd-f2", "winograd-f4"] {
+        for ((photo, d), w) in photos.iter().zip(&direct).zip(run(mode)) {
+            let err = rel_max_err(&w.data, &d.data);
+            println!("{photo:14} {mode:12} pool5 relative max error {err:.1e}, top channels {:?}", top_channels(&w, 5));
+            assert_eq!(top_channels(&w, 5), top_channels(d, 5), "{photo} {mode}");
+            assert!(err <= TOLERANCE, "{photo} {mode}: {err}");
+        }
+    }
+}

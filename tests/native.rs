@@ -19,6 +19,34 @@ fn every_fixture_matches_onnxruntime() {
 }
 
 #[test]
+fn winograd_transforms_match_a_direct_convolution() {
+    for line in check_winograd_transforms() {
+        println!("{line}");
+    }
+}
+
+#[test]
+fn every_fixture_matches_onnxruntime_with_each_convolution_algorithm() {
+    // "auto" is every other test's default; here every 3x3 convolution the rewrite can take
+    // runs each tile, whatever its channels (the fixtures' first layers: 1 and 3) or size
+    for mode in ["direct", "winograd-f2", "winograd-f4"] {
+        for fx in FIXTURES {
+            let options: Options = serde_json::from_value(serde_json::json!({ "convolution": mode })).unwrap();
+            let mut p = Pipeline::new(fx.model, options).unwrap_or_else(|e| panic!("{} {mode}: {e:#}", fx.name));
+            let out = p.forward_tensor(&f32s(fx.input), fx.input_shape).unwrap_or_else(|e| panic!("{} {mode}: {e:#}", fx.name));
+            let err = rel_max_err(&out.data, &f32s(fx.output));
+            let algorithms = p.info().unwrap().convolutions;
+            let winograd = algorithms.iter().filter(|c| c.algorithm.starts_with("winograd")).count();
+            println!("{:32} {mode:12} {winograd:2} of {:2} convolutions Winograd, relative max error {err:.2e}", fx.name, algorithms.len());
+            assert!(err <= fx.tolerance, "{} {mode}: relative error {err} > {}", fx.name, fx.tolerance);
+            // int8 convolutions stay integer; every float fixture has 3x3 ones
+            let float = !fx.name.contains("int8");
+            assert_eq!(winograd > 0, mode != "direct" && float, "{} {mode}: {algorithms:?}", fx.name);
+        }
+    }
+}
+
+#[test]
 fn int8_models_keep_their_layers_and_answer_alike() {
     // the int8 rewrite fuses away float tensors a kept layer may name; they are
     // dequantised from the int8 tensor that replaced them
@@ -209,6 +237,8 @@ fn options_are_validated_by_name() {
     assert!(e.contains("2 names") && e.contains("1000 classes"), "{e}");
     let e = serde_json::from_str::<Options>(r#"{"preprocess": {"meen": [0, 0, 0]}}"#).unwrap_err().to_string();
     assert!(e.contains("meen"), "{e}");
+    let e = serde_json::from_str::<Options>(r#"{"convolution": "fast"}"#).unwrap_err().to_string();
+    assert!(e.contains("fast") && e.contains("winograd-f4") && e.contains("direct"), "{e}");
     let opts: Options = serde_json::from_str(r#"{"preprocess": {"channelOrder": "gray"}}"#).unwrap();
     let e = format!("{:#}", Pipeline::new(m, opts).unwrap_err());
     assert!(e.contains("3 channels") && e.contains("gives 1"), "{e}");

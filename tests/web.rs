@@ -51,6 +51,32 @@ fn every_fixture_matches_onnxruntime() {
 }
 
 #[wasm_bindgen_test]
+fn winograd_transforms_match_a_direct_convolution() {
+    // the SIMD128 transforms (f32x4 across four tiles), against the same plain reference
+    for line in check_winograd_transforms() {
+        console_log!("{line}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn every_float_fixture_matches_onnxruntime_with_each_winograd_tile() {
+    // every 3x3 convolution on F(2x2) and then on F(4x4), the products on tract's wasm kernel
+    for mode in ["winograd-f2", "winograd-f4"] {
+        for fx in FIXTURES.iter().filter(|f| !f.name.contains("int8")) {
+            let options = js_sys::JSON::parse(&format!(r#"{{"convolution": "{mode}"}}"#)).unwrap();
+            let mut vgg = Vgg::new(u8s(fx.model), options).unwrap_or_else(|e| panic!("{} {mode}: {}", fx.name, error_message(e)));
+            let convolutions = js_sys::JSON::stringify(&get(&vgg.info().unwrap(), "convolutions")).unwrap();
+            assert!(String::from(convolutions).contains("winograd"), "{} {mode}: no convolution rewritten", fx.name);
+            let shape = serde_wasm_bindgen::to_value(fx.input_shape).unwrap();
+            let out = vgg.forward_tensor(f32a(&f32s(fx.input)), shape).unwrap_or_else(|e| panic!("{} {mode}: {}", fx.name, error_message(e)));
+            let err = rel_max_err(&tensor_data(&out), &f32s(fx.output));
+            console_log!("{:24} {mode:12} relative max error {err:.2e}", fx.name);
+            assert!(err <= fx.tolerance, "{} {mode}: relative error {err} > {}", fx.name, fx.tolerance);
+        }
+    }
+}
+
+#[wasm_bindgen_test]
 fn preprocessing_matches_torchvision_on_pil() {
     // the options reach the crate through the JS conversion, the pixels through `forward`
     for case in PREPROCESS_CASES {

@@ -3,7 +3,7 @@
 // panels/ draw. Untrusted text (labels, file names) is rendered with textContent only.
 import { Engine } from "./engine.js";
 import {
-  backendSummary, credit, engineProgress, fitNote, formatBytes, loadedLine, modelSummary, runtimeSummary, timingsLine, viewCaption,
+  backendSummary, convolutionSummary, credit, engineProgress, fitNote, formatBytes, loadedLine, modelSummary, runtimeSummary, timingsLine, viewCaption,
 } from "./format.js";
 import { decodeToCanvas, fitSamples, initInputs } from "./inputs.js";
 import { clearCache, download, downloadFailure, fetchEntry, loadCatalog, sha256Hex } from "./models.js";
@@ -232,6 +232,7 @@ async function requestModel(name, source, { options, id = null, credit = "", fit
     fitSamples($, fit?.domain, short ?? name);
     state.times = {};
     showBackend(loaded.backend);
+    setText("convolution-status", convolutionSummary(loaded.info.convolutions));
     showPaperPanel({ panel: $("paper-panel"), list: $("paper-facts"), chart: $("rf-chart") }, state.model);
     resetLayerViews();
     if (state.image) await run();

@@ -87,6 +87,23 @@ export function backendSummary({ name, adapter, reason }) {
   return `Runs on the CPU${reason ? `: ${reason}` : ""}.`;
 }
 
+// Multiplications per output, direct over Winograd: 9m²/(m+2)² for F(m×m, 3×3) (Lavin &
+// Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR 2016)
+const ALGORITHM_WORDS = {
+  "winograd F(4x4,3x3)": "Winograd F(4×4, 3×3) (4× fewer multiplications; Lavin & Gray 2016)",
+  "winograd F(2x2,3x3)": "Winograd F(2×2, 3×3) (2.25× fewer multiplications; Lavin & Gray 2016)",
+  direct: "tract's direct convolution (im2col and a matrix product)",
+};
+
+/** Which algorithm the CPU runs the model's convolutions with (`info.convolutions`), counted. */
+export function convolutionSummary(convolutions) {
+  if (!convolutions?.length) return "";
+  const counts = new Map();
+  for (const c of convolutions) counts.set(c.algorithm, (counts.get(c.algorithm) ?? 0) + 1);
+  const parts = [...counts].map(([a, n]) => `${n} of ${convolutions.length} by ${ALGORITHM_WORDS[a] ?? a}`);
+  return `Convolutions on the CPU: ${parts.join("; ")}.`;
+}
+
 const BACKEND_NAMES = { webgpu: "WebGPU", cpu: "CPU" };
 
 /** One run's timings; the other backend's inference time on the same image when it ran

@@ -17,8 +17,10 @@ mod qgemm;
 mod quant;
 #[cfg(feature = "webgpu")]
 mod lower;
+pub mod winograd;
 
 pub use graph::{fmt_shape, GraphInfo};
+pub use winograd::{Choice, Convolution};
 
 use crate::gradients::Step;
 use anyhow::{ensure, Context, Result};
@@ -36,6 +38,24 @@ pub struct Model {
     outputs: Vec<String>,
     /// The backward pass's view of each chain layer; `None` unless activations are kept.
     steps: Option<std::result::Result<Vec<Step>, String>>,
+    /// Which algorithm runs the convolutions; kept to plan other sizes the same way.
+    convolution: Convolution,
+    /// The algorithm of each convolution in the current plan.
+    choices: Vec<Choice>,
+}
+
+/// How a model is planned: what the load options say about its input and its convolutions.
+#[derive(Clone, Copy, Debug)]
+pub struct Planning {
+    /// The spatial size to plan for first when the graph leaves height and width dynamic.
+    pub default_hw: [usize; 2],
+    /// Whether the input is laid out [N, H, W, C] (`None`: as the graph suggests,
+    /// `GraphInfo::channels_last`).
+    pub nhwc: Option<bool>,
+    /// Make every layer a backward pass reads an extra output of the plan.
+    pub keep_activations: bool,
+    /// Winograd or tract's direct convolution for the 3×3 layers.
+    pub convolution: Convolution,
 }
 
 impl std::fmt::Debug for Model {
@@ -45,22 +65,13 @@ impl std::fmt::Debug for Model {
 }
 
 impl Model {
-    /// Parses and optimises an ONNX model. `default_hw` is the spatial size to plan for
-    /// first when the graph leaves height and width dynamic; `nhwc` says whether the input
-    /// is laid out [N, H, W, C] (`None`: as the graph suggests, `GraphInfo::channels_last`);
-    /// `keep_activations` makes every layer a backward pass reads an
-    /// extra output of the plan.
+    /// Parses and optimises an ONNX model, planned as `planning` says.
     ///
     /// Owned bytes are freed as soon as they are decoded: wasm memory never shrinks, so
     /// the load's peak (the file, its decoded protobuf, tract's tensors and their packed
     /// form) is what the tab keeps.
-    pub fn load(
-        bytes: std::borrow::Cow<'_, [u8]>,
-        default_hw: [usize; 2],
-        nhwc: Option<bool>,
-        keep_activations: bool,
-    ) -> Result<Model> {
-        Model::load_with(bytes, default_hw, nhwc, keep_activations, &mut |_, _| {})
+    pub fn load(bytes: std::borrow::Cow<'_, [u8]>, planning: Planning) -> Result<Model> {
+        Model::load_with(bytes, planning, &mut |_, _| {})
     }
 
     /// [`Model::load`], also lowering the graph for the GPU path and handing the plan (or
@@ -70,12 +81,10 @@ impl Model {
     #[cfg(feature = "webgpu")]
     pub fn load_lowered(
         bytes: std::borrow::Cow<'_, [u8]>,
-        default_hw: [usize; 2],
-        nhwc: Option<bool>,
-        keep_activations: bool,
+        planning: Planning,
         sink: &mut dyn FnMut(std::result::Result<crate::gpu::plan::Plan, String>),
     ) -> Result<Model> {
-        Model::load_with(bytes, default_hw, nhwc, keep_activations, &mut |graph, info| {
+        Model::load_with(bytes, planning, &mut |graph, info| {
             let channels = info.input_shape[if info.channels_last.is_some() { 3 } else { 1 }];
             sink(lower::lower(graph, &info.input_name, channels).map_err(|e| format!("{e:#}")))
         })
@@ -84,12 +93,11 @@ impl Model {
     /// The load, with `before_tract` called on the decoded graph before tract builds from it.
     fn load_with(
         bytes: std::borrow::Cow<'_, [u8]>,
-        default_hw: [usize; 2],
-        nhwc: Option<bool>,
-        keep_activations: bool,
+        planning: Planning,
         before_tract: &mut dyn FnMut(&tract_onnx::pb::GraphProto, &GraphInfo),
     ) -> Result<Model> {
         ensure!(!bytes.is_empty(), "model bytes are empty (0 bytes)");
+        let Planning { default_hw, nhwc, keep_activations, convolution } = planning;
         // decode the protobuf
         // Shape hints in value_info and outputs name the batch symbolically ("N"); we plan
         // for batch 1, and tract would refuse to unify the two, so let it infer shapes.
@@ -138,13 +146,13 @@ impl Model {
         let nhwc = nhwc.unwrap_or(info.channels_last.is_some());
         let shape = concrete_input_shape(&info.input_shape, default_hw, nhwc)?;
         let dynamic = info.input_shape.iter().skip(1).any(Option::is_none);
-        let (template, plan) = if dynamic {
-            let plan = optimise(model.clone(), &shape)?;
+        let (template, (plan, choices)) = if dynamic {
+            let plan = optimise(model.clone(), &shape, convolution)?;
             (Some(model), plan)
         } else {
-            (None, optimise(model, &shape)?)
+            (None, optimise(model, &shape, convolution)?)
         };
-        Ok(Model { info, template, plan, plan_shape: shape, outputs, steps })
+        Ok(Model { info, template, plan, plan_shape: shape, outputs, steps, convolution, choices })
     }
 
     /// Names of the outputs `run` returns, the graph's own output first, then the kept
@@ -168,6 +176,11 @@ impl Model {
 
     pub fn info(&self) -> &GraphInfo {
         &self.info
+    }
+
+    /// The algorithm each convolution of the current plan runs, in graph order.
+    pub fn convolutions(&self) -> &[Choice] {
+        &self.choices
     }
 
     /// Whether height and width may change between runs.
@@ -207,7 +220,7 @@ impl Model {
             let template = self.template.as_ref().with_context(|| {
                 format!("input shape {shape:?} differs from the model's fixed {:?}", self.plan_shape)
             })?;
-            self.plan = optimise(template.clone(), shape)?;
+            (self.plan, self.choices) = optimise(template.clone(), shape, self.convolution)?;
             self.plan_shape = shape.to_vec();
         }
         let input = tract_ndarray::ArrayD::from_shape_vec(shape.to_vec(), data)
@@ -231,6 +244,25 @@ impl Model {
             })
             .collect()
     }
+}
+
+/// Each 3×3 convolution of the f32 ONNX model `bytes` computed by Winograd with `tile`
+/// against tract's direct convolution of the same input, one layer at a time, on `input`
+/// ([`winograd::layer_errors`]): the accuracy check on real weights.
+pub fn winograd_layer_errors(
+    bytes: &[u8],
+    input: Vec<f32>,
+    shape: &[usize],
+    tile: winograd::Tile,
+) -> Result<Vec<winograd::LayerError>> {
+    let model = tract_onnx::onnx()
+        .model_for_read(&mut &bytes[..])
+        .context("reading the ONNX model")?
+        .with_input_fact(0, f32::fact(shape).into())?
+        .into_typed()?
+        .into_decluttered()?;
+    let input = tract_ndarray::ArrayD::from_shape_vec(shape.to_vec(), input).context("shaping the input")?;
+    winograd::layer_errors(model, Tensor::from(input).into_tvalue(), tile)
 }
 
 /// Time spent in one operator of the optimised plan during a profiled run.
@@ -265,17 +297,29 @@ impl Model {
     }
 }
 
-fn optimise(model: InferenceModel, shape: &[usize]) -> Result<Arc<TypedRunnableModel>> {
+fn optimise(
+    model: InferenceModel,
+    shape: &[usize],
+    convolution: Convolution,
+) -> Result<(Arc<TypedRunnableModel>, Vec<Choice>)> {
     // fix the input to one concrete f32 tensor, then type, optimise and plan
     let model = model
         .with_input_fact(0, f32::fact(shape).into())
         .with_context(|| format!("setting the input shape to {shape:?}"))?;
-    let mut typed = model.into_optimized().with_context(|| format!("optimising the model for input {shape:?}"))?;
+    let mut typed = model
+        .into_typed()
+        .and_then(|m| m.into_decluttered())
+        .with_context(|| format!("typing the model for input {shape:?}"))?;
+    // 3x3 convolutions to Winograd's form, between declutter (which leaves one Conv per
+    // convolution, its ReLU a Max beside it) and codegen (which makes the products' matmuls)
+    let choices = winograd::rewrite(&mut typed, convolution).context("rewriting convolutions for Winograd")?;
+    let mut typed = typed.into_optimized().with_context(|| format!("optimising the model for input {shape:?}"))?;
+    winograd::pack_weights(&mut typed).context("packing the Winograd weights")?;
     // constant work tract leaves to each run (int8 convolutions' weight sums)
     fold::constant_chains(&mut typed).context("folding constants")?;
     // int8 convolutions: patches packed a block at a time instead of a byte at a time
     im2col::rewrite(&mut typed).context("packing int8 convolutions' patches")?;
-    typed.into_runnable().context("planning the model")
+    Ok((typed.into_runnable().context("planning the model")?, choices))
 }
 
 /// The concrete shape the first plan is built for: batch 1, declared dims where fixed,

@@ -80,18 +80,25 @@ async function alternate({ engine, backend, session, x, shape, rounds, ours, the
 }
 
 /** One model at one thread count: both runtimes loaded, `rounds` runs each, alternating. */
-window.benchRun = async ({ url, threads, rounds, profile, baseline }) => {
+window.benchRun = async ({ url, threads, rounds, profile, baseline, convolution }) => {
   const bytes = await (await fetch(url)).arrayBuffer();
   const shape = [1, 3, 224, 224];
   const x = input(shape);
-  const out = { url, threads, bytes: bytes.byteLength, crossOriginIsolated };
+  const out = { url, threads, convolution, bytes: bytes.byteLength, crossOriginIsolated };
 
   // the baseline: the SIMD128 build by name, to measure what relaxed SIMD gains
   const engine = Engine.start(undefined, baseline ? { build: "pkg" } : { threads });
   const runtime = await engine.started;
   let t = performance.now();
-  const loaded = await engine.load(bytes.slice(0), { backend: "cpu" });
-  const ours = { loadMs: performance.now() - t, build: runtime.build, threads: runtime.threads, notes: runtime.notes, int8Kernels: runtime.int8Kernels, ms: [], inferenceMs: [] };
+  const loaded = await engine.load(bytes.slice(0), { backend: "cpu", options: { convolution } });
+  // what the convolutions ran, e.g. "winograd F(4x4,3x3) ×9, direct ×1"
+  const counts = new Map();
+  for (const c of loaded.info.convolutions) counts.set(c.algorithm, (counts.get(c.algorithm) ?? 0) + 1);
+  out.algorithms = [...counts].map(([a, n]) => `${a} ×${n}`).join(", ");
+  const loadMs = performance.now() - t;
+  // wasm memory never shrinks: its size now is the load's peak, after the runs the runs'
+  const memoryAfterLoad = (await engine.runtime()).memoryBytes;
+  const ours = { loadMs, memoryAfterLoad, build: runtime.build, threads: runtime.threads, notes: runtime.notes, int8Kernels: runtime.int8Kernels, ms: [], inferenceMs: [] };
 
   ort.env.wasm.numThreads = threads;
   t = performance.now();
@@ -104,6 +111,7 @@ window.benchRun = async ({ url, threads, rounds, profile, baseline }) => {
     // ms per ONNX layer (tract's plan nodes named "<layer>" or "<layer>.<part>"), next to
     // the layer's multiply-accumulates from the graph
     const nodes = await engine.profile(x.slice(), shape);
+    out.nodes = nodes;
     const byLayer = new Map();
     for (const n of nodes) {
       const name = n.node.split(".")[0];

@@ -7,7 +7,12 @@
 // With --webgpu: vgg-wasm's WebGPU path against onnxruntime-web's WebGPU execution provider,
 // on Chromium's software adapter (SwiftShader: a minute or more per image), full-size VGG16.
 //
-//   node tests/bench/bench.mjs [--webgpu] [rounds] [model.onnx ...]   (./build.sh bench writes the models)
+// The first model also runs with `convolution: "direct"` (tract's own convolutions instead of
+// Winograd), at 1 and 2 threads; --convolution=a,b runs every model with those values of the
+// option instead (e.g. winograd-f2,winograd-f4 to compare tiles layer by layer).
+//
+//   node tests/bench/bench.mjs [--webgpu] [--convolution=auto,direct] [rounds] [model.onnx ...]
+//   (./build.sh bench writes the models)
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -18,6 +23,7 @@ import { launch as launchBrowser } from "../e2e/harness.mjs";
 const args = process.argv.slice(2);
 const webgpu = args[0] === "--webgpu";
 if (webgpu) args.shift();
+const modes = args[0]?.startsWith("--convolution=") ? args.shift().split("=")[1].split(",") : null;
 const rounds = Number(args[0] ?? (webgpu ? 2 : 8));
 const models = args.slice(1).length ? args.slice(1)
   : (webgpu ? ["vgg16.onnx"] : ["vgg16.onnx", "vgg16-int8-qdq.onnx", "vgg16-int8-qop.onnx", "vgg19.onnx"]).map((m) => path.join(ROOT, ".cache/bench", m));
@@ -44,9 +50,11 @@ try {
     const rel = path.relative(ROOT, model);
     if (rel.startsWith("..")) throw new Error(`the model must lie inside the repository: ${model}`);
     // the SIMD128 build too, on one thread, for the first model: what relaxed SIMD gains
+    const convolutions = modes ?? (model === models[0] ? ["auto", "direct"] : ["auto"]);
     const runs = webgpu ? [{ threads: 1 }]
-      : [...THREADS.map((threads) => ({ threads })), ...(model === models[0] ? [{ threads: 1, baseline: true }] : [])];
-    for (const { threads, baseline = false } of runs) {
+      : [...convolutions.flatMap((convolution) => THREADS.map((threads) => ({ threads, convolution }))),
+         ...(model === models[0] && !modes ? [{ threads: 1, baseline: true, convolution: "auto" }] : [])];
+    for (const { threads, baseline = false, convolution } of runs) {
       const page = await browser.newPage();
       page.on("console", (m) => m.type() === "error" && console.error("page:", m.text()));
       page.on("pageerror", (e) => console.error("page error:", e.message));
@@ -55,7 +63,7 @@ try {
       machine.browser ??= await page.evaluate(() => navigator.userAgent);
       const r = webgpu
         ? await page.evaluate((a) => window.benchGpu(a), { url: `/${rel}`, rounds })
-        : await page.evaluate((a) => window.benchRun(a), { url: `/${rel}`, threads, rounds, profile: threads === 1 && !baseline, baseline });
+        : await page.evaluate((a) => window.benchRun(a), { url: `/${rel}`, threads, rounds, profile: !baseline, baseline, convolution });
       await page.close();
       r.model = path.basename(model);
       r.baseline = baseline;
@@ -77,7 +85,7 @@ function report(r) {
       `answers differ by ${r.relDiff.toExponential(1)}${ok ? "" : " WRONG"}`);
     return;
   }
-  console.log(`${r.model} at ${r.threads} thread(s): vgg-wasm (${r.ours.build}, ${r.ours.threads} threads) ` +
+  console.log(`${r.model} at ${r.threads} thread(s): vgg-wasm (${r.ours.build}, ${r.ours.threads} threads, ${r.algorithms}) ` +
     `${med(r.ours.ms).toFixed(0)} ms, onnxruntime-web ${med(r.ort.ms).toFixed(0)} ms; answers differ by ${r.relDiff.toExponential(1)}${ok ? "" : " WRONG"}`);
   if (r.ours.notes.length) console.log(`  vgg-wasm notes: ${r.ours.notes.join("; ")}`);
 }
@@ -106,7 +114,7 @@ for (const r of rows) {
   const mb = (r.bytes / 1e6).toFixed(0);
   const bad = wrong(r) ? ` **wrong** (bound ${agreeBound(r.model)}${r.sameTop1 ? "" : ", top-1 differs"})` : "";
   const x = (b) => `${MiB(b)} (${(b / r.bytes).toFixed(2)}×)`;
-  console.log(`| ${r.model} | ${mb} | vgg-wasm (${r.ours.build}) | ${r.ours.threads} | ${med(r.ours.ms).toFixed(0)} | ${ms(r.ours.ms).toFixed(0)} | ` +
+  console.log(`| ${r.model} | ${mb} | vgg-wasm (${r.ours.build}, ${r.convolution}) | ${r.ours.threads} | ${med(r.ours.ms).toFixed(0)} | ${ms(r.ours.ms).toFixed(0)} | ` +
     `${r.ours.loadMs.toFixed(0)} | ${x(r.ours.memoryBytes)} | ${r.relDiff.toExponential(1)}${bad} | ` +
     `**${(med(r.ours.ms) / med(r.ort.ms)).toFixed(2)}** (load ${(r.ours.loadMs / r.ort.loadMs).toFixed(2)}) |`);
   console.log(`| | | onnxruntime-web 1.30 (wasm) | ${r.ort.threads} | ${med(r.ort.ms).toFixed(0)} | ${ms(r.ort.ms).toFixed(0)} | ` +
@@ -114,7 +122,7 @@ for (const r of rows) {
 }
 // int8 against the fp32 model it was quantised from, in each runtime at each thread count:
 // what a page gains by shipping the int8 file
-const fp32 = (threads) => rows.find((r) => r.model === "vgg16.onnx" && r.threads === threads && !r.baseline);
+const fp32 = (threads) => rows.find((r) => r.model === "vgg16.onnx" && r.threads === threads && !r.baseline && r.convolution === "auto");
 const int8Rows = rows.filter((r) => /int8/.test(r.model) && fp32(r.threads));
 if (int8Rows.length) {
   console.log("\nint8 VGG16 against fp32 VGG16, same runtime and threads (time and peak wasm memory, int8 / fp32; below 0.5 is 2× faster)");
@@ -131,7 +139,7 @@ if (int8Rows.length) {
 }
 for (const r of rows.filter((r) => r.profile)) {
   const total = r.profile.reduce((s, l) => s + l.ms, 0);
-  console.log(`\nWhere vgg-wasm's time goes: ${r.model}, ${r.ours.threads} thread, one profiled run (${total.toFixed(0)} ms)`);
+  console.log(`\nWhere vgg-wasm's time goes: ${r.model}, ${r.ours.threads} thread(s), convolution "${r.convolution}" (${r.algorithms}), one profiled run (${total.toFixed(0)} ms)`);
   console.log("| layer | tract ops | ms | share | GMAC | GFLOP/s |");
   console.log("|---|---|---|---|---|---|");
   for (const l of r.profile.filter((l) => l.ms >= total / 200)) {

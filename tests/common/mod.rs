@@ -85,7 +85,12 @@ pub fn ts_interfaces() -> std::collections::BTreeMap<String, std::collections::B
     let mut out = std::collections::BTreeMap::new();
     for part in src.split("export interface ").skip(1) {
         let name: String = part.chars().take_while(|c| c.is_alphanumeric()).collect();
-        let body = &part[part.find('{').expect("interface body") + 1..];
+        let mut body = part[part.find('{').expect("interface body") + 1..].to_string();
+        // doc comments on fields hold ':' and braces of their own
+        while let Some(start) = body.find("/*") {
+            let end = body[start..].find("*/").map_or(body.len(), |e| start + e + 2);
+            body.replace_range(start..end, "");
+        }
         // the fields at brace depth 0 up to the closing brace
         let (mut depth, mut fields, mut current) = (0i32, std::collections::BTreeSet::new(), String::new());
         for c in body.chars() {
@@ -184,4 +189,105 @@ fn fashion_file(name: &str, header: usize) -> Vec<u8> {
     let mut raw = Vec::new();
     flate2::read::GzDecoder::new(gz).read_to_end(&mut raw).unwrap();
     raw.split_off(header)
+}
+
+/// The Winograd transforms (`vgg_wasm::model::winograd`) against a plain direct
+/// convolution: F(2×2) and F(4×4), on sizes that are not multiples of the tile, 1 and 3
+/// input channels, padding at every border (and none, and uneven), with and without the
+/// folded ReLU and max pooling. The products between the transforms are computed here,
+/// plainly. Panics on a mismatch; returns one line per case.
+pub fn check_winograd_transforms() -> Vec<String> {
+    use vgg_wasm::model::winograd::{transform_weights, Geometry, Tile, WinogradInput, WinogradOutput};
+    // (cin, cout, h, w, padding [top, left, bottom, right])
+    let cases: &[(usize, usize, usize, usize, [usize; 4])] = &[
+        (1, 3, 5, 7, [1, 1, 1, 1]),
+        (3, 2, 9, 6, [1, 1, 1, 1]),
+        (3, 5, 10, 13, [2, 0, 1, 3]),
+        (2, 4, 3, 3, [0, 0, 0, 0]),
+        (4, 3, 17, 11, [1, 2, 0, 1]),
+        (9, 6, 14, 14, [1, 1, 1, 1]),
+    ];
+    let mut seed = 7u32;
+    let mut random = |n: usize| -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                seed = seed.wrapping_mul(1664525).wrapping_add(1013904223);
+                (seed >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0
+            })
+            .collect()
+    };
+    let mut lines = vec![];
+    for &(cin, cout, h, w, [pt, pl, pb, pr]) in cases {
+        let (ho, wo) = (h + pt + pb - 2, w + pl + pr - 2);
+        let (x, k, bias) = (random(cin * h * w), random(cout * cin * 9), random(cout));
+        // the direct convolution, as a cross-correlation like every CNN framework's
+        let mut direct = vec![0f32; cout * ho * wo];
+        for o in 0..cout {
+            for y in 0..ho {
+                for xx in 0..wo {
+                    let mut acc = bias[o] as f64;
+                    for c in 0..cin {
+                        for ky in 0..3 {
+                            for kx in 0..3 {
+                                let (iy, ix) = ((y + ky).wrapping_sub(pt), (xx + kx).wrapping_sub(pl));
+                                if iy < h && ix < w {
+                                    acc += (x[c * h * w + iy * w + ix] * k[((o * cin + c) * 3 + ky) * 3 + kx]) as f64;
+                                }
+                            }
+                        }
+                    }
+                    direct[(o * ho + y) * wo + xx] = acc as f32;
+                }
+            }
+        }
+        for tile in [Tile::F2, Tile::F4] {
+            let g = Geometry::new(tile, cin, cout, [h, w], [pt, pl], [ho, wo]).expect("an f32 kernel");
+            let mut v = vec![f32::NAN; g.planes() * g.plane_len()];
+            WinogradInput { g: g.clone() }.run(&x, &mut v).unwrap();
+            let u = transform_weights(tile, &k, cout, cin);
+            let (planes, nt) = (g.planes(), g.n_tiles());
+            let mut m = vec![0f32; planes * cout * nt];
+            for p in 0..planes {
+                for o in 0..cout {
+                    for t in 0..nt {
+                        m[(p * cout + o) * nt + t] = (0..cin).map(|c| u[(p * cout + o) * cin + c] * v[g.packed_at(p, c, t)]).sum();
+                    }
+                }
+            }
+            for (relu, pool) in [(false, false), (true, false), (true, true)] {
+                let out = WinogradOutput { g: g.clone(), bias: bias.clone(), relu, pool };
+                let [oh, ow] = out.out();
+                if oh == 0 || ow == 0 {
+                    continue;
+                }
+                let mut y = vec![f32::NAN; cout * oh * ow];
+                out.run(&m, &mut y).unwrap();
+                assert!(y.iter().all(|v| v.is_finite()), "Winograd {tile:?}: an output left unwritten");
+                let want: Vec<f32> = (0..cout * oh * ow)
+                    .map(|i| {
+                        let (o, yy, xx) = (i / (oh * ow), i / ow % oh, i % ow);
+                        let at = |y: usize, x: usize| {
+                            let d = direct[(o * ho + y) * wo + x];
+                            if relu { d.max(0.0) } else { d }
+                        };
+                        if pool {
+                            at(2 * yy, 2 * xx).max(at(2 * yy, 2 * xx + 1)).max(at(2 * yy + 1, 2 * xx).max(at(2 * yy + 1, 2 * xx + 1)))
+                        } else {
+                            at(yy, xx)
+                        }
+                    })
+                    .collect();
+                let err = rel_max_err(&y, &want);
+                let case = format!(
+                    "{tile:?} cin {cin} cout {cout} {h}x{w} pad {:?}{}{}",
+                    [pt, pl, pb, pr],
+                    if relu { " relu" } else { "" },
+                    if pool { " pool" } else { "" }
+                );
+                assert!(err <= 1e-5, "Winograd {case}: relative error {err}");
+                lines.push(format!("{case}: relative max error {err:.1e}"));
+            }
+        }
+    }
+    lines
 }

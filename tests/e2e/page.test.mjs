@@ -129,6 +129,8 @@ test("the VGG16 conv base shows feature maps of a photo", async (t) => {
   assert.equal(await page.locator("#feature-maps canvas").count(), 16);
   assert.equal(await page.locator("#predictions li").count(), 0);
   assert.match(await page.textContent("#model-credit"), /Visual Geometry Group.*CC BY 4\.0/);
+  // conv1_1 (3 input channels) direct, the other twelve by Winograd
+  assert.match(await page.textContent("#convolution-status"), /1 of 13 by tract's direct.*12 of 13 by Winograd F\(4×4, 3×3\)/);
   await shot(page, "04-vgg16-feature-maps");
 });
 
