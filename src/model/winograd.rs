@@ -9,10 +9,10 @@
 //!
 //! `rewrite` replaces each eligible tract `Conv` of a decluttered model with three nodes:
 //! `WinogradInput` (input tiles → V, written straight into the packed layout of tract's
-//! matrix kernel), `WinogradProduct` (the planes' products U·V on tract's kernel, with U
-//! packed once at load) and `WinogradOutput` (M → the output, adding the bias and applying
-//! a ReLU that followed the convolution). The original weights are no longer referenced
-//! and are freed with the node.
+//! matrix kernel), `WinogradProduct` (the planes' products U·V on tract's kernel, U packed
+//! once at load by `pack_weights`, after tract's optimisation, which frees the 3×3 weights)
+//! and `WinogradOutput` (M → the output, adding the bias and applying the ReLU and 2×2 max
+//! pooling that followed the convolution, where nothing else reads their inputs).
 //!
 //! The products are split over threads a plane at a time, each plane's product on one
 //! thread. tract's own batched product (an `EinSum`, tried first) splits each plane's
@@ -22,7 +22,7 @@
 //!
 //! The transforms vectorise across four adjacent tiles of a tile row ([`F4`]: wasm's f32x4
 //! where SIMD128 is on, four floats elsewhere, written the same way), and split over
-//! channels on tract's threads.
+//! tract's threads (the input transform by rows of tiles, the output by channels).
 
 use tract_linalg::mmm::{
     AsInputValue, EagerPackedInput, FusedSpec, MMMInputFormat, MMMInputValue, MatMatMul, PackedExoticFact,
