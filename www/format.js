@@ -95,12 +95,17 @@ const ALGORITHM_WORDS = {
   direct: "tract's direct convolution (im2col and a matrix product)",
 };
 
+/** `info.convolutions` counted by algorithm: [algorithm, count] pairs in graph order. */
+export function convolutionCounts(convolutions) {
+  const counts = new Map();
+  for (const c of convolutions ?? []) counts.set(c.algorithm, (counts.get(c.algorithm) ?? 0) + 1);
+  return [...counts];
+}
+
 /** Which algorithm the CPU runs the model's convolutions with (`info.convolutions`), counted. */
 export function convolutionSummary(convolutions) {
   if (!convolutions?.length) return "";
-  const counts = new Map();
-  for (const c of convolutions) counts.set(c.algorithm, (counts.get(c.algorithm) ?? 0) + 1);
-  const parts = [...counts].map(([a, n]) => `${n} of ${convolutions.length} by ${ALGORITHM_WORDS[a] ?? a}`);
+  const parts = convolutionCounts(convolutions).map(([a, n]) => `${n} of ${convolutions.length} by ${ALGORITHM_WORDS[a] ?? a}`);
   return `Convolutions on the CPU: ${parts.join("; ")}.`;
 }
 

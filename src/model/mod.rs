@@ -313,7 +313,8 @@ fn optimise(
     // 3x3 convolutions to Winograd's form, between declutter (which leaves one Conv per
     // convolution, its ReLU a Max beside it) and codegen (which makes the products' matmuls)
     let choices = winograd::rewrite(&mut typed, convolution).context("rewriting convolutions for Winograd")?;
-    let mut typed = typed.into_optimized().with_context(|| format!("optimising the model for input {shape:?}"))?;
+    // codegen only: the rewrite leaves nothing for a second declutter to do
+    typed.optimize().with_context(|| format!("optimising the model for input {shape:?}"))?;
     winograd::pack_weights(&mut typed).context("packing the Winograd weights")?;
     // constant work tract leaves to each run (int8 convolutions' weight sums)
     fold::constant_chains(&mut typed).context("folding constants")?;

@@ -234,7 +234,7 @@ impl Plan {
     fn run(&self, x: &[f32]) -> TractResult<Vec<f32>> {
         let g = &self.geometry;
         let (planes, nt) = (g.planes(), g.n_tiles());
-        // V unpacked, [cin, planes, tiles]: the packed form's panels of `nr` tiles read back
+        // V as the product reads it, then each plane read back out of its panels
         let mut packed = vec![0f32; planes * g.plane_len()];
         WinogradInput { g: g.clone() }.run(x, &mut packed)?;
         let u = transform_weights(self.tile, self.kernel.try_as_plain_ram()?.as_slice::<f32>()?, g.cout, g.cin);
@@ -930,15 +930,8 @@ impl WinogradProduct {
         let (planes, nt) = (g.planes(), g.n_tiles());
         ensure!(v.len() == planes * g.plane_len() && m.shape() == [planes, g.cout, nt], "WinogradProduct: sizes");
         let format = g.mmm.packings()[g.packing].1.clone();
-        // packed at load (pack_weights); packed here, every run, only in a model that
-        // skipped it
-        let packed;
-        let u = match &self.weights {
-            Weights::Packed(u) => u,
-            Weights::Kernel(kernel) => {
-                packed = Arc::new(WinogradProduct::pack(g, kernel.try_as_plain_ram()?.as_slice::<f32>()?)?);
-                &packed
-            }
+        let Weights::Packed(u) = &self.weights else {
+            bail!("WinogradProduct: weights not packed (optimise runs pack_weights after tract's optimisation)")
         };
         let m: &Tensor = m;
         par_channels(planes, planes * g.cout * g.cin * nt, |first, count| {
@@ -1150,9 +1143,8 @@ fn output_channel<const A: usize, const M: usize>(
                 }
                 // lanes are tiles, t[c] their column c: four tiles' M columns side by side
                 let row = &mut rows[r * width + group * 4 * M..];
-                if M == 4 {
-                    let cols = F4::transpose([t[0], t[1], t[2], t[3 % M]]);
-                    for (l, col) in cols.iter().enumerate() {
+                if let &[a, b, c, d] = &t[..] {
+                    for (l, col) in F4::transpose([a, b, c, d]).iter().enumerate() {
                         col.store(&mut row[l * 4..l * 4 + 4]);
                     }
                 } else {

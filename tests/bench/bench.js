@@ -23,6 +23,7 @@ for (const name of ["instantiate", "instantiateStreaming"]) {
 }
 
 const { Engine } = await import("/www/engine.js");
+const { convolutionCounts } = await import("/www/format.js");
 // bench.html?ep=webgpu: onnxruntime-web's WebGPU build (its WebGPU execution provider)
 const EP = new URLSearchParams(location.search).get("ep") === "webgpu" ? "webgpu" : "wasm";
 const ort = await import(`/tests/bench/node_modules/onnxruntime-web/dist/ort.${EP}.min.mjs`);
@@ -91,11 +92,9 @@ window.benchRun = async ({ url, threads, rounds, profile, baseline, convolution 
   const runtime = await engine.started;
   let t = performance.now();
   const loaded = await engine.load(bytes.slice(0), { backend: "cpu", options: { convolution } });
-  // what the convolutions ran, e.g. "winograd F(4x4,3x3) ×9, direct ×1"
-  const counts = new Map();
-  for (const c of loaded.info.convolutions) counts.set(c.algorithm, (counts.get(c.algorithm) ?? 0) + 1);
-  out.algorithms = [...counts].map(([a, n]) => `${a} ×${n}`).join(", ");
   const loadMs = performance.now() - t;
+  // what the convolutions ran, e.g. "winograd F(4x4,3x3) ×9, direct ×1"
+  out.algorithms = convolutionCounts(loaded.info.convolutions).map(([a, n]) => `${a} ×${n}`).join(", ");
   // wasm memory never shrinks: its size now is the load's peak, after the runs the runs'
   const memoryAfterLoad = (await engine.runtime()).memoryBytes;
   const ours = { loadMs, memoryAfterLoad, build: runtime.build, threads: runtime.threads, notes: runtime.notes, int8Kernels: runtime.int8Kernels, ms: [], inferenceMs: [] };

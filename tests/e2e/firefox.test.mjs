@@ -125,7 +125,7 @@ test("the page works in Firefox: Fashion-VGG predictions, VGG16 feature maps, fi
     await ff.upload("#image-file", path.join(ROOT, "www/samples/rocket.jpg"));
     await ff.until("return /rocket\\.jpg/.test(document.querySelector('#result-status').textContent)");
     // the layer strip done too (its progress ends the timings line with "…"): the drop then
-    // meets an idle page (in two of six runs here a drop right after the answer was never
+    // meets an idle page (in two of the first three runs here a drop right after the answer was never
     // decoded: the image status stayed empty, no run started; cause not found)
     await ff.until("const t = document.querySelector('#timings').textContent; return t !== '' && !t.endsWith('…')");
     const handBack = (kind) => `
