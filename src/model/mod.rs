@@ -374,6 +374,20 @@ pub fn int8_kernels() -> &'static str {
     "tract's kernels"
 }
 
+/// Whether the int8 matrix kernel tract picks here for a convolution's product reads its
+/// patches in 4-byte K groups (`PackedI8K4`), the layout this crate's im2col writes
+/// (src/model/im2col.rs): in WebAssembly always (tract's kernels and this crate's); natively
+/// only on CPUs whose int8 kernels use a 4-way dot product (AVX-512 VNNI, AVX-VNNI, AMX,
+/// Arm's dot product). Elsewhere tract's own im2col packs them.
+pub fn int8_patches_in_k4_panels() -> bool {
+    use tract_linalg::pack::PackedI8K4;
+    // conv1_2 of VGG16 at 224x224: 64 output channels, 64·3·3 inputs, 224·224 pixels
+    let query = tract_linalg::mmm::Query::plain(DatumType::I32, Some(64), Some(576), Some(224 * 224));
+    tract_linalg::MmmDispatch::native()
+        .pick(&query)
+        .is_some_and(|(mmm, packing, _)| mmm.packings().get(packing).is_some_and(|(_, b)| b.is::<PackedI8K4>()))
+}
+
 /// Runs tract's matrix products (VGG's im2col convolutions and its dense layers) on
 /// rayon's global pool of `n` threads, or on the calling thread alone when `n` is 1. In the
 /// browser the pool must exist first (wasm-bindgen-rayon's `initThreadPool(n)`); natively,

@@ -12,7 +12,7 @@ pub struct Fixture {
     /// Learned parameters: float constants used by the graph's nodes (int8 weights excluded).
     pub params: u64,
     /// Largest relative difference from onnxruntime accepted: [`TOLERANCE`] for float
-    /// models; for int8 ones 2 steps of the output's quantisation relative to its largest
+    /// models; for int8 ones 4 steps of the output's quantisation relative to its largest
     /// value (make_fixtures.py says why).
     pub tolerance: f32,
 }

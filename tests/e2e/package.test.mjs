@@ -23,9 +23,11 @@ before(() => {
   assert.ok(tgz, "./build.sh pack writes target/npm/vgg-wasm-<version>.tgz");
   project = mkdtempSync(path.join(tmpdir(), "vgg-npm-"));
   for (const ex of ["node", "vite", "typed"]) cpSync(path.join(ROOT, "examples", ex), path.join(project, ex), { recursive: true });
-  writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-  // the tarball, and tools from the registry at pinned versions; nothing from the workspace
-  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", path.join(NPM, tgz), "vite@7.3.8", "typescript@5.9.3"]);
+  // tools from the registry at the versions tests/e2e/consumer's lock file holds, then the
+  // tarball beside them; nothing from the workspace
+  for (const f of ["package.json", "package-lock.json"]) copyFileSync(path.join(ROOT, "tests/e2e/consumer", f), path.join(project, f));
+  run("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"]);
+  run("npm", ["install", "--no-save", "--no-audit", "--no-fund", "--loglevel=error", path.join(NPM, tgz)]);
   for (const f of ["fashion-vgg.onnx", "fashion-vgg.json"]) copyFileSync(path.join(ROOT, "www/models", f), path.join(project, f));
   copyFileSync(path.join(ROOT, "www/samples", sample.file), path.join(project, "sample.png"));
 });

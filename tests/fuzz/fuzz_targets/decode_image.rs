@@ -3,10 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vgg_wasm::preprocess::{decode_image, prepare, PreprocessSpec};
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(img) = decode_image(data) {
-        let _ = prepare(&img, &PreprocessSpec::imagenet_224());
-    }
-});
+#[path = "../targets.rs"]
+mod targets;
+
+fuzz_target!(|data: &[u8]| targets::decode_image(data));

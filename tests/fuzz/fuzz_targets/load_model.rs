@@ -2,8 +2,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vgg_wasm::pipeline::{Options, Pipeline};
 
-fuzz_target!(|data: &[u8]| {
-    let _ = Pipeline::new(data, Options::default());
-});
+#[path = "../targets.rs"]
+mod targets;
+
+fuzz_target!(|data: &[u8]| targets::load_model(data));
