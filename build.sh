@@ -309,7 +309,7 @@ serve() {
         echo "compiling since $(date +%T) (./build.sh serve; log in $BACKGROUND_LOG)" > "www/$name/BUILDING"
     done
     # its own process group (setsid), so that stopping the server stops its compilers too
-    setsid "$0" background-builds &
+    setsid bash "$ROOT/build.sh" background-builds &
     local builder=$!
     trap 'kill -- -'"$builder"' 2>/dev/null; rm -f www/pkg-*/BUILDING; step_table' EXIT
     say "serving www/ on http://127.0.0.1:$PORT (Ctrl-C stops; the relaxed-SIMD and threaded builds compile meanwhile, log in $BACKGROUND_LOG)"
