@@ -474,7 +474,8 @@ case "${1:-}" in
     serve) setup_build; setup_python; models; serve ;;
     # (serve's own: the builds it leaves to the background)
     background-builds) trap - EXIT; background_builds ;;
-    fixtures) setup_test; fixtures ;;
+    # (made again even when nothing that makes them changed: `test` skips them then)
+    fixtures) setup_test; rm -f tests/fixtures/gen/.made-from; fixtures ;;
     models) setup_python; models ;;
     test) setup_test; run_tests ;;
     bench) setup_test; models; build; bench ;;
