@@ -306,7 +306,7 @@ serve() {
     : > "$BACKGROUND_LOG"
     for name in "${BACKGROUND_BUILDS[@]}"; do
         mkdir -p "www/$name"
-        echo "compiling since $(date +%T) (./build.sh serve; log in $BACKGROUND_LOG)" > "www/$name/BUILDING"
+        echo "since $(date +%T)" > "www/$name/BUILDING"
     done
     # its own process group (setsid), so that stopping the server stops its compilers too
     setsid bash "$ROOT/build.sh" background-builds &

@@ -59,7 +59,7 @@ async function stillCompiling(name) {
   const what = { "pkg-threads": "the threaded build", "pkg-relaxed": "the relaxed-SIMD build" }[name] ?? name;
   try {
     const r = await fetch(new URL(`./${name}/BUILDING`, import.meta.url), { cache: "no-store" });
-    return r.ok ? `${what} is still compiling (${(await r.text()).trim()}): reload when it lands` : null;
+    return r.ok ? `${what} is still compiling (${(await r.text()).trim()}): reload the page when it lands` : null;
   } catch {
     return null;
   }
