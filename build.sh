@@ -67,10 +67,12 @@ end_step() {
     STEP_TIMES+=("$s|$STEP")
     STEP=""
 }
-# The steps so far, with their seconds, and the total.
+# The steps so far, with their seconds, and the total (once: a Ctrl-C can run the exit
+# trap twice).
 step_table() {
     end_step
-    [ ${#STEP_TIMES[@]} -gt 0 ] || return 0
+    [ ${#STEP_TIMES[@]} -gt 0 ] && [ -z "${TABLE_DONE:-}" ] || return 0
+    TABLE_DONE=1
     local total=0 row s name
     printf '\n%7s  %s\n' "seconds" "step"
     for row in "${STEP_TIMES[@]}"; do
@@ -308,8 +310,9 @@ serve() {
         mkdir -p "www/$name"
         echo "since $(date +%T)" > "www/$name/BUILDING"
     done
-    # its own process group (setsid), so that stopping the server stops its compilers too
-    setsid bash "$ROOT/build.sh" background-builds &
+    # its own process group (setsid), so that stopping the server stops its compilers too;
+    # exec'd, so that no copy of this shell (and its exit trap) waits beside it
+    (trap - EXIT; exec setsid bash "$ROOT/build.sh" background-builds) &
     local builder=$!
     trap 'kill -- -'"$builder"' 2>/dev/null; rm -f www/pkg-*/BUILDING; step_table' EXIT
     say "serving www/ on http://127.0.0.1:$PORT (Ctrl-C stops; the relaxed-SIMD and threaded builds compile meanwhile, log in $BACKGROUND_LOG)"
