@@ -376,9 +376,10 @@ pub fn int8_kernels() -> &'static str {
 
 /// Whether the int8 matrix kernel tract picks here for a convolution's product reads its
 /// patches in 4-byte K groups (`PackedI8K4`), the layout this crate's im2col writes
-/// (src/model/im2col.rs): in WebAssembly always (tract's kernels and this crate's); natively
-/// only on CPUs whose int8 kernels use a 4-way dot product (AVX-512 VNNI, AVX-VNNI, AMX,
-/// Arm's dot product). Elsewhere tract's own im2col packs them.
+/// (src/model/im2col.rs): in the relaxed-SIMD wasm builds (tract's relaxed kernel and this
+/// crate's), not in the SIMD128 one; natively only on CPUs whose int8 kernels use a 4-way
+/// dot product (AVX-512 VNNI, AVX-VNNI, AMX, Arm's dot product). Elsewhere tract's own
+/// im2col packs them.
 pub fn int8_patches_in_k4_panels() -> bool {
     use tract_linalg::pack::PackedI8K4;
     // conv1_2 of VGG16 at 224x224: 64 output channels, 64·3·3 inputs, 224·224 pixels
