@@ -347,7 +347,7 @@ setup_fuzz() {
     fi
 }
 
-FUZZ_TARGETS=(load_model decode_image options)
+FUZZ_TARGETS=(load_model load_graph decode_image options)
 
 fuzz() {
     local seconds="${1:-30}"
@@ -359,6 +359,8 @@ fuzz() {
         cp tests/fixtures/regressions/"$target"-* "$corpus"/ 2>/dev/null || true
         case "$target" in
             load_model) cp "$gen"/bad_*.onnx "$gen"/identity*.onnx "$gen"/grad_vgg.onnx "$corpus"/; max_len=32768 ;;
+            # (the bytes are choices, not a file: a few seeds, one per op, as tests/native.rs has)
+            load_graph) for op in $(seq 0 12); do printf "\x01\x00\x$(printf %02x "$op")\x03\xc8\x07\x01\x09" > "$corpus/op$op"; done; max_len=64 ;;
             decode_image) cp www/samples/fashion-*.png "$gen"/seed_small.jpg "$corpus"/ ;;
             options)
                 for f in www/models/fashion-vgg.json www/models/vgg16-conv-base.json www/models/depth-A.json; do
@@ -382,24 +384,25 @@ for i, m in enumerate(re.findall(r"options: r#\"(.*?)\"#", open(sys.argv[1]).rea
     done
 }
 
-# Without `--features webgpu` the crate and its .wasm hold no wgpu: the release library
-# built for wasm32 with the default features must not mention it anywhere (names,
-# strings, panic locations), while the webgpu build does.
+# Without `--features webgpu` the crate and its .wasm hold no wgpu: the dependency graph for
+# wasm32 with the default features must not contain it (what links into a .wasm is the
+# crate and that graph), while the webgpu build's graph and .wasm do; and the crate must
+# compile for wasm32 with the default features (its not-webgpu code paths compile nowhere
+# else). `cargo check`, not a build: a default-feature cdylib in target/ would replace the
+# SIMD128 build's (cargo keeps one fingerprint per crate and profile there, whatever the
+# features), and every warm run would then compile the crate twice.
 check_default_wasm() {
-    say "the default-feature .wasm contains no wgpu: cargo build --release --target wasm32-unknown-unknown"
-    # in target/, beside the SIMD128 build's dependencies (only the crate and the few that
-    # wgpu adds features to are compiled again)
-    cargo build --release --lib --target wasm32-unknown-unknown
-    local wasm=target/wasm32-unknown-unknown/release/vgg_wasm.wasm
-    if grep -q wgpu "$wasm"; then
-        echo "$wasm (default features) mentions wgpu: the webgpu feature leaks into the default build" >&2
+    say "the default features hold no wgpu (cargo tree) and compile for wasm32 (cargo check --release)"
+    if cargo tree --target wasm32-unknown-unknown -e normal --prefix none | grep -q '^wgpu '; then
+        echo "the default features' dependency graph for wasm32 contains wgpu: the webgpu feature leaks into it" >&2
         exit 1
     fi
-    if ! grep -q "navigator.gpu" www/pkg/vgg_wasm_bg.wasm; then
-        echo "www/pkg (built with --features webgpu) has no WebGPU path: the check above proves nothing" >&2
+    if ! cargo tree --target wasm32-unknown-unknown -e normal --prefix none --features webgpu | grep -q '^wgpu ' ||
+        ! grep -q "navigator.gpu" www/pkg/vgg_wasm_bg.wasm; then
+        echo "the webgpu build has no wgpu in its graph or no WebGPU path in www/pkg: the check above proves nothing" >&2
         exit 1
     fi
-    echo "    $(stat -c %s "$wasm") bytes, no wgpu"
+    cargo check --release --lib --target wasm32-unknown-unknown
 }
 
 # The browser tests: `cargo test` for wasm32 with wasm-bindgen-test-runner as the runner

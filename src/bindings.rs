@@ -95,7 +95,8 @@ export interface Stack {
  *  when no two convolutions follow each other). */
 export interface ConvStack { convs: number; all3x3: boolean; stack: Stack | null; }
 /** Facts about the loaded model. Dynamic dimensions are `null`. `detected` says in words
- *  what was read from the graph to fill in what the options left open (a channels-last
+ *  what was read from the file to fill in what the options left open (the preprocessing in
+ *  its metadata under "preprocess", first, when the options give none; a channels-last
  *  layout, one grey channel, the graph's own scaling of its input, its fixed size).
  *  `threads`: how many inference runs on (1, or what `useThreads` set in the threaded build). */
 export interface ModelInfo {

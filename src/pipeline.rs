@@ -133,8 +133,9 @@ pub struct ModelInfo {
     pub preprocess: PreprocessSpec,
     pub dynamic_size: bool,
     pub nodes: usize,
-    /// What the crate read from the graph to fill in the preprocessing the options left
-    /// open (layout, grey channel, the graph's own scaling, its fixed size), in words.
+    /// What the crate read from the file to fill in the preprocessing the options left
+    /// open (the metadata's `preprocess`, layout, grey channel, the graph's own scaling,
+    /// its fixed size), in words.
     pub detected: Vec<String>,
     /// Threads inference runs on (1 unless the threaded build set up a pool).
     pub threads: usize,
@@ -220,6 +221,25 @@ struct Resolved {
 /// the options give, else [`DEFAULT_PLAN_HW`].
 fn plan_hw(opts: &SpecOptions) -> [usize; 2] {
     opts.crop.filter(|c| !c.contains(&0)).map_or(DEFAULT_PLAN_HW, |[h, w]| [h as usize, w as usize])
+}
+
+/// The preprocessing a model file carries in its metadata (`preprocess`, as a taught
+/// model's export writes it), with the sentence `detected` gives; the defaults where it
+/// carries none. A value that is not a preprocessing spec is passed over, and said so:
+/// another tool's key of the same name must not make a good model fail to load.
+fn file_preprocess(bytes: &[u8]) -> (SpecOptions, Option<String>) {
+    use crate::model::export::PREPROCESS_KEY;
+    let Some(json) = crate::model::metadata_value(bytes, PREPROCESS_KEY) else {
+        return (SpecOptions::default(), None);
+    };
+    let mut de = serde_json::Deserializer::from_str(&json);
+    match serde_path_to_error::deserialize::<_, SpecOptions>(&mut de) {
+        Ok(p) => (p, Some(format!("preprocess {json}: the model's metadata ({PREPROCESS_KEY:?})"))),
+        Err(e) => (
+            SpecOptions::default(),
+            Some(format!("the model's metadata {PREPROCESS_KEY:?} is not a preprocessing spec ({e}): passed over")),
+        ),
+    }
 }
 
 /// Fills in what `spec_opts` leaves open from what the graph says about its input (layout,
@@ -378,7 +398,10 @@ impl Pipeline {
         options: Options,
         load: &mut Loader,
     ) -> Result<Pipeline> {
-        let spec_opts = options.preprocess.unwrap_or_default();
+        let (spec_opts, from_file) = match options.preprocess {
+            Some(p) => (p, None),
+            None => file_preprocess(&bytes),
+        };
         let plan_hw = plan_hw(&spec_opts);
         let nhwc = spec_opts.layout.map(|l| l == Layout::Nhwc);
         let planning = Planning {
@@ -389,7 +412,11 @@ impl Pipeline {
         };
         let model = load(bytes, planning).context("loading the model")?;
         let info = model.info().clone();
-        let Resolved { spec, detected, planned } = resolve_preprocess(spec_opts, &info)?;
+        let Resolved { spec, mut detected, planned } = match resolve_preprocess(spec_opts, &info) {
+            Err(e) if from_file.is_some() => return Err(e.context("the preprocessing in the model's metadata")),
+            r => r?,
+        };
+        detected.splice(0..0, from_file);
         let head = head_of(&model.planned_output_shape()?, &info)?;
         let labels = match &head {
             Head::Classifier { classes, .. } => {

@@ -565,6 +565,7 @@ impl Teacher {
             sides: std::iter::once(self.side).chain(self.scales.iter().copied()).collect(),
             pool_hw,
             doc,
+            preprocess: self.sidecar(base)?["preprocess"].take(),
         };
         base.export_classifier(base_bytes, &head)
     }

@@ -179,17 +179,27 @@ fn dense_layers_match_the_definition_also_split_into_chunks() {
     }
 }
 
+/// Affine and ReLU are exact arithmetic here, so the GPU must give the very same floats: the
+/// scales are powers of two (the product is exact, so a fused multiply-add rounds as a
+/// multiply then add does) and the scalar case multiplies by the same f32 1/255 the kernel gets.
 #[test]
-fn affine_and_relu_match_the_definition() {
+fn affine_and_relu_match_the_definition_exactly() {
     let chw = [3, 5, 3];
     let x = values(45, 700);
-    let (scale, shift) = (vec![0.5, -2.0, 3.0], vec![1.0, 0.0, -0.25]);
+    let (scale, shift) = (vec![0.5, -2.0, 4.0], vec![1.0, 0.0, -0.25]);
     let want: Vec<f32> = x.iter().enumerate().map(|(i, v)| v * scale[i / 15] + shift[i / 15]).collect();
-    assert_close("per-channel affine", &run_one(Kernel::Affine { scale, shift }, chw, &x, None).1, &want);
-    let want: Vec<f32> = x.iter().map(|v| v / 255.0).collect();
-    assert_close("scalar affine", &run_one(Kernel::Affine { scale: vec![1.0 / 255.0], shift: vec![0.0] }, chw, &x, None).1, &want);
+    assert_exact("per-channel affine", &run_one(Kernel::Affine { scale, shift }, chw, &x, None).1, &want);
+    let k = 1.0f32 / 255.0;
+    let want: Vec<f32> = x.iter().map(|v| v * k).collect();
+    assert_exact("scalar affine", &run_one(Kernel::Affine { scale: vec![k], shift: vec![0.0] }, chw, &x, None).1, &want);
     let want: Vec<f32> = x.iter().map(|v| v.max(0.0)).collect();
-    assert_close("relu", &run_one(Kernel::Relu, chw, &x, None).1, &want);
+    assert_exact("relu", &run_one(Kernel::Relu, chw, &x, None).1, &want);
+}
+
+fn assert_exact(what: &str, got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    let differ: Vec<_> = got.iter().zip(want).enumerate().filter(|(_, (g, w))| g.to_bits() != w.to_bits()).take(3).collect();
+    assert!(differ.is_empty(), "{what}: (index, (got, want)) {differ:?}");
 }
 
 fn on(backend: BackendChoice) -> Options {
@@ -287,10 +297,12 @@ fn activations_after_a_gpu_run_come_from_the_cpu() {
 fn taught_descriptors_from_the_gpu_equal_the_cpus() {
     use std::cell::RefCell;
     use vgg_wasm::teach::{Teacher, TeacherOptions, TrainOptions};
-    // the bundled VGG16 conv base (real weights), at 64 and 96 px, on the GPU and on the CPU
+    // the bundled VGG16 conv base (real weights), at 32 and 48 px (its smallest input, and a
+    // second scale that pools to the same 1x1 map), on the GPU and on the CPU; larger sides
+    // run the same kernels, only slower on lavapipe (64 and 96 px took 125 s)
     let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/.cache/models/vgg16-conv-base.onnx"))
         .expect("./build.sh models makes the VGG16 conv base");
-    let options = || TeacherOptions { side: Some(64), flip: true, scales: vec![96] };
+    let options = || TeacherOptions { side: Some(32), flip: true, scales: vec![48] };
     let gpu_base = RefCell::new(pollster::block_on(Pipeline::create(bytes.clone(), on(BackendChoice::Webgpu))).unwrap());
     let mut cpu_base = Pipeline::new(bytes, Options::default()).unwrap();
     let on_gpu = RefCell::new(Teacher::new(&gpu_base.borrow(), options()).unwrap());

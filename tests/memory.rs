@@ -57,10 +57,13 @@ fn loading_peaks_well_under_twice_the_file_and_winograd_keeps_four_times_the_wei
     let bytes = std::fs::read(path).expect("www/models/vgg16-conv-base.onnx: run ./build.sh models");
     let file = bytes.len() as f64;
     let direct: vgg_wasm::pipeline::Options = serde_json::from_str(r#"{"convolution": "direct"}"#).unwrap();
-    for (name, options, bound) in [("direct", direct, 1.5), ("auto", Default::default(), 4.5)] {
+    // (measured: direct peak 1.19x, kept 1.02x; auto peak and kept 4.23x. The kept bounds:
+    // the weights once, and F(4x4)'s 36 values per 9; a second copy adds 1x, F(2x2) keeps 1.8x)
+    for (name, options, bound, keeps) in [("direct", direct, 1.5, 0.95..1.1), ("auto", Default::default(), 4.5, 3.9..4.5)] {
         let (peak, kept) = load(bytes.clone(), options);
         let (peak, kept) = (peak as f64 / file, kept as f64 / file);
         println!("{name:6} file {file} bytes: peak {peak:.2}x, kept {kept:.2}x");
         assert!(peak < bound, "{name}: loading peaked at {peak:.2}x the file");
+        assert!(keeps.contains(&kept), "{name}: the loaded model keeps {kept:.2}x the file, expected {keeps:?}");
     }
 }

@@ -406,6 +406,8 @@ fn fuzz_targets_answer_their_corpus_without_panicking() {
     add("decode_image", files(gen, &|n| n == "seed_small.jpg"));
     add("options", files("www/models", &|n| ["fashion-vgg.json", "vgg16-conv-base.json", "depth-A.json"].contains(&n)));
     add("options", PREPROCESS_CASES.iter().map(|c| (format!("options of {}", c.name), c.options.as_bytes().to_vec())).collect());
+    // the structure-aware target's seeds: one graph per op it draws from (byte 2 picks the op)
+    add("load_graph", (0..13u8).map(|op| (format!("graph with op {op}"), vec![1, 0, op, 3, 200, 7, 1, 9])).collect());
     // every finding kept, named <target>-<what>.<ext>
     for target in fuzz_targets::TARGETS {
         let prefix = format!("{target}-");
@@ -423,6 +425,35 @@ fn fuzz_targets_answer_their_corpus_without_panicking() {
     }
     println!("{} inputs replayed through {:?}", corpus.len(), fuzz_targets::TARGETS);
     assert!(panicked.is_empty(), "panicked: {panicked:#?}");
+}
+
+/// The structure-aware generator (tests/fuzz/targets.rs: small graphs of the ops that name
+/// axes, with random axes, perms and slice bounds) run from a fixed seed: every graph loads
+/// or is refused, none panics. It found the Squeeze crash (past-the-rank axes) within its
+/// first hundred graphs before the loader checked axes (src/model/axes.rs).
+#[test]
+fn generated_graphs_with_random_axes_load_or_are_refused_without_panicking() {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut byte = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 24) as u8
+    };
+    let (mut loaded, mut refused, mut panicked) = (0, 0, Vec::new());
+    for i in 0..600 {
+        let data: Vec<u8> = (0..24).map(|_| byte()).collect();
+        let model = fuzz_targets::graph_from_bytes(&data);
+        match std::panic::catch_unwind(|| Pipeline::new(&model, Options::default()).map(|_| ())) {
+            Ok(Ok(())) => loaded += 1,
+            Ok(Err(_)) => refused += 1,
+            Err(_) => panicked.push(format!("graph {i} from bytes {data:?}")),
+        }
+    }
+    println!("generated graphs: {loaded} loaded, {refused} refused, {} panicked", panicked.len());
+    assert!(panicked.is_empty(), "panicked: {panicked:#?}");
+    // both kinds occur, or the generator explores nothing
+    assert!(loaded > 50 && refused > 50, "{loaded} loaded, {refused} refused");
 }
 
 /// Inputs on which fuzzing (tests/fuzz, `./build.sh fuzz`) once crashed the crate, kept in
@@ -451,6 +482,9 @@ fn fuzzing_findings_are_errors_not_crashes() {
             other => panic!("{name}: no fuzz target {other}"),
         };
         println!("{name}: {e}");
+        // the error names what it refused, as the file's name does ("load_model-squeeze-…")
+        let what = name.split('-').nth(1).unwrap();
+        assert!(e.to_lowercase().contains(what), "{name}: the error does not name the {what}: {e}");
     }
 }
 
@@ -463,6 +497,8 @@ fn a_profiled_run_times_every_layer_and_leaves_the_model_as_it_was() {
     for t in &times {
         assert!(t.ms.is_finite() && t.ms >= 0.0, "{t:?}");
     }
+    // the layers took time: a clock that reads the same throughout would give 0
+    assert!(times.iter().map(|t| t.ms).sum::<f64>() > 0.0, "{times:?}");
     // every convolution and dense layer of the graph is timed under its ONNX name
     for layer in p.layers().unwrap().iter().filter(|l| matches!(l.kind, LayerKind::Conv | LayerKind::Fc)) {
         assert!(

@@ -137,7 +137,13 @@ fn vgg16_features_beat_raw_pixels_on_fashion_mnist() {
         pixel_nearest_mean(&s, &train),
     );
     println!("k=20, 100 held out, 112 px: VGG16 softmax {a:.3}, VGG16 nearest mean {b:.3}, pixels nearest mean {c:.3}");
+    // floors a few images under what was measured here (softmax 0.76, nearest mean 0.76,
+    // pixels 0.73): the descriptors differ in their last bits between CPUs, an answer or two
+    // may flip, a broken classifier falls far below
+    assert!(a >= 0.72, "VGG16 features + softmax: held-out accuracy {a} < 0.72");
+    assert!(b >= 0.72, "VGG16 features + nearest mean: held-out accuracy {b} < 0.72");
     assert!(a > c, "VGG16 features + softmax ({a}) must beat nearest mean on raw pixels ({c})");
+    assert!(b >= c, "VGG16 features + nearest mean ({b}) must not fall below it on raw pixels ({c})");
 }
 
 #[test]
@@ -202,12 +208,27 @@ fn the_same_examples_train_the_same_weights_and_export_answers_alike() {
         assert_eq!(want[0].label, name);
         assert!((got[0].probability - want[0].probability).abs() < 1e-4, "{got:?} vs {want:?}");
     }
-    // without the sidecar the class names still come from the file's metadata
-    let bare = Pipeline::new(onnx.clone(), Options { preprocess: None, ..Default::default() }).unwrap();
-    assert!(matches!(bare.info().unwrap().head, vgg_wasm::pipeline::Head::Classifier { classes: 2, softmax_in_graph: true }));
-    let mut bare = bare;
-    bare.set_preprocess(serde_json::from_value(t.sidecar(&p).unwrap()["preprocess"].clone()).unwrap()).unwrap();
-    assert_eq!(bare.classify(two_classes()[0].1.as_raw(), 28, 28, 1).unwrap().predictions[0].label, "Sneaker");
+    // without the sidecar the class names and the preprocessing come from the file's
+    // metadata: the same answers, to the bit, and `detected` says where they came from
+    let mut bare = Pipeline::new(onnx.clone(), Options::default()).unwrap();
+    let info = bare.info().unwrap();
+    assert!(matches!(info.head, vgg_wasm::pipeline::Head::Classifier { classes: 2, softmax_in_graph: true }));
+    assert!(info.detected[0].contains("the model's metadata (\"preprocess\")"), "{:?}", info.detected);
+    for (_, img) in two_classes() {
+        let got = bare.classify(img.as_raw(), 28, 28, 2).unwrap().predictions;
+        let want = back.classify(img.as_raw(), 28, 28, 2).unwrap().predictions;
+        assert_eq!(got, want);
+    }
+    // another tool's "preprocess" that is not a spec is passed over, and said so
+    let mut proto = <tract_onnx::pb::ModelProto as prost::Message>::decode(onnx.as_slice()).unwrap();
+    proto.metadata_props.iter_mut().find(|m| m.key == "preprocess").unwrap().value = r#"{"mean": "grey"}"#.into();
+    let other = Pipeline::new(prost::Message::encode_to_vec(&proto), Options::default()).unwrap();
+    let said = &other.info().unwrap().detected[0];
+    assert!(said.contains("is not a preprocessing spec") && said.contains("mean"), "{said}");
+    // options still win over the file
+    let caffe: Options = serde_json::from_str(r#"{"preprocess": {"preset": "caffe", "resize": 64, "crop": [64, 64]}}"#).unwrap();
+    let told = Pipeline::new(onnx.clone(), caffe).unwrap();
+    assert!(told.info().unwrap().detected.iter().all(|d| !d.contains("metadata")));
 
     // onnxruntime on the same input tensor agrees within 1e-4
     agrees_with_onnxruntime(&mut back, &onnx, "taught");

@@ -124,12 +124,14 @@ async fn an_int8_model_falls_back_naming_the_op() {
 async fn a_teacher_on_a_webgpu_base_describes_images_as_the_cpu_does() {
     let base = create(fixture("features_vgg16").model, r#"{"backend": "webgpu"}"#).await.unwrap();
     let mut teacher = base.teacher(options(r#"{"side": 48, "flip": true, "scales": [64]}"#)).unwrap();
-    let rgba = gradient_rgba(40, 30);
-    let pixels = || -> JsValue { js_sys::Uint8Array::from(rgba.as_slice()).into() };
-    let gpu = JsFuture::from(teacher.add_async("warm".into(), pixels(), 40.0, 30.0)).await.unwrap();
+    let warm = gradient_rgba(40, 30);
+    // the same gradient inverted: another image, another descriptor
+    let cool: Vec<u8> = warm.chunks(4).flat_map(|p| [255 - p[0], 255 - p[1], 255 - p[2], 255]).collect();
+    let pixels = |rgba: &[u8]| -> JsValue { js_sys::Uint8Array::from(rgba).into() };
+    let gpu = JsFuture::from(teacher.add_async("warm".into(), pixels(&warm), 40.0, 30.0)).await.unwrap();
     assert_eq!(text(&get(&gpu, "timings"), "backend"), "webgpu");
-    // the synchronous `add` runs on the CPU
-    let cpu = teacher.add("cool", pixels(), 40.0, 30.0).unwrap();
+    // the synchronous `add` runs on the CPU: the same image again, to compare descriptors
+    let cpu = teacher.add("warm", pixels(&warm), 40.0, 30.0).unwrap();
     assert_eq!(text(&get(&cpu, "timings"), "backend"), "cpu");
     let (g, c) = (
         get(&gpu, "features").dyn_into::<js_sys::Float32Array>().unwrap().to_vec(),
@@ -137,10 +139,17 @@ async fn a_teacher_on_a_webgpu_base_describes_images_as_the_cpu_does() {
     );
     let err = rel_max_err(&g, &c);
     assert!(err <= GPU_TOLERANCE, "descriptor on WebGPU vs CPU: relative error {err}");
+    JsFuture::from(teacher.add_async("cool".into(), pixels(&cool), 40.0, 30.0)).await.unwrap();
     teacher.train(JsValue::UNDEFINED).unwrap();
-    let answer = JsFuture::from(teacher.classify_async(pixels(), 40.0, 30.0, Some(2.0))).await.unwrap();
-    assert_eq!(text(&get(&answer, "timings"), "backend"), "webgpu");
+    // each taught image answers with its own class, computed on the GPU
+    for (rgba, label) in [(&warm, "warm"), (&cool, "cool")] {
+        let answer = JsFuture::from(teacher.classify_async(pixels(rgba), 40.0, 30.0, Some(2.0))).await.unwrap();
+        assert_eq!(text(&get(&answer, "timings"), "backend"), "webgpu");
+        // (a Classification is the predictions array itself, with `timings` on it)
+        let top = js_sys::Array::from(&answer).get(0);
+        assert_eq!(text(&top, "label"), label);
+    }
     // a bad image is a rejected promise naming it
-    let bad = JsFuture::from(teacher.add_async("warm".into(), pixels(), 30.0, 30.0)).await.unwrap_err();
+    let bad = JsFuture::from(teacher.add_async("warm".into(), pixels(&warm), 30.0, 30.0)).await.unwrap_err();
     assert!(error_message(bad).contains("4800"));
 }

@@ -182,7 +182,7 @@ async function modelFromFiles(files) {
   } catch (e) {
     return setText("model-status", `Could not read ${sidecar.name}: ${e.message}.`, true);
   }
-  await requestModel(onnx.name, async () => ({ bytes: await onnx.arrayBuffer(), ms: null }), { options, from: `from ${sidecar?.name}` });
+  await requestModel(onnx.name, async () => ({ bytes: await onnx.arrayBuffer(), ms: null }), { options, from: sidecar ? `from ${sidecar.name}` : undefined });
 }
 
 /** Loads the model that `source()` gives ({bytes, ms, fromCache}). A later request
@@ -214,12 +214,15 @@ async function requestModel(name, source, { options, id = null, credit = "", fit
     if (!current()) return; // a newer model follows this one into the worker
     const loadMs = performance.now() - t0;
     state.loading = null;
-    const guessed = !options?.preprocess;
+    // a file that carries its preprocessing in its metadata (a taught model's export) was
+    // not guessed: the crate names that source first in `detected` (src/pipeline.rs)
+    const fromFile = loaded.info.detected.some((d) => d.includes("the model's metadata (\"preprocess\")"));
+    const guessed = !options?.preprocess && !fromFile;
     // `reload` fetches it again into a new worker, should this one stop; `reloadWith` loads
     // it with other options (a layout the loaded graph was not planned for)
     const again = (opts) => requestModel(name, source, { options: opts, id, credit, fit, from: opts === options ? from : "as you set it", short });
     state.model = {
-      ...loaded, name, bytes: size, id, loadedFor: state.backend, fit, options, guessed, from: from ?? "guessed",
+      ...loaded, name, bytes: size, id, loadedFor: state.backend, fit, options, guessed, from: from ?? (fromFile ? "from the model file's metadata" : "guessed"),
       short: short ?? name, reload: () => again(options), reloadWith: again,
     };
     const fetched = got.ms == null ? null : { ms: got.ms, fromCache: got.fromCache };
@@ -646,11 +649,15 @@ function run() {
     setText("result-status", `Queued: ${state.image.name} runs when the run before it ends…`);
     return state.running;
   }
+  // aria-busy: assistive technology waits for the whole answer (and tests wait on it)
+  $("result-panel").setAttribute("aria-busy", "true");
   state.running = runOnce().finally(() => {
     state.running = null;
     if (state.runAgain) {
       state.runAgain = false;
       run();
+    } else {
+      $("result-panel").setAttribute("aria-busy", "false");
     }
   });
   return state.running;

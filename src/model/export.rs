@@ -13,6 +13,10 @@ use tract_onnx::pb;
 /// when the options give no labels.
 pub const LABELS_KEY: &str = "labels";
 
+/// Metadata key holding the preprocessing as a JSON object with the fields of
+/// `options.preprocess`; `new Vgg` reads it when the options give no `preprocess`.
+pub const PREPROCESS_KEY: &str = "preprocess";
+
 /// The classifier to append.
 #[derive(Clone, Debug)]
 pub struct Head {
@@ -27,11 +31,14 @@ pub struct Head {
     pub pool_hw: Vec<[usize; 2]>,
     /// A sentence for the model's `doc_string`.
     pub doc: String,
+    /// The preprocessing the classifier was taught with (the fields of
+    /// `options.preprocess`), written under [`PREPROCESS_KEY`].
+    pub preprocess: serde_json::Value,
 }
 
 /// `base`'s graph (checked to be the one `info` describes) with `head` after its output,
-/// the input fixed to [1, C, side, side] (channels last: [1, side, side, C]), and the
-/// class names under [`LABELS_KEY`].
+/// the input fixed to [1, C, side, side] (channels last: [1, side, side, C]), the class
+/// names under [`LABELS_KEY`] and the preprocessing under [`PREPROCESS_KEY`].
 pub fn with_classifier(base: &[u8], info: &GraphInfo, channels_last: bool, head: &Head) -> Result<Vec<u8>> {
     let mut proto = pb::ModelProto::decode(base)
         .map_err(anyhow::Error::from)
@@ -132,10 +139,14 @@ pub fn with_classifier(base: &[u8], info: &GraphInfo, channels_last: bool, head:
         r#type: Some(tensor_type(&[1, classes as i64])),
         ..Default::default()
     }];
-    proto.metadata_props.retain(|p| p.key != LABELS_KEY);
+    proto.metadata_props.retain(|p| p.key != LABELS_KEY && p.key != PREPROCESS_KEY);
     proto.metadata_props.push(pb::StringStringEntryProto {
         key: LABELS_KEY.into(),
         value: serde_json::to_string(&head.classes)?,
+    });
+    proto.metadata_props.push(pb::StringStringEntryProto {
+        key: PREPROCESS_KEY.into(),
+        value: serde_json::to_string(&head.preprocess)?,
     });
     proto.doc_string = head.doc.clone();
     proto.producer_name = "vgg-wasm".into();

@@ -67,6 +67,7 @@ pub(super) fn graph_info(proto: &pb::ModelProto) -> Result<GraphInfo> {
     }
     check_windows(graph)?;
     check_permutations(graph)?;
+    super::axes::check(graph)?;
     check_weights_fit(graph)?;
     let input_shape = declared_shape(inputs[0]);
     ensure!(
@@ -92,6 +93,68 @@ pub(super) fn graph_info(proto: &pb::ModelProto) -> Result<GraphInfo> {
             .find(|p| p.key == super::export::LABELS_KEY)
             .and_then(|p| serde_json::from_str(&p.value).ok()),
     })
+}
+
+/// The value under `key` in an ONNX file's metadata (`ModelProto.metadata_props`), read
+/// from the bytes without decoding the graph: the preprocessing must be known before the
+/// model is planned, and decoding copies every weight. `None` where the bytes hold no such
+/// entry, or are not a protobuf this reader can walk (the full decode then says why).
+pub fn metadata_value(bytes: &[u8], key: &str) -> Option<String> {
+    let mut found = None;
+    for_each_field(bytes, |field, value| {
+        // field 14: metadata_props, each a StringStringEntryProto { key = 1, value = 2 }
+        if field == 14 {
+            let (mut k, mut v) = (None, None);
+            for_each_field(value, |f, b| {
+                match f {
+                    1 => k = Some(b),
+                    2 => v = Some(b),
+                    _ => {}
+                }
+                Some(())
+            })?;
+            if k == Some(key.as_bytes()) {
+                found = v.map(|v| String::from_utf8_lossy(v).into_owned());
+            }
+        }
+        Some(())
+    })?;
+    found
+}
+
+/// Calls `f` with the number and bytes of each length-delimited field of a protobuf
+/// message, skipping the others; `None` on malformed bytes.
+fn for_each_field<'a>(mut b: &'a [u8], mut f: impl FnMut(u64, &'a [u8]) -> Option<()>) -> Option<()> {
+    fn varint(b: &mut &[u8]) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&byte, rest) = b.split_first()?;
+            *b = rest;
+            v |= ((byte & 0x7f) as u64) << shift;
+            if byte & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+    while !b.is_empty() {
+        let tag = varint(&mut b)?;
+        match tag & 7 {
+            0 => {
+                varint(&mut b)?;
+            }
+            1 => b = b.get(8..)?,
+            5 => b = b.get(4..)?,
+            2 => {
+                let len = usize::try_from(varint(&mut b)?).ok()?;
+                let (value, rest) = (b.get(..len)?, b.get(len..)?);
+                b = rest;
+                f(tag >> 3, value)?;
+            }
+            _ => return None,
+        }
+    }
+    Some(())
 }
 
 /// Everything wasm32 can address is 4 GiB, and the plan needs room besides the weights.
@@ -494,4 +557,30 @@ pub(super) fn backward_steps(graph: &pb::GraphProto, chain: &[Layer]) -> std::re
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod metadata_tests {
+    use super::*;
+    use prost::Message;
+
+    #[test]
+    fn metadata_is_read_from_the_bytes_without_the_graph() {
+        let entry = |k: &str, v: &str| pb::StringStringEntryProto { key: k.into(), value: v.into() };
+        let proto = pb::ModelProto {
+            ir_version: 8,
+            graph: Some(pb::GraphProto { name: "g".repeat(300), ..Default::default() }),
+            metadata_props: vec![entry("labels", "[\"a\"]"), entry("preprocess", "{\"resize\": 112}")],
+            ..Default::default()
+        };
+        let bytes = proto.encode_to_vec();
+        assert_eq!(metadata_value(&bytes, "preprocess").as_deref(), Some("{\"resize\": 112}"));
+        assert_eq!(metadata_value(&bytes, "labels").as_deref(), Some("[\"a\"]"));
+        assert_eq!(metadata_value(&bytes, "other"), None);
+        // cut anywhere, or not a protobuf: no value, no panic
+        for n in 0..bytes.len() {
+            let _ = metadata_value(&bytes[..n], "preprocess");
+        }
+        assert_eq!(metadata_value(b"\xff\xff\xff", "preprocess"), None);
+    }
 }

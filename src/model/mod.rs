@@ -7,6 +7,7 @@
 //! gets a plan per input size, built on first use and cached for the last size seen.
 
 pub mod export;
+mod axes;
 mod fold;
 mod graph;
 mod im2col;
@@ -19,7 +20,7 @@ mod quant;
 mod lower;
 pub mod winograd;
 
-pub use graph::{fmt_shape, GraphInfo};
+pub use graph::{fmt_shape, metadata_value, GraphInfo};
 pub use winograd::{Choice, Convolution};
 
 use crate::gradients::Step;

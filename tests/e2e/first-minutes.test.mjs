@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { openPage, ROOT, shot, waitText, pageServerAndBrowser } from "./harness.mjs";
+import { idle, nextFrame, openPage, ROOT, shot, waitText, pageServerAndBrowser } from "./harness.mjs";
 
 const env = pageServerAndBrowser();
 const SAMPLES = JSON.parse(readFileSync(path.join(ROOT, "www/samples/samples.json"), "utf8"));
@@ -91,9 +91,12 @@ test("on a phone, a tapped sample's answer is on screen, and panels, chart and t
   await page.click("#samples-fashion .sample >> nth=7");
   await waitText(page, "#result-status", re(`Top 5 for ${FASHION[7].name}`));
   const top = await topLabel(page);
-  await page.waitForTimeout(100); // the bar's visibility follows a layout
-  const barShows = (await onScreen(page, "#answer-bar")) && re(`${top} `).test(await page.textContent("#answer-bar"));
-  assert.ok(barShows || (await onScreen(page, "#predictions li")), "the answer is on screen after the tap");
+  // the bar's visibility follows a layout (an IntersectionObserver): wait for either place,
+  // bounded, rather than a fixed time
+  const onScreenNow = async () => ((await onScreen(page, "#answer-bar")) && re(`${top} `).test(await page.textContent("#answer-bar"))) ||
+    (await onScreen(page, "#predictions li"));
+  for (const t0 = Date.now(); !(await onScreenNow()) && Date.now() - t0 < 5000;) await nextFrame(page);
+  assert.ok(await onScreenNow(), "the answer is on screen after the tap");
   await shot(page, "31-phone-answer-bar");
   await page.click("#answer-bar");
   await page.waitForFunction(() => {
@@ -178,13 +181,15 @@ test("at 1366 px every layer of VGG16 is on screen, the image stays beside the c
       if (document.querySelector("#result-status").textContent === "Running…") window.runs += 1;
     }).observe(document.querySelector("#result-status"), { childList: true, characterData: true, subtree: true });
   });
-  for (const i of [1, 2, 0]) {
-    await page.click(`#samples-photo .sample >> nth=${i}`);
-    await page.waitForTimeout(150);
-  }
+  // the coffee, then, once its run is under way, the rocket and the cat in one go
+  await page.click("#samples-photo .sample >> nth=1");
+  await page.waitForFunction(() => document.querySelector("#result-panel").getAttribute("aria-busy") === "true");
+  await page.evaluate(() => {
+    for (const i of [2, 0]) document.querySelectorAll("#samples-photo .sample")[i].click();
+  });
   await waitText(page, "#result-status", /for Chelsea/, 120_000);
-  await page.waitForFunction(() => document.querySelectorAll("#network .layer").length === 18);
-  await page.waitForTimeout(500);
+  await idle(page);
+  assert.equal(await page.evaluate(() => document.querySelectorAll("#network .layer").length), 18);
   assert.equal(await page.evaluate(() => window.runs), 2, "the coffee runs, the rocket is skipped, the cat runs");
 });
 
@@ -243,7 +248,7 @@ test("only the latest of quick clicks runs, and a channel opened follows the ima
   });
   await waitText(page, "#result-status", re(`Top 5 for ${FASHION[6].name}`));
   await waitText(page, "#inspector-caption", re(caption));
-  await page.waitForTimeout(300);
+  await idle(page);
   assert.equal(await page.evaluate(() => window.runs), 1, "only the last of five runs");
   assert.notEqual(await page.$eval("#inspector-canvas", (c) => c.toDataURL()), before, "the channel shows the new image");
   assert.equal(await page.getAttribute("#view-canvas", "data-field"), "", "the old unit's box is gone");
@@ -279,7 +284,9 @@ test("at 20 Mbit/s the engine's download shows its progress, a click meanwhile i
   await page.click("#samples-photo .sample >> nth=0");
   await waitText(page, "#result-status", /Top 5 for Chelsea/, 120_000);
   const ms = Date.now() - t0;
-  await page.waitForTimeout(500);
+  // every download finished (their sizes are counted below)
+  await idle(page);
+  await page.waitForLoadState("networkidle");
   const total = sizes.reduce((a, b) => a + b, 0);
   console.log(`first answer at 20 Mbit/s: ${ms} ms after navigation; transferred ${(total / 1e6).toFixed(2)} MB (${sizes.length} requests)`);
   const log = [...seen];

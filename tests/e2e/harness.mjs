@@ -2,14 +2,21 @@
 // headless Chromium driven by playwright-core (no browser download).
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { after, before } from "node:test";
+import { after, afterEach, before } from "node:test";
 import { chromium } from "playwright-core";
+import { formatBytes } from "../../www/format.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const SHOTS = path.join(ROOT, ".e2e", "screenshots");
+
+/** A file's size as the page writes it ("893.1 KiB"), escaped for a RegExp: computed, so
+ *  that a fixture that grows changes no test. */
+export function sizeRe(file) {
+  return formatBytes(statSync(file).size).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 /** Serves `dir` on a free loopback port as `./build.sh serve` does (tools/serve.py: static
@@ -91,13 +98,44 @@ export async function shot(page, name) {
   return file;
 }
 
-/** Opens the page at `url` in a fresh context; logs page errors. */
-export async function openPage(browser, url, viewport = { width: 1200, height: 1000 }) {
-  const page = await browser.newPage({ viewport });
-  page.on("pageerror", (e) => console.error("page error:", e.message));
-  page.on("console", (m) => m.type() === "error" && /Content Security Policy/.test(m.text()) && console.error("CSP:", m.text()));
+// Uncaught errors and Content Security Policy violations on the pages a test opened; the
+// test fails after it ran when one is not on its allow-list (see `watch`).
+const problems = [];
+afterEach(() => {
+  const found = problems.splice(0).filter((p) => !p.allow.some((re) => re.test(p.text)));
+  if (found.length) throw new Error(`the page reported ${found.map((p) => p.text).join(" | ")}`);
+});
+
+/**
+ * Records `page`'s uncaught errors and CSP violations for the running test, which fails on
+ * any that no RegExp in `allow` matches (for a test that provokes them on purpose: it
+ * pushes the RegExp just before, so that the same problem earlier still fails it).
+ */
+export function watch(page, allow = []) {
+  // (the list as it is when a problem comes: a test may add to it just before it provokes one)
+  page.on("pageerror", (e) => problems.push({ text: `page error: ${e.message}`, allow: [...allow] }));
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy/.test(m.text())) problems.push({ text: `CSP: ${m.text()}`, allow: [...allow] });
+  });
+  return page;
+}
+
+/** Opens the page at `url` in a fresh context, watched (see `watch`). */
+export async function openPage(browser, url, viewport = { width: 1200, height: 1000 }, allow = []) {
+  const page = watch(await browser.newPage({ viewport }), allow);
   await page.goto(url);
   return page;
+}
+
+/** Waits until the page has no run in flight or queued: its result panel's aria-busy is
+ *  not "true" (www/app.js sets it for the whole of a run, layers included). */
+export function idle(page, timeout = 120_000) {
+  return page.waitForFunction(() => document.querySelector("#result-panel")?.getAttribute("aria-busy") !== "true", null, { timeout });
+}
+
+/** Resolves after the page has drawn its next frame. */
+export function nextFrame(page) {
+  return page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 }
 
 /** Waits until the text of `selector` matches `re`. */
@@ -123,7 +161,7 @@ export async function answerTo(page, selector, re = /^Top \d+ for /, timeout = 6
     document.querySelector("#predictions li, #feature-maps canvas"), [re.source], { timeout });
 }
 
-/** A test's `skip` option for a missing prerequisite: in CI (CI=true, as .ci/run is run) a
+/** A test's `skip` option for a missing prerequisite: in CI (CI=true, which .ci/run sets) a
  *  missing browser, driver or file fails the test instead of skipping it. */
 export function skipUnless(present, what) {
   return present || process.env.CI === "true" ? false : `${what} is missing`;

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
-import { ROOT, waitText, pageServerAndBrowser } from "./harness.mjs";
+import { nextFrame, ROOT, waitText, pageServerAndBrowser, watch } from "./harness.mjs";
 
 const env = pageServerAndBrowser();
 
@@ -52,8 +52,7 @@ async function open(t) {
   const context = await env.browser.newContext({ viewport: { width: 1200, height: 1000 } });
   t.after(() => context.close());
   await context.addInitScript(holdAnswers);
-  const page = await context.newPage();
-  page.on("pageerror", (e) => console.error("page error:", e.message));
+  const page = watch(await context.newPage());
   await page.goto(env.server.url);
   await waitText(page, "#model-status", /Loaded Fashion-VGG/);
   return page;
@@ -80,9 +79,11 @@ async function release(page) {
   await page.evaluate(async () => {
     window.holdType = null;
     window.releaseHeld();
-    // let the page's promise chains run, and a frame be drawn
-    await new Promise((r) => setTimeout(r, 200));
   });
+  // the page's handlers of the released answers run, then a frame is drawn: a late answer
+  // that were drawn would be on it
+  await nextFrame(page);
+  await nextFrame(page);
 }
 
 test("a unit's receptive field asked for on the old image is not drawn on the new one", async (t) => {
@@ -129,13 +130,17 @@ test("a model the user opened before the catalog arrived is not replaced by the 
     await route.continue();
   });
   const p = await context.newPage();
+  const modelFiles = [];
+  p.on("request", (r) => /\/models\/[^/]+\.onnx$/.test(new URL(r.url()).pathname) && modelFiles.push(r.url()));
   await p.goto(env.server.url);
   await p.setInputFiles("#model-file", path.join(ROOT, "tests/fixtures/gen/zoo_vgg16.onnx"));
   await waitText(p, "#model-status", /Loaded zoo_vgg16\.onnx/);
   catalogAsked();
   await p.locator("#model-select option[value=fashion-vgg]").waitFor({ state: "attached" });
-  // give a default load every chance to start and finish
-  await p.waitForTimeout(1500);
+  // the page decides on the default in the same task that fills the picker (www/app.js,
+  // initCatalog): by the next frame a default load would have asked for its file
+  await nextFrame(p);
+  assert.deepEqual(modelFiles, [], "no catalog model was downloaded");
   assert.match(await p.textContent("#model-status"), /Loaded zoo_vgg16\.onnx/);
   assert.match(await p.textContent("#model-summary"), /1000 classes/);
   await context.close();

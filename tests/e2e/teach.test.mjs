@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { answerTo, contextKeepingWorkers, openPage, shot, waitText, pageServerAndBrowser } from "./harness.mjs";
+import { answerTo, contextKeepingWorkers, idle, openPage, shot, waitText, pageServerAndBrowser } from "./harness.mjs";
 
 const env = pageServerAndBrowser();
 const sample = (name) => `#samples-fashion .sample[title^="${name}"]`;
@@ -36,7 +36,10 @@ async function exportModel(t, page) {
   const downloads = [];
   page.on("download", (d) => downloads.push(d));
   await page.click("#teach-export");
-  while (downloads.length < 2) await new Promise((r) => setTimeout(r, 100));
+  for (const t0 = Date.now(); downloads.length < 2;) {
+    if (Date.now() - t0 > 30_000) throw new Error(`${downloads.length} of the 2 downloads (.onnx, .json) came in 30 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const dir = mkdtempSync(path.join(tmpdir(), "taught-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return Promise.all(downloads.map(async (d) => {
@@ -88,6 +91,13 @@ test("two classes taught from samples answer a held-out image, export as ONNX th
   await waitText(page, "#result-status", /^Top 2 for Coat/, 120_000);
   assert.equal((await page.textContent("#predictions li .label")).trim(), "tops");
   await shot(page, "41-teach-exported-model-loaded");
+  // the .onnx alone: its metadata carries the preprocessing, so the same answer, not a guess
+  const withSidecar = await page.textContent("#predictions");
+  await page.setInputFiles("#model-file", files.find((f) => f.endsWith(".onnx")));
+  await waitText(page, "#preprocess-summary", /^Preprocessing \(from the model file's metadata\)/, 120_000);
+  await waitText(page, "#result-status", /^Top 2 for Coat/, 120_000);
+  await idle(page);
+  assert.equal(await page.textContent("#predictions"), withSidecar);
 
   // a reload keeps the classes (IndexedDB) and trains to the same answer
   await page.reload();
