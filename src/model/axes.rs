@@ -264,11 +264,11 @@ fn int_values(t: &pb::TensorProto) -> Option<Vec<i64>> {
     }
     let v: Vec<i64> = match DataType::try_from(t.data_type).ok()? {
         DataType::Int64 if !t.raw_data.is_empty() => {
-            t.raw_data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect()
+            t.raw_data.chunks_exact(8).map(|c| i64::from_le_bytes(std::array::from_fn(|i| c[i]))).collect()
         }
         DataType::Int64 => t.int64_data.clone(),
         DataType::Int32 if !t.raw_data.is_empty() => {
-            t.raw_data.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap()) as i64).collect()
+            t.raw_data.chunks_exact(4).map(|c| i32::from_le_bytes(std::array::from_fn(|i| c[i])) as i64).collect()
         }
         DataType::Int32 => t.int32_data.iter().map(|&x| x as i64).collect(),
         _ => return None,

@@ -95,66 +95,21 @@ pub(super) fn graph_info(proto: &pb::ModelProto) -> Result<GraphInfo> {
     })
 }
 
-/// The value under `key` in an ONNX file's metadata (`ModelProto.metadata_props`), read
-/// from the bytes without decoding the graph: the preprocessing must be known before the
-/// model is planned, and decoding copies every weight. `None` where the bytes hold no such
-/// entry, or are not a protobuf this reader can walk (the full decode then says why).
-pub fn metadata_value(bytes: &[u8], key: &str) -> Option<String> {
-    let mut found = None;
-    for_each_field(bytes, |field, value| {
-        // field 14: metadata_props, each a StringStringEntryProto { key = 1, value = 2 }
-        if field == 14 {
-            let (mut k, mut v) = (None, None);
-            for_each_field(value, |f, b| {
-                match f {
-                    1 => k = Some(b),
-                    2 => v = Some(b),
-                    _ => {}
-                }
-                Some(())
-            })?;
-            if k == Some(key.as_bytes()) {
-                found = v.map(|v| String::from_utf8_lossy(v).into_owned());
-            }
-        }
-        Some(())
-    })?;
-    found
+/// `ModelProto` with only its metadata (field 14): prost skips the other fields without
+/// copying them, so the graph's weights are not decoded.
+#[derive(Clone, PartialEq, prost::Message)]
+struct MetadataOnly {
+    #[prost(message, repeated, tag = "14")]
+    metadata_props: Vec<pb::StringStringEntryProto>,
 }
 
-/// Calls `f` with the number and bytes of each length-delimited field of a protobuf
-/// message, skipping the others; `None` on malformed bytes.
-fn for_each_field<'a>(mut b: &'a [u8], mut f: impl FnMut(u64, &'a [u8]) -> Option<()>) -> Option<()> {
-    fn varint(b: &mut &[u8]) -> Option<u64> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let (&byte, rest) = b.split_first()?;
-            *b = rest;
-            v |= ((byte & 0x7f) as u64) << shift;
-            if byte & 0x80 == 0 {
-                return Some(v);
-            }
-        }
-        None
-    }
-    while !b.is_empty() {
-        let tag = varint(&mut b)?;
-        match tag & 7 {
-            0 => {
-                varint(&mut b)?;
-            }
-            1 => b = b.get(8..)?,
-            5 => b = b.get(4..)?,
-            2 => {
-                let len = usize::try_from(varint(&mut b)?).ok()?;
-                let (value, rest) = (b.get(..len)?, b.get(len..)?);
-                b = rest;
-                f(tag >> 3, value)?;
-            }
-            _ => return None,
-        }
-    }
-    Some(())
+/// The value under `key` in an ONNX file's metadata (`ModelProto.metadata_props`), read
+/// without decoding the graph: the preprocessing must be known before the model is
+/// planned, and decoding copies every weight. `None` where the bytes hold no such entry,
+/// or do not decode (the full decode then says why).
+pub fn metadata_value(bytes: &[u8], key: &str) -> Option<String> {
+    let m = <MetadataOnly as prost::Message>::decode(bytes).ok()?;
+    m.metadata_props.into_iter().find(|p| p.key == key).map(|p| p.value)
 }
 
 /// Everything wasm32 can address is 4 GiB, and the plan needs room besides the weights.

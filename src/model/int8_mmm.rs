@@ -71,6 +71,9 @@ pub fn unsigned_dot() -> bool {
 /// `rows[m][1]`). `a`: PackedI8K4 with 8 rows (32 bytes per 4 k), `b`: with 8 columns (32
 /// bytes per 4 k); both zero-padded to a multiple of 4 k by the packer.
 #[inline(always)]
+// SAFETY (callers): `a` and `b` point into tract's PackedI8K4 panels of at least
+// `k.div_ceil(4) * 32` bytes each (the packer pads k to a multiple of 4 with zeros), so
+// every load below stays inside them.
 unsafe fn dot_8x8(rows: &mut [[v128; 2]; 8], k: usize, a: *const u8, b: *const u8) {
     let flip = u8x16_splat(0x80);
     // acc[n][h]: column n, rows 4h..4h + 4
@@ -110,6 +113,8 @@ unsafe fn dot_8x8(rows: &mut [[v128; 2]; 8], k: usize, a: *const u8, b: *const u
 
 /// `Σ_k a·b` for a 16x1 tile: `a` with 16 rows (64 bytes per 4 k), `b` one column (4 bytes).
 #[inline(always)]
+// SAFETY (callers): `a` holds at least `k.div_ceil(4) * 64` bytes and `b` at least
+// `k.div_ceil(4) * 4` (the packer's zero-padded panels), so every load stays inside them.
 unsafe fn dot_16x1(ab: &mut [[i32; 1]; 16], k: usize, a: *const u8, b: *const u8) {
     let flip = u8x16_splat(0x80);
     let mut acc = [i32x4_splat(0); 4];
@@ -134,6 +139,9 @@ unsafe fn dot_16x1(ab: &mut [[i32; 1]; 16], k: usize, a: *const u8, b: *const u8
 /// generic kernel does it (the zero-point terms, requantisation, stores). Returns non-zero
 /// for an op it cannot do, as tract's kernels do.
 #[inline(always)]
+// SAFETY (callers): `op` comes from tract's kernel call for an MR x NR tile, whose
+// contract makes each pointer in it (tile loads and stores, bias and scale vectors) valid
+// for that tile's MR rows and NR columns with the strides it carries.
 unsafe fn scalar_op<const MR: usize, const NR: usize>(ab: &mut [[i32; NR]; MR], op: &FusedKerSpec<i32>) -> isize {
     match *op {
         FusedKerSpec::Clear => *ab = [[0; NR]; MR],
@@ -193,7 +201,7 @@ unsafe fn scalar_op<const MR: usize, const NR: usize>(ab: &mut [[i32; NR]; MR], 
 /// `round(x·mult / 2^shift)` with ties to even, as tract's `Scaler` computes it for
 /// `RoundingPolicy::Even` (`shift` in 1..63), on 4 lanes: the requantisation of every tile.
 #[inline(always)]
-unsafe fn q_scale_even(x: v128, mult: i32, shift: u32) -> v128 {
+fn q_scale_even(x: v128, mult: i32, shift: u32) -> v128 {
     let m = i32x4_splat(mult);
     let round = |v: v128| {
         // sign(v)·((|v| + 2^(shift-1) − 1 + bit_shift(|v|)) >> shift)
@@ -219,6 +227,9 @@ fn all(rows: &mut [[v128; 2]; 8], f: impl Fn(v128, usize) -> v128) {
 /// The 8x8 kernel: the tile as 8 rows of 2 vectors; the ops every quantised convolution of a
 /// VGG ends with (bias, zero-point terms, requantisation, clamp, int8 store) on them, any
 /// other through `scalar_op`.
+// SAFETY (callers): tract calls this through the kernel's function pointer with an op list
+// that satisfies its FusedKerSpec contract for an 8x8 tile (valid panel, tile and vector
+// pointers); `dot_8x8` and `scalar_op` rely on nothing more.
 unsafe fn gemm_8x8(ops: &[FusedKerSpec<i32>]) -> isize {
     let zero = [[i32x4_splat(0); 2]; 8];
     let mut rows = zero;
@@ -259,6 +270,7 @@ unsafe fn gemm_8x8(ops: &[FusedKerSpec<i32>]) -> isize {
 
 /// The 16x1 kernel (matrix-vector: the dense layers): the tile's epilogue is 16 values, left
 /// to `scalar_op`.
+// SAFETY (callers): as `gemm_8x8`, for a 16x1 tile.
 unsafe fn gemv_16x1(ops: &[FusedKerSpec<i32>]) -> isize {
     let mut ab = [[0i32; 1]; 16];
     for op in ops {

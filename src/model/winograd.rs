@@ -500,11 +500,13 @@ mod lanes {
         #[inline(always)]
         pub fn load(s: &[f32]) -> F4 {
             assert!(s.len() >= 4);
+            // SAFETY: the assert keeps the 16 bytes inside `s`; v128_load reads unaligned.
             F4(unsafe { v128_load(s.as_ptr() as *const v128) })
         }
         #[inline(always)]
         pub fn store(self, s: &mut [f32]) {
             assert!(s.len() >= 4);
+            // SAFETY: the assert keeps the 16 bytes inside `s`; v128_store writes unaligned.
             unsafe { v128_store(s.as_mut_ptr() as *mut v128, self.0) }
         }
         #[inline(always)]
@@ -659,7 +661,11 @@ fn at2(m: [F4; 4]) -> [F4; 2] {
 /// A raw pointer shared by the threads that each write their own channels through it.
 #[derive(Clone, Copy)]
 struct Shared(*mut f32);
+// SAFETY: each thread of `par_channels` writes only its own channels' disjoint ranges
+// through the pointer, and `par_channels` returns only when every thread is done, so the
+// buffer outlives every use and no two threads touch the same float.
 unsafe impl Send for Shared {}
+// SAFETY: as for Send: shared between threads that write disjoint ranges only.
 unsafe impl Sync for Shared {}
 
 /// Runs `f(first, count)` over `n` channels, split over tract's threads where it has them.
