@@ -305,7 +305,8 @@ impl Vgg {
         #[wasm_bindgen(unchecked_param_type = "PreprocessOptions")] preprocess: JsValue,
     ) -> Result<(), JsError> {
         let wrapped = js_sys::Object::new();
-        js_sys::Reflect::set(&wrapped, &"preprocess".into(), &preprocess).map_err(|_| JsError::new("invalid preprocess"))?;
+        js_sys::Reflect::set(&wrapped, &"preprocess".into(), &preprocess)
+            .map_err(|_| JsError::new("invalid preprocess"))?;
         let spec = options_from_js(wrapped.into())?.preprocess.unwrap_or_default();
         self.inner.borrow_mut().set_preprocess(spec).map_err(js_error)
     }
@@ -409,9 +410,8 @@ fn tensor_arg(data: &JsValue, shape: &JsValue) -> Result<(Vec<f32>, Vec<usize>),
         .dyn_ref::<js_sys::Float32Array>()
         .ok_or_else(|| JsError::new(&format!("data must be a Float32Array, got {}", describe(data))))?
         .to_vec();
-    let shape: Vec<usize> = serde_wasm_bindgen::from_value(shape.clone()).map_err(|_| {
-        JsError::new(&format!("shape must be an array of non-negative integers, got {shape:?}"))
-    })?;
+    let shape: Vec<usize> = serde_wasm_bindgen::from_value(shape.clone())
+        .map_err(|_| JsError::new(&format!("shape must be an array of non-negative integers, got {shape:?}")))?;
     Ok((data, shape))
 }
 
@@ -580,7 +580,8 @@ impl Teacher {
             let img = image_arg(&rgba, width, height)?;
             let (teacher, base) = (self.inner.clone(), self.base.clone());
             Ok(wasm_bindgen_futures::future_to_promise(async move {
-                let added = crate::teach::Teacher::add_on_backend(&teacher, &base, &label, &img).await.map_err(js_error)?;
+                let added =
+                    crate::teach::Teacher::add_on_backend(&teacher, &base, &label, &img).await.map_err(js_error)?;
                 Ok(added_to_js(added)?)
             }))
         })())
@@ -811,7 +812,11 @@ fn options_of<T: serde::de::DeserializeOwned + Default>(options: JsValue) -> Res
         } else if v.is_object() {
             for key in js_sys::Object::keys(v.unchecked_ref::<js_sys::Object>()).iter() {
                 let k = key.as_string().unwrap_or_default();
-                finite(&js_sys::Reflect::get(v, &key).unwrap_or(JsValue::UNDEFINED), &format!("{path}.{k}"), depth + 1)?;
+                finite(
+                    &js_sys::Reflect::get(v, &key).unwrap_or(JsValue::UNDEFINED),
+                    &format!("{path}.{k}"),
+                    depth + 1,
+                )?;
             }
         }
         Ok(())
@@ -829,7 +834,11 @@ fn options_of<T: serde::de::DeserializeOwned + Default>(options: JsValue) -> Res
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if path == "." { invalid(&inner) } else { invalid(&format!("{path}: {inner}")) }
+        if path == "." {
+            invalid(&inner)
+        } else {
+            invalid(&format!("{path}: {inner}"))
+        }
     })
 }
 

@@ -14,17 +14,42 @@ use anyhow::{bail, ensure, Result};
 #[derive(Clone, Debug)]
 pub enum Step {
     /// Weights `[out, in / groups, kh, kw]`, row-major.
-    Conv { weights: Vec<f32>, out_channels: usize, groups: usize, kernel: [usize; 2], stride: [usize; 2], pad: [usize; 2], dilation: [usize; 2] },
+    Conv {
+        weights: Vec<f32>,
+        out_channels: usize,
+        groups: usize,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        pad: [usize; 2],
+        dilation: [usize; 2],
+    },
     /// Inference batch norm: y = x * scale[c] + shift[c].
-    BatchNorm { scale: Vec<f32> },
+    BatchNorm {
+        scale: Vec<f32>,
+    },
     Relu,
-    MaxPool { kernel: [usize; 2], stride: [usize; 2], pad: [usize; 2], dilation: [usize; 2] },
+    MaxPool {
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        pad: [usize; 2],
+        dilation: [usize; 2],
+    },
     /// `divide_by_kernel`: ONNX `count_include_pad = 1` (or no padding); else only the
     /// elements inside the image count.
-    AveragePool { kernel: [usize; 2], stride: [usize; 2], pad: [usize; 2], divide_by_kernel: bool },
+    AveragePool {
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        pad: [usize; 2],
+        divide_by_kernel: bool,
+    },
     Flatten,
     /// `weights[o * inputs + i]` when `out_major`, else `weights[i * outputs + o]`.
-    Dense { weights: Vec<f32>, inputs: usize, outputs: usize, out_major: bool },
+    Dense {
+        weights: Vec<f32>,
+        inputs: usize,
+        outputs: usize,
+        out_major: bool,
+    },
     /// Passes gradients through unchanged (Dropout, Identity, bias Add, Softmax skipped).
     Identity,
 }
@@ -80,9 +105,18 @@ pub fn backward(steps: &[Step], acts: &[Activation], from: usize, mut grad: Vec<
                 }
                 dx
             }
-            Step::Conv { weights, out_channels, groups, kernel, stride, pad, dilation } => {
-                conv_backward(&grad, a.in_shape, a.out_shape, weights, *out_channels, *groups, *kernel, *stride, *pad, *dilation)?
-            }
+            Step::Conv { weights, out_channels, groups, kernel, stride, pad, dilation } => conv_backward(
+                &grad,
+                a.in_shape,
+                a.out_shape,
+                weights,
+                *out_channels,
+                *groups,
+                *kernel,
+                *stride,
+                *pad,
+                *dilation,
+            )?,
             Step::MaxPool { kernel, stride, pad, dilation } => {
                 let Some(input) = a.input else { bail!("layer {i} (MaxPool): its input was not kept") };
                 maxpool_backward(&grad, input, a.in_shape, a.out_shape, *kernel, *stride, *pad, *dilation)
@@ -126,7 +160,12 @@ fn conv_backward(
     let [co_n, oh, ow] = dims3(out_shape)?;
     ensure!(co_n == out_channels && groups > 0 && ci_n % groups == 0, "conv shapes do not match its weights");
     let (ci_g, co_g) = (ci_n / groups, co_n / groups);
-    ensure!(w.len() == co_n * ci_g * kh * kw, "conv weights have {} values, expected {}", w.len(), co_n * ci_g * kh * kw);
+    ensure!(
+        w.len() == co_n * ci_g * kh * kw,
+        "conv weights have {} values, expected {}",
+        w.len(),
+        co_n * ci_g * kh * kw
+    );
     let mut dx = vec![0f32; ci_n * h * wd];
     for co in 0..co_n {
         let plane = &dy[co * oh * ow..(co + 1) * oh * ow];
@@ -259,9 +298,17 @@ mod tests {
     fn conv_backward_is_the_transposed_convolution() {
         // 1 channel 3x3 input, 2x2 kernel, stride 1, no padding: out 2x2
         let w = vec![1.0, 2.0, 3.0, 4.0];
-        let step = Step::Conv { weights: w, out_channels: 1, groups: 1, kernel: [2, 2], stride: [1, 1], pad: [0, 0], dilation: [1, 1] };
+        let step = Step::Conv {
+            weights: w,
+            out_channels: 1,
+            groups: 1,
+            kernel: [2, 2],
+            stride: [1, 1],
+            pad: [0, 0],
+            dilation: [1, 1],
+        };
         let dy = vec![1.0, 0.0, 0.0, 0.0]; // d out[0,0]
-        let dx = backward(&[step.clone()], &[act(&[1, 3, 3], &[1, 2, 2], None, None)], 0, dy).unwrap();
+        let dx = backward(std::slice::from_ref(&step), &[act(&[1, 3, 3], &[1, 2, 2], None, None)], 0, dy).unwrap();
         assert_eq!(dx, vec![1.0, 2.0, 0.0, 3.0, 4.0, 0.0, 0.0, 0.0, 0.0]);
         let dx = backward(&[step], &[act(&[1, 3, 3], &[1, 2, 2], None, None)], 0, vec![0.0, 0.0, 0.0, 1.0]).unwrap();
         assert_eq!(dx, vec![0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 0.0, 3.0, 4.0]);
@@ -270,7 +317,15 @@ mod tests {
     #[test]
     fn padding_and_stride_drop_taps_outside_the_image() {
         // 3x3 kernel of ones, pad 1, stride 2, on 3x3: out 2x2; out[0,0] sees rows/cols -1..1
-        let step = Step::Conv { weights: vec![1.0; 9], out_channels: 1, groups: 1, kernel: [3, 3], stride: [2, 2], pad: [1, 1], dilation: [1, 1] };
+        let step = Step::Conv {
+            weights: vec![1.0; 9],
+            out_channels: 1,
+            groups: 1,
+            kernel: [3, 3],
+            stride: [2, 2],
+            pad: [1, 1],
+            dilation: [1, 1],
+        };
         let dx = backward(&[step], &[act(&[1, 3, 3], &[1, 2, 2], None, None)], 0, vec![1.0, 0.0, 0.0, 0.0]).unwrap();
         assert_eq!(dx, vec![1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
     }
@@ -289,8 +344,10 @@ mod tests {
     #[test]
     fn dense_uses_the_transposed_weights_in_either_layout() {
         // y = W x, W = [[1, 2, 3], [4, 5, 6]]
-        let out_major = Step::Dense { weights: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], inputs: 3, outputs: 2, out_major: true };
-        let in_major = Step::Dense { weights: vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0], inputs: 3, outputs: 2, out_major: false };
+        let out_major =
+            Step::Dense { weights: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], inputs: 3, outputs: 2, out_major: true };
+        let in_major =
+            Step::Dense { weights: vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0], inputs: 3, outputs: 2, out_major: false };
         for s in [out_major, in_major] {
             let dx = backward(&[s], &[act(&[3], &[2], None, None)], 0, vec![0.0, 1.0]).unwrap();
             assert_eq!(dx, vec![4.0, 5.0, 6.0]);

@@ -163,7 +163,11 @@ impl LastRun {
         let map = (0..plane)
             .map(|p| {
                 let vals = (0..channels).map(|ch| data[ch * plane + p].abs());
-                if reduce_max { vals.fold(0.0, f32::max) } else { vals.sum() }
+                if reduce_max {
+                    vals.fold(0.0, f32::max)
+                } else {
+                    vals.sum()
+                }
             })
             .collect();
         Gradient { shape: [channels, h, w], data, map, target, ms: now_ms() - t0 }

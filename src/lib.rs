@@ -9,9 +9,9 @@
 
 pub mod bindings;
 mod clock;
-pub mod gradients;
 #[cfg(feature = "webgpu")]
 pub mod gpu;
+pub mod gradients;
 pub mod inspect;
 pub mod labels;
 pub mod model;

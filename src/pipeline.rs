@@ -90,7 +90,6 @@ pub struct Timings {
     pub backend: &'static str,
 }
 
-
 /// A classification answer.
 #[derive(Clone, Debug, Serialize)]
 pub struct Classification {
@@ -262,7 +261,8 @@ fn resolve_preprocess(mut spec_opts: SpecOptions, info: &GraphInfo) -> Result<Re
     }
     // a graph that scales or normalises its own input gets pixels as they are (0-255):
     // normalising here as well would do it twice
-    let untouched = spec_opts.preset.is_none() && spec_opts.scale.is_none() && spec_opts.mean.is_none() && spec_opts.std.is_none();
+    let untouched =
+        spec_opts.preset.is_none() && spec_opts.scale.is_none() && spec_opts.mean.is_none() && spec_opts.std.is_none();
     if let (Some(ops), true) = (&info.input_arithmetic, untouched) {
         (spec_opts.scale, spec_opts.mean, spec_opts.std) = (Some(1.0), Some([0.0; 3]), Some([1.0; 3]));
         detected.push(format!("scale 1, mean 0, std 1 (pixels 0-255): the graph applies {ops} to its input itself"));
@@ -310,7 +310,9 @@ impl Pipeline {
     pub fn new<'a>(bytes: impl Into<std::borrow::Cow<'a, [u8]>>, options: Options) -> Result<Pipeline> {
         let reason = match options.backend {
             None | Some(BackendChoice::Cpu) => None,
-            Some(BackendChoice::Auto) => Some("the model was loaded synchronously (new Vgg); WebGPU needs Vgg.create".to_string()),
+            Some(BackendChoice::Auto) => {
+                Some("the model was loaded synchronously (new Vgg); WebGPU needs Vgg.create".to_string())
+            }
             Some(BackendChoice::Webgpu) => {
                 bail!("options.backend \"webgpu\" needs the asynchronous Vgg.create(bytes, options), not new Vgg")
             }
@@ -393,11 +395,7 @@ impl Pipeline {
 
     /// Loads the model with `load` (`Model::load`, or a variant that also lowers it for
     /// the GPU) and resolves the preprocessing against its graph.
-    fn build(
-        bytes: std::borrow::Cow<'_, [u8]>,
-        options: Options,
-        load: &mut Loader,
-    ) -> Result<Pipeline> {
+    fn build(bytes: std::borrow::Cow<'_, [u8]>, options: Options, load: &mut Loader) -> Result<Pipeline> {
         let (spec_opts, from_file) = match options.preprocess {
             Some(p) => (p, None),
             None => file_preprocess(&bytes),
@@ -600,7 +598,12 @@ impl Pipeline {
     /// then over the sizes (the paper's multi-scale pooling). Returns the descriptor (one
     /// number per channel) and the maps' [height, width] at each size. The runs are not kept
     /// for inspection.
-    pub fn pooled_features(&mut self, img: &RgbaImage, side: u32, scales: &[u32]) -> Result<(Vec<f32>, Vec<[usize; 2]>, Timings)> {
+    pub fn pooled_features(
+        &mut self,
+        img: &RgbaImage,
+        side: u32,
+        scales: &[u32],
+    ) -> Result<(Vec<f32>, Vec<[usize; 2]>, Timings)> {
         let (inputs, preprocess_ms) = self.teaching_inputs(img, side, scales)?;
         let (outputs, timings) = self.run_all_unkept(inputs)?;
         let timings = Timings { preprocess_ms, ..timings };
@@ -625,7 +628,8 @@ impl Pipeline {
         let prepared = preprocess::prepare(img, &spec)?;
         let mut inputs = Vec::with_capacity(1 + scales.len());
         for &s in scales {
-            let (data, shape) = preprocess::resize_tensor(&prepared.tensor, &prepared.shape, spec.layout, [s as usize; 2])?;
+            let (data, shape) =
+                preprocess::resize_tensor(&prepared.tensor, &prepared.shape, spec.layout, [s as usize; 2])?;
             inputs.push((shape, data));
         }
         inputs.insert(0, (prepared.shape.to_vec(), prepared.tensor));
@@ -647,7 +651,9 @@ impl Pipeline {
             sum.resize(c, 0f32);
             let n = (hw[0] * hw[1]) as f32;
             match layout {
-                Layout::Nchw => sum.iter_mut().zip(data.chunks(hw[0] * hw[1])).for_each(|(a, m)| *a += m.iter().sum::<f32>() / n),
+                Layout::Nchw => {
+                    sum.iter_mut().zip(data.chunks(hw[0] * hw[1])).for_each(|(a, m)| *a += m.iter().sum::<f32>() / n)
+                }
                 Layout::Nhwc => {
                     let mut d = vec![0f32; c];
                     data.chunks(c).for_each(|px| d.iter_mut().zip(px).for_each(|(a, v)| *a += v));
@@ -672,7 +678,8 @@ impl Pipeline {
     /// [`Pipeline::run_unkept`] on each of `inputs`: their outputs and the time they took.
     pub fn run_all_unkept(&mut self, inputs: Vec<Tensor>) -> Result<(Vec<Tensor>, Timings)> {
         let t0 = now_ms();
-        let outputs = inputs.into_iter().map(|(shape, data)| self.run_unkept(data, &shape)).collect::<Result<Vec<_>>>()?;
+        let outputs =
+            inputs.into_iter().map(|(shape, data)| self.run_unkept(data, &shape)).collect::<Result<Vec<_>>>()?;
         Ok((outputs, Timings { preprocess_ms: 0.0, inference_ms: now_ms() - t0, backend: "cpu" }))
     }
 
@@ -680,7 +687,10 @@ impl Pipeline {
     /// else the CPU), holding `base` borrowed only between the GPU's awaits: the outputs and
     /// the time they took (the backend of the last run; a failed WebGPU run is answered by
     /// the CPU, as in `classifyAsync`).
-    pub async fn run_on_backend(base: &std::cell::RefCell<Pipeline>, inputs: Vec<Tensor>) -> Result<(Vec<Tensor>, Timings)> {
+    pub async fn run_on_backend(
+        base: &std::cell::RefCell<Pipeline>,
+        inputs: Vec<Tensor>,
+    ) -> Result<(Vec<Tensor>, Timings)> {
         let mut timings = Timings { preprocess_ms: 0.0, inference_ms: 0.0, backend: "cpu" };
         let mut outputs = Vec::with_capacity(inputs.len());
         for (shape, data) in inputs {
@@ -914,7 +924,14 @@ impl Pipeline {
     pub fn gpu_tensor_job(&mut self, data: &[f32], shape: &[usize]) -> Result<Option<GpuJob>> {
         let Some(engine) = self.usable_gpu() else { return Ok(None) };
         let analysis = self.check_tensor(data, shape)?.context("the input tensor must have rank 4")?;
-        Ok(Some(GpuJob { engine, tensor: data.to_vec(), shape: shape.to_vec(), view: None, analysis, preprocess_ms: 0.0 }))
+        Ok(Some(GpuJob {
+            engine,
+            tensor: data.to_vec(),
+            shape: shape.to_vec(),
+            view: None,
+            analysis,
+            preprocess_ms: 0.0,
+        }))
     }
 
     /// The top `k` classes of a finished GPU run (see [`Pipeline::finish_gpu`]).

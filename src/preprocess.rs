@@ -179,10 +179,7 @@ impl PreprocessSpec {
         spec.validate()?;
         if let (Some(r), Some([h, w])) = (spec.resize, spec.crop) {
             // the shorter side becomes r, so a crop fits some image only if its shorter side does
-            ensure!(
-                h.min(w) <= r,
-                "preprocess.crop [{h}, {w}] cannot fit any image resized to a shorter side of {r}"
-            );
+            ensure!(h.min(w) <= r, "preprocess.crop [{h}, {w}] cannot fit any image resized to a shorter side of {r}");
         }
         Ok(spec)
     }
@@ -235,7 +232,9 @@ impl PreprocessSpec {
         match self.resize {
             None => [width, height],
             // (saturating: a resize that large is refused by the pixel limit anyway)
-            Some(s) if width <= height => [s, ((s as u64 * height as u64) / width as u64).clamp(1, u32::MAX as u64) as u32],
+            Some(s) if width <= height => {
+                [s, ((s as u64 * height as u64) / width as u64).clamp(1, u32::MAX as u64) as u32]
+            }
             Some(s) => [((s as u64 * width as u64) / height as u64).clamp(1, u32::MAX as u64) as u32, s],
         }
     }
@@ -319,11 +318,7 @@ pub fn check_size(width: u32, height: u32) -> Result<u64> {
 pub fn rgba_image(rgba: &[u8], width: u32, height: u32) -> Result<RgbaImage> {
     ensure!(width > 0 && height > 0, "image width and height must be > 0, got {width}x{height}");
     let expected = check_size(width, height)? * 4;
-    ensure!(
-        rgba.len() as u64 == expected,
-        "RGBA buffer has {} bytes, but {width}x{height}x4 = {expected}",
-        rgba.len()
-    );
+    ensure!(rgba.len() as u64 == expected, "RGBA buffer has {} bytes, but {width}x{height}x4 = {expected}", rgba.len());
     RgbaImage::from_raw(width, height, rgba.to_vec())
         .with_context(|| format!("RGBA buffer does not fit {width}x{height}"))
 }
@@ -341,7 +336,9 @@ pub fn decode_image(bytes: &[u8]) -> Result<RgbaImage> {
     let mut decoder = reader
         .into_decoder()
         .map_err(|e| match e {
-            image::ImageError::Limits(_) => anyhow::anyhow!("its header declares more than the {MAX_PIXELS} pixels accepted"),
+            image::ImageError::Limits(_) => {
+                anyhow::anyhow!("its header declares more than the {MAX_PIXELS} pixels accepted")
+            }
             e => anyhow::Error::new(e),
         })
         .with_context(what)?;
@@ -444,13 +441,22 @@ fn normalise(view: &RgbaImage, spec: &PreprocessSpec) -> Vec<f32> {
 /// "half_pixel" and no antialiasing: source x = (x + 0.5) * in / out - 0.5, its two
 /// neighbours clamped to the edge. The multi-scale descriptors of `teach` are computed this
 /// way so that their exported graph (which resizes with that op) gives the same numbers.
-pub fn resize_tensor(data: &[f32], shape: &[usize], layout: Layout, out_hw: [usize; 2]) -> Result<(Vec<f32>, Vec<usize>)> {
+pub fn resize_tensor(
+    data: &[f32],
+    shape: &[usize],
+    layout: Layout,
+    out_hw: [usize; 2],
+) -> Result<(Vec<f32>, Vec<usize>)> {
     let (c, h, w) = match (layout, shape) {
         (Layout::Nchw, [1, c, h, w]) => (*c, *h, *w),
         (Layout::Nhwc, [1, h, w, c]) => (*c, *h, *w),
         _ => bail!("resize_tensor: shape {shape:?} is not one {layout:?} image"),
     };
-    ensure!(data.len() == c * h * w && out_hw[0] > 0 && out_hw[1] > 0, "resize_tensor: {} values for shape {shape:?}", data.len());
+    ensure!(
+        data.len() == c * h * w && out_hw[0] > 0 && out_hw[1] > 0,
+        "resize_tensor: {} values for shape {shape:?}",
+        data.len()
+    );
     // per output index along an axis: the two source indices and the second one's weight
     let taps = |len_in: usize, len_out: usize| -> Vec<(usize, usize, f32)> {
         let scale = len_out as f32 / len_in as f32;

@@ -20,14 +20,21 @@ use serde::Serialize;
 pub enum Op {
     /// A convolution: `groups` splits channels as ONNX Conv does.
     #[serde(rename_all = "camelCase")]
-    Conv { out_channels: usize, groups: usize, has_bias: bool },
+    Conv {
+        out_channels: usize,
+        groups: usize,
+        has_bias: bool,
+    },
     MaxPool,
     AveragePool,
     /// Elementwise and per-channel ops (Relu, BatchNormalization, Dropout...).
     Pointwise,
     /// A fully connected layer (Gemm, MatMul) with `out_features` outputs.
     #[serde(rename_all = "camelCase")]
-    Dense { out_features: usize, has_bias: bool },
+    Dense {
+        out_features: usize,
+        has_bias: bool,
+    },
     /// Flatten / Reshape to [N, features].
     Flatten,
     Softmax,
@@ -309,8 +316,15 @@ pub fn nested_fields(layers: &[Layer], analysis: &[LayerAnalysis], target: usize
         let a = &analysis[i];
         if let [_, h, w] = a.out_shape[..] {
             let clip = |v: i64, n: usize| v.clamp(0, n as i64 - 1);
-            let units = Box2 { top: clip(range[0], h), bottom: clip(range[1], h), left: clip(range[2], w), right: clip(range[3], w) };
-            let centre = |u: i64, axis: usize| u as f64 * a.stride[axis] as f64 - a.padding[axis] as f64 + (a.rf[axis] as f64 - 1.0) / 2.0;
+            let units = Box2 {
+                top: clip(range[0], h),
+                bottom: clip(range[1], h),
+                left: clip(range[2], w),
+                right: clip(range[3], w),
+            };
+            let centre = |u: i64, axis: usize| {
+                u as f64 * a.stride[axis] as f64 - a.padding[axis] as f64 + (a.rf[axis] as f64 - 1.0) / 2.0
+            };
             out.push(Nested {
                 name: a.name.clone(),
                 label: a.label.clone(),
@@ -455,7 +469,9 @@ mod tests {
     #[test]
     fn vgg16_receptive_fields_match_hand_computation() {
         let a = analyse(&vgg(VGG16, false), [3, 224, 224]).unwrap();
-        for (name, rf) in [("conv1_1", 3), ("conv1_2", 5), ("pool1", 6), ("conv3_3", 40), ("conv4_3", 92), ("conv5_3", 196)] {
+        for (name, rf) in
+            [("conv1_1", 3), ("conv1_2", 5), ("pool1", 6), ("conv3_3", 40), ("conv4_3", 92), ("conv5_3", 196)]
+        {
             assert_eq!(layer(&a, name).rf, [rf, rf], "{name}");
         }
         let pool5 = layer(&a, "pool5");
@@ -474,8 +490,7 @@ mod tests {
 
     #[test]
     fn torchvision_parameter_totals() {
-        for (cfg, total) in
-            [(VGG11, 132_863_336u64), (VGG13, 133_047_848), (VGG16, 138_357_544), (VGG19, 143_667_240)]
+        for (cfg, total) in [(VGG11, 132_863_336u64), (VGG13, 133_047_848), (VGG16, 138_357_544), (VGG19, 143_667_240)]
         {
             let a = analyse(&vgg(cfg, true), [3, 224, 224]).unwrap();
             assert_eq!(a.iter().map(|l| l.params).sum::<u64>(), total);
@@ -581,7 +596,8 @@ mod tests {
         let s = conv_stack(&analyse(&vgg(VGG11, false), [3, 224, 224]).unwrap()).stack.unwrap();
         assert_eq!((s.labels.len(), s.fields.as_slice(), s.single_weights), (2, &[3, 5][..], 25 * 256 * 256));
         // a 5x5 convolution breaks "all 3x3"; a single convolution makes no stack
-        let mut five = vec![Layer::spatial("c", "Conv", Op::Conv { out_channels: 8, groups: 1, has_bias: true }, 5, 1, 2)];
+        let mut five =
+            vec![Layer::spatial("c", "Conv", Op::Conv { out_channels: 8, groups: 1, has_bias: true }, 5, 1, 2)];
         five[0].label = "conv1_1".into();
         let c = conv_stack(&analyse(&five, [3, 32, 32]).unwrap());
         assert_eq!((c.convs, c.all_3x3, c.stack), (1, false, None));

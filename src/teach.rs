@@ -15,12 +15,12 @@
 //! tested natively.
 
 use crate::pipeline::{Classification, Pipeline, Tensor, Timings};
-use std::cell::RefCell;
 use crate::predictions::{softmax, top_k, Prediction};
 use crate::preprocess::Layout;
 use anyhow::{bail, ensure, Context, Result};
 use image::RgbaImage;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 
 /// At most this many classes (the page offers 2 to 20; more would still train).
 pub const MAX_CLASSES: usize = 1000;
@@ -84,7 +84,10 @@ impl Linear {
     /// The `k` most probable classes of descriptor `x`.
     pub fn predict(&self, x: &[f32], k: usize) -> Vec<Prediction> {
         let p = softmax(&self.scores(x));
-        top_k(&p, k).into_iter().map(|i| Prediction { index: i, label: self.classes[i].clone(), probability: p[i] }).collect()
+        top_k(&p, k)
+            .into_iter()
+            .map(|i| Prediction { index: i, label: self.classes[i].clone(), probability: p[i] })
+            .collect()
     }
 
     fn argmax(&self, x: &[f32]) -> usize {
@@ -145,7 +148,11 @@ impl Examples {
     pub fn add_class(&mut self, name: &str) -> Result<usize> {
         let name = name.trim();
         ensure!(!name.is_empty(), "a class name must not be empty");
-        ensure!(name.chars().count() <= 100, "class name {:?}… is longer than 100 characters", name.chars().take(20).collect::<String>());
+        ensure!(
+            name.chars().count() <= 100,
+            "class name {:?}… is longer than 100 characters",
+            name.chars().take(20).collect::<String>()
+        );
         if let Some(i) = self.classes.iter().position(|c| c == name) {
             return Ok(i);
         }
@@ -244,7 +251,12 @@ impl Examples {
                 confusion[self.rows[i].class][model.argmax(&self.rows[i].x)] += 1;
             }
             let right: u32 = (0..self.classes.len()).map(|c| confusion[c][c]).sum();
-            Some(HeldOut { examples: test.len(), accuracy: right as f32 / test.len() as f32, confusion, seed: options.seed })
+            Some(HeldOut {
+                examples: test.len(),
+                accuracy: right as f32 / test.len() as f32,
+                confusion,
+                seed: options.seed,
+            })
         } else {
             None
         };
@@ -397,7 +409,15 @@ impl Teacher {
             "scales need a base that takes any input size; this one's input is fixed at {:?}",
             info.input_shape
         );
-        Ok(Teacher { examples: Examples::default(), side, flip: options.flip, scales: options.scales, dim, pool_hw: None, trained: None })
+        Ok(Teacher {
+            examples: Examples::default(),
+            side,
+            flip: options.flip,
+            scales: options.scales,
+            dim,
+            pool_hw: None,
+            trained: None,
+        })
     }
 
     pub fn side(&self) -> u32 {
@@ -444,7 +464,11 @@ impl Teacher {
     /// The descriptors (`img`'s, then its mirror's) from the base's outputs for `inputs`.
     fn descriptors(&mut self, base: &Pipeline, outputs: &[Tensor]) -> Result<Vec<Vec<f32>>> {
         let per_image = 1 + self.scales.len();
-        ensure!(!outputs.is_empty() && outputs.len().is_multiple_of(per_image), "{} outputs for {per_image} sizes", outputs.len());
+        ensure!(
+            !outputs.is_empty() && outputs.len().is_multiple_of(per_image),
+            "{} outputs for {per_image} sizes",
+            outputs.len()
+        );
         let mut out = Vec::new();
         for chunk in outputs.chunks(per_image) {
             let (d, hw) = base.pool_outputs(chunk)?;
@@ -472,7 +496,12 @@ impl Teacher {
 
     /// [`Teacher::add`] on the base's backend (WebGPU where it was loaded onto a GPU);
     /// `teacher` and `base` are borrowed only between the GPU's awaits.
-    pub async fn add_on_backend(teacher: &RefCell<Teacher>, base: &RefCell<Pipeline>, label: &str, img: &RgbaImage) -> Result<Added> {
+    pub async fn add_on_backend(
+        teacher: &RefCell<Teacher>,
+        base: &RefCell<Pipeline>,
+        label: &str,
+        img: &RgbaImage,
+    ) -> Result<Added> {
         let label = checked_label(label)?;
         let (inputs, preprocess_ms) = {
             let t = teacher.borrow();
@@ -484,7 +513,12 @@ impl Teacher {
     }
 
     /// [`Teacher::classify`] on the base's backend, borrowing as `add_on_backend` does.
-    pub async fn classify_on_backend(teacher: &RefCell<Teacher>, base: &RefCell<Pipeline>, img: &RgbaImage, k: usize) -> Result<Classification> {
+    pub async fn classify_on_backend(
+        teacher: &RefCell<Teacher>,
+        base: &RefCell<Pipeline>,
+        img: &RgbaImage,
+        k: usize,
+    ) -> Result<Classification> {
         ensure!(k >= 1, "topK must be at least 1, got {k}");
         let (inputs, preprocess_ms) = {
             let t = teacher.borrow();
@@ -625,7 +659,13 @@ fn softmax_loss(theta: &[f32], g: &mut [f32], z: &[Vec<f32>], y: &[usize], class
             p[c] = dot(&w[c * dim..(c + 1) * dim], zi) + b[c];
         }
         let max = p.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let sum: f32 = p.iter_mut().map(|v| { *v = (*v - max).exp(); *v }).sum();
+        let sum: f32 = p
+            .iter_mut()
+            .map(|v| {
+                *v = (*v - max).exp();
+                *v
+            })
+            .sum();
         loss -= ((p[yi] / sum).max(f32::MIN_POSITIVE)).ln() as f64;
         for c in 0..classes {
             let d = (p[c] / sum - if c == yi { 1.0 } else { 0.0 }) / n;
@@ -641,7 +681,11 @@ fn softmax_loss(theta: &[f32], g: &mut [f32], z: &[Vec<f32>], y: &[usize], class
 /// Limited-memory BFGS (Nocedal & Wright, Algorithm 7.4) with a backtracking Armijo line
 /// search, from `x`. Stops at `max_iterations`, when the gradient's largest entry is below
 /// 1e-5, or when the objective stops decreasing. Returns (x, iterations, f(x)).
-fn lbfgs(mut x: Vec<f32>, mut f: impl FnMut(&[f32], &mut [f32]) -> f32, max_iterations: usize) -> (Vec<f32>, usize, f32) {
+fn lbfgs(
+    mut x: Vec<f32>,
+    mut f: impl FnMut(&[f32], &mut [f32]) -> f32,
+    max_iterations: usize,
+) -> (Vec<f32>, usize, f32) {
     const MEMORY: usize = 10;
     let n = x.len();
     let mut g = vec![0.0; n];
@@ -661,9 +705,10 @@ fn lbfgs(mut x: Vec<f32>, mut f: impl FnMut(&[f32], &mut [f32]) -> f32, max_iter
             d.iter_mut().zip(yv).for_each(|(di, yi)| *di -= a * yi);
             alphas.push(a);
         }
-        let gamma = history.back().map_or(1.0 / g.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12), |(s, yv, _)| {
-            dot(s, yv) / dot(yv, yv)
-        });
+        let gamma =
+            history.back().map_or(1.0 / g.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12), |(s, yv, _)| {
+                dot(s, yv) / dot(yv, yv)
+            });
         d.iter_mut().for_each(|v| *v *= gamma);
         for ((s, yv, rho), a) in history.iter().zip(alphas.into_iter().rev()) {
             let b = rho * dot(yv, &d);
@@ -754,7 +799,9 @@ mod tests {
             up[i] += h;
             down[i] -= h;
             let mut scratch = vec![0.0; 8];
-            let fd = (softmax_loss(&up, &mut scratch, &z, &y, 2, 3, 0.1) - softmax_loss(&down, &mut scratch, &z, &y, 2, 3, 0.1)) / (2.0 * h);
+            let fd = (softmax_loss(&up, &mut scratch, &z, &y, 2, 3, 0.1)
+                - softmax_loss(&down, &mut scratch, &z, &y, 2, 3, 0.1))
+                / (2.0 * h);
             assert!((fd - g[i]).abs() < 2e-3, "d loss / d theta[{i}]: finite difference {fd}, gradient {}", g[i]);
         }
     }
@@ -762,15 +809,19 @@ mod tests {
     #[test]
     fn lbfgs_finds_a_quadratics_minimum() {
         // f = Σ (i+1)(x_i - i)²: minimum at x_i = i
-        let (x, _, f) = lbfgs(vec![0.0; 6], |x, g| {
-            let mut f = 0.0;
-            for i in 0..x.len() {
-                let d = x[i] - i as f32;
-                f += (i as f32 + 1.0) * d * d;
-                g[i] = 2.0 * (i as f32 + 1.0) * d;
-            }
-            f
-        }, 100);
+        let (x, _, f) = lbfgs(
+            vec![0.0; 6],
+            |x, g| {
+                let mut f = 0.0;
+                for i in 0..x.len() {
+                    let d = x[i] - i as f32;
+                    f += (i as f32 + 1.0) * d * d;
+                    g[i] = 2.0 * (i as f32 + 1.0) * d;
+                }
+                f
+            },
+            100,
+        );
         for (i, v) in x.iter().enumerate() {
             assert!((v - i as f32).abs() < 1e-3, "x[{i}] = {v}");
         }

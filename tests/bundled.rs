@@ -23,8 +23,8 @@ fn sidecar(rel: &str) -> Options {
 
 #[test]
 fn vgg16_conv_base_gives_the_wheel_models_pool5() {
-    let mut p = Pipeline::new(&read(".cache/models/vgg16-conv-base.onnx"), sidecar("www/models/vgg16-conv-base.json"))
-        .unwrap();
+    let mut p =
+        Pipeline::new(read(".cache/models/vgg16-conv-base.onnx"), sidecar("www/models/vgg16-conv-base.json")).unwrap();
     // the pixels tools/vgg16_base.py fed the wheel's model: chelsea.png, 240x240, Caffe convention
     let input = f32s(&read(".cache/models/vgg16-conv-base.onnx.check.input.bin"));
     let out = p.forward_tensor(&input, &[1, 3, 240, 240]).unwrap();
@@ -57,8 +57,11 @@ fn every_trained_model_answers_as_its_training_run_recorded() {
         let record = training_record(model);
         let subset = record["subset"].as_u64().unwrap() as usize;
         assert!(subset <= images.len(), "{model}: subset {subset}");
-        let expected: Vec<u64> = record["subset_predictions"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
-        let mut p = Pipeline::new(&read(&format!("www/models/{model}.onnx")), sidecar(&format!("www/models/{model}.json"))).unwrap();
+        let expected: Vec<u64> =
+            record["subset_predictions"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        let mut p =
+            Pipeline::new(read(&format!("www/models/{model}.onnx")), sidecar(&format!("www/models/{model}.json")))
+                .unwrap();
         let (mut correct, mut differ) = (0, Vec::new());
         for (i, img) in images[..subset].iter().enumerate() {
             // grey pixels as RGBA, exactly as a canvas holds them
@@ -69,7 +72,10 @@ fn every_trained_model_answers_as_its_training_run_recorded() {
                 differ.push(i);
             }
         }
-        println!("{model:12} first {subset} test images: {correct} correct; {} predictions differ from training", differ.len());
+        println!(
+            "{model:12} first {subset} test images: {correct} correct; {} predictions differ from training",
+            differ.len()
+        );
         assert!(differ.is_empty(), "{model}: images {differ:?} are classified otherwise than in training");
         assert_eq!(correct, record["subset_correct"].as_u64().unwrap(), "{model}");
     }

@@ -30,7 +30,14 @@ fn values(n: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
-fn window(kernel: [usize; 2], stride: [usize; 2], pad_begin: [usize; 2], pad_end: [usize; 2], dilation: [usize; 2], ceil_mode: bool) -> Window {
+fn window(
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    pad_begin: [usize; 2],
+    pad_end: [usize; 2],
+    dilation: [usize; 2],
+    ceil_mode: bool,
+) -> Window {
     Window { kernel, stride, pad_begin, pad_end, dilation, ceil_mode }
 }
 
@@ -64,7 +71,9 @@ fn conv_ref(x: &[f32], [c, h, w]: [usize; 3], wt: &[f32], b: &[f32], o: usize, w
                             let iy = (oy * wd.stride[0] + ky * wd.dilation[0]) as isize - wd.pad_begin[0] as isize;
                             let ix = (ox * wd.stride[1] + kx * wd.dilation[1]) as isize - wd.pad_begin[1] as isize;
                             if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
-                                s += (wt[((m * c + ci) * kh + ky) * kw + kx] * x[(ci * h + iy as usize) * w + ix as usize]) as f64;
+                                s += (wt[((m * c + ci) * kh + ky) * kw + kx]
+                                    * x[(ci * h + iy as usize) * w + ix as usize])
+                                    as f64;
                             }
                         }
                     }
@@ -98,7 +107,13 @@ fn pool_ref(x: &[f32], [c, h, w]: [usize; 3], wd: &Window, max: bool, count_pad:
                         }
                     }
                 }
-                y.push(if max { best } else if count_pad { sum / padded as f32 } else { sum / inside.max(1) as f32 });
+                y.push(if max {
+                    best
+                } else if count_pad {
+                    sum / padded as f32
+                } else {
+                    sum / inside.max(1) as f32
+                });
             }
         }
     }
@@ -158,7 +173,11 @@ fn dense_layers_match_the_definition_also_split_into_chunks() {
     // inputs not a multiple of 4; outputs over several 64-invocation groups; the weights
     // split into chunks of whole rows as fc6's are on a real adapter; as values, and as the
     // file's bytes read in place (whole rows, or padded to a multiple of 4 when they are not)
-    let cases = [(10, 67, true, None, false, [10, 1, 1]), (105, 130, false, Some(4000), true, [3, 5, 7]), (120, 70, true, Some(2000), true, [3, 5, 8])];
+    let cases = [
+        (10, 67, true, None, false, [10, 1, 1]),
+        (105, 130, false, Some(4000), true, [3, 5, 7]),
+        (120, 70, true, Some(2000), true, [3, 5, 8]),
+    ];
     for (i, (inputs, outputs, relu, limit, as_bytes, chw)) in cases.into_iter().enumerate() {
         let x = values(inputs, 400 + i as u32);
         let w = values(inputs * outputs, 500 + i as u32);
@@ -166,7 +185,11 @@ fn dense_layers_match_the_definition_also_split_into_chunks() {
         let want: Vec<f32> = (0..outputs)
             .map(|o| {
                 let s = b[o] + (0..inputs).map(|k| w[o * inputs + k] * x[k]).sum::<f32>();
-                if relu { s.max(0.0) } else { s }
+                if relu {
+                    s.max(0.0)
+                } else {
+                    s
+                }
             })
             .collect();
         let bytes: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -191,14 +214,19 @@ fn affine_and_relu_match_the_definition_exactly() {
     assert_exact("per-channel affine", &run_one(Kernel::Affine { scale, shift }, chw, &x, None).1, &want);
     let k = 1.0f32 / 255.0;
     let want: Vec<f32> = x.iter().map(|v| v * k).collect();
-    assert_exact("scalar affine", &run_one(Kernel::Affine { scale: vec![k], shift: vec![0.0] }, chw, &x, None).1, &want);
+    assert_exact(
+        "scalar affine",
+        &run_one(Kernel::Affine { scale: vec![k], shift: vec![0.0] }, chw, &x, None).1,
+        &want,
+    );
     let want: Vec<f32> = x.iter().map(|v| v.max(0.0)).collect();
     assert_exact("relu", &run_one(Kernel::Relu, chw, &x, None).1, &want);
 }
 
 fn assert_exact(what: &str, got: &[f32], want: &[f32]) {
     assert_eq!(got.len(), want.len(), "{what}: lengths");
-    let differ: Vec<_> = got.iter().zip(want).enumerate().filter(|(_, (g, w))| g.to_bits() != w.to_bits()).take(3).collect();
+    let differ: Vec<_> =
+        got.iter().zip(want).enumerate().filter(|(_, (g, w))| g.to_bits() != w.to_bits()).take(3).collect();
     assert!(differ.is_empty(), "{what}: (index, (got, want)) {differ:?}");
 }
 
@@ -241,7 +269,8 @@ fn every_fixture_runs_on_the_gpu_as_on_the_cpu_or_says_why_not() {
 
 #[test]
 fn asking_for_webgpu_where_it_cannot_run_fails_with_the_reason() {
-    let e = pollster::block_on(Pipeline::create(fixture("zoo_vgg16_int8").model.to_vec(), on(BackendChoice::Webgpu))).unwrap_err();
+    let e = pollster::block_on(Pipeline::create(fixture("zoo_vgg16_int8").model.to_vec(), on(BackendChoice::Webgpu)))
+        .unwrap_err();
     let msg = format!("{e:#}");
     assert!(msg.contains("webgpu") && msg.contains("QuantizeLinear"), "{msg}");
     // and the synchronous constructor refuses it, pointing to create
@@ -303,7 +332,8 @@ fn taught_descriptors_from_the_gpu_equal_the_cpus() {
     let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/.cache/models/vgg16-conv-base.onnx"))
         .expect("./build.sh models makes the VGG16 conv base");
     let options = || TeacherOptions { side: Some(32), flip: true, scales: vec![48] };
-    let gpu_base = RefCell::new(pollster::block_on(Pipeline::create(bytes.clone(), on(BackendChoice::Webgpu))).unwrap());
+    let gpu_base =
+        RefCell::new(pollster::block_on(Pipeline::create(bytes.clone(), on(BackendChoice::Webgpu))).unwrap());
     let mut cpu_base = Pipeline::new(bytes, Options::default()).unwrap();
     let on_gpu = RefCell::new(Teacher::new(&gpu_base.borrow(), options()).unwrap());
     let mut on_cpu = Teacher::new(&cpu_base, options()).unwrap();

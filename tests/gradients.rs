@@ -31,7 +31,10 @@ fn saliency_matches_finite_differences() {
     let p = 20 * 20;
     for i in 0..p {
         let want = (0..3).map(|c| fd[c * p + i].abs()).fold(0.0, f32::max);
-        assert!((g.map[i] - want).abs() <= GRADIENT_TOLERANCE * fd.iter().fold(0f32, |m, v| m.max(v.abs())), "map at {i}");
+        assert!(
+            (g.map[i] - want).abs() <= GRADIENT_TOLERANCE * fd.iter().fold(0f32, |m, v| m.max(v.abs())),
+            "map at {i}"
+        );
     }
     // the graph ends in Softmax; saliency is the gradient of the score before it (Simonyan,
     // Vedaldi & Zisserman 2014, Section 3), which the gradient of the probability is not
@@ -70,7 +73,8 @@ fn unit_gradient_matches_finite_differences_and_stays_in_its_field() {
                 if g.data[(c * 20 + y as usize) * 20 + x as usize] != 0.0 {
                     nonzero += 1;
                     assert!(
-                        (f.unclipped.top..=f.unclipped.bottom).contains(&y) && (f.unclipped.left..=f.unclipped.right).contains(&x),
+                        (f.unclipped.top..=f.unclipped.bottom).contains(&y)
+                            && (f.unclipped.left..=f.unclipped.right).contains(&x),
                         "gradient at ({y}, {x}) outside {:?}",
                         f.unclipped
                     );

@@ -33,11 +33,17 @@ fn every_fixture_matches_onnxruntime_with_each_convolution_algorithm() {
         for fx in FIXTURES {
             let options: Options = serde_json::from_value(serde_json::json!({ "convolution": mode })).unwrap();
             let mut p = Pipeline::new(fx.model, options).unwrap_or_else(|e| panic!("{} {mode}: {e:#}", fx.name));
-            let out = p.forward_tensor(&f32s(fx.input), fx.input_shape).unwrap_or_else(|e| panic!("{} {mode}: {e:#}", fx.name));
+            let out = p
+                .forward_tensor(&f32s(fx.input), fx.input_shape)
+                .unwrap_or_else(|e| panic!("{} {mode}: {e:#}", fx.name));
             let err = rel_max_err(&out.data, &f32s(fx.output));
             let algorithms = p.info().unwrap().convolutions;
             let winograd = algorithms.iter().filter(|c| c.algorithm.starts_with("winograd")).count();
-            println!("{:32} {mode:12} {winograd:2} of {:2} convolutions Winograd, relative max error {err:.2e}", fx.name, algorithms.len());
+            println!(
+                "{:32} {mode:12} {winograd:2} of {:2} convolutions Winograd, relative max error {err:.2e}",
+                fx.name,
+                algorithms.len()
+            );
             assert!(err <= fx.tolerance, "{} {mode}: relative error {err} > {}", fx.name, fx.tolerance);
             // int8 convolutions stay integer; every float fixture has 3x3 ones
             let float = !fx.name.contains("int8");
@@ -51,7 +57,9 @@ fn int8_models_keep_their_layers_and_answer_alike() {
     // the int8 rewrite fuses away float tensors a kept layer may name; they are
     // dequantised from the int8 tensor that replaced them
     // (the dynamic and contrib-operator fixtures branch: no chain to keep)
-    for fx in FIXTURES.iter().filter(|f| f.name.contains("_int8") && !f.name.contains("dynamic") && !f.name.contains("_ops")) {
+    for fx in
+        FIXTURES.iter().filter(|f| f.name.contains("_int8") && !f.name.contains("dynamic") && !f.name.contains("_ops"))
+    {
         let options = Options { activations: true, ..Options::default() };
         let mut p = Pipeline::new(fx.model, options).unwrap_or_else(|e| panic!("{}: {e:#}", fx.name));
         let out = p.forward_tensor(&f32s(fx.input), fx.input_shape).unwrap_or_else(|e| panic!("{}: {e:#}", fx.name));
@@ -105,17 +113,23 @@ fn channels_last_grey_and_self_scaling_inputs_are_read_from_the_graph() {
     let mut auto = Pipeline::new(fx.model, Options::default()).unwrap();
     let info = auto.info().unwrap();
     let s = &info.preprocess;
-    assert_eq!((s.layout, s.channel_order, s.scale, s.mean, s.std), (Layout::Nhwc, ChannelOrder::Rgb, 1.0, [0.0; 3], [1.0; 3]));
+    assert_eq!(
+        (s.layout, s.channel_order, s.scale, s.mean, s.std),
+        (Layout::Nhwc, ChannelOrder::Rgb, 1.0, [0.0; 3], [1.0; 3])
+    );
     assert_eq!((s.resize, s.crop), (Some(256), Some([224, 224])));
     assert_eq!(info.head, Head::Classifier { classes: 1000, softmax_in_graph: true });
     println!("{}: {:?}", fx.name, info.detected);
-    assert!(info.detected[0].starts_with("layout nhwc") && info.detected[0].contains("[?, 224, 224, 3]"), "{:?}", info.detected);
+    assert!(
+        info.detected[0].starts_with("layout nhwc") && info.detected[0].contains("[?, 224, 224, 3]"),
+        "{:?}",
+        info.detected
+    );
     assert!(info.detected.iter().any(|d| d.contains("Mul by 0.003921")), "{:?}", info.detected);
     // the same answer as with everything spelled out, to the last bit
-    let explicit: Options = serde_json::from_str(
-        r#"{"preprocess": {"layout": "nhwc", "scale": 1, "mean": [0, 0, 0], "std": [1, 1, 1]}}"#,
-    )
-    .unwrap();
+    let explicit: Options =
+        serde_json::from_str(r#"{"preprocess": {"layout": "nhwc", "scale": 1, "mean": [0, 0, 0], "std": [1, 1, 1]}}"#)
+            .unwrap();
     let mut spelled = Pipeline::new(fx.model, explicit).unwrap();
     assert!(spelled.info().unwrap().detected.iter().all(|d| !d.contains("nhwc") && !d.contains("Mul")));
     let rgba = gradient_rgba(300, 200);
@@ -136,7 +150,10 @@ fn channels_last_grey_and_self_scaling_inputs_are_read_from_the_graph() {
     assert_eq!(p.classify(&gradient_rgba(50, 40), 50, 40, 3).unwrap().predictions.len(), 3);
     // an NCHW model detects nothing about layout or scaling
     let p = Pipeline::new(fixture("zoo_vgg16").model, Options::default()).unwrap();
-    assert_eq!(p.info().unwrap().detected, vec!["crop [224, 224] less padding: the graph's fixed input size".to_string()]);
+    assert_eq!(
+        p.info().unwrap().detected,
+        vec!["crop [224, 224] less padding: the graph's fixed input size".to_string()]
+    );
 }
 
 #[test]
@@ -157,7 +174,8 @@ fn crops_that_cannot_fit_are_refused_at_load() {
     let e = format!("{:#}", Pipeline::new(m, opts(r#"{"preprocess": {"crop": [100, 100]}}"#)).unwrap_err());
     assert!(e.contains("[100, 100]") && e.contains("100x100") && e.contains("224x224"), "{e}");
     let m = fixture("features_vgg16").model;
-    let e = format!("{:#}", Pipeline::new(m, opts(r#"{"preprocess": {"resize": 256, "crop": [300, 400]}}"#)).unwrap_err());
+    let e =
+        format!("{:#}", Pipeline::new(m, opts(r#"{"preprocess": {"resize": 256, "crop": [300, 400]}}"#)).unwrap_err());
     assert!(e.contains("[300, 400]") && e.contains("256"), "{e}");
     // a crop wider than the shorter side fits a landscape image
     assert!(Pipeline::new(m, opts(r#"{"preprocess": {"resize": 256, "crop": [256, 300]}}"#)).is_ok());
@@ -293,12 +311,19 @@ fn layer_analysis_is_read_from_every_graph() {
         if let Some((twin, _)) = fx.name.split_once("_int8") {
             // int8 weights are not float initializers: the fp32 twin counts them
             assert_eq!(total, fixture(twin).params, "{}: parameters of its fp32 twin", fx.name);
-            let dense: Vec<&str> = layers.iter().filter(|l| l.kind == LayerKind::Fc).map(|l| l.label.as_str()).collect();
+            let dense: Vec<&str> =
+                layers.iter().filter(|l| l.kind == LayerKind::Fc).map(|l| l.label.as_str()).collect();
             assert_eq!(dense, ["fc6", "fc7", "fc8"], "{}", fx.name);
         } else {
             assert_eq!(total, fx.params, "{}: parameters", fx.name);
         }
-        println!("{:24} {} layers, last {} {:?}, {total} parameters", fx.name, layers.len(), last.label, last.out_shape);
+        println!(
+            "{:24} {} layers, last {} {:?}, {total} parameters",
+            fx.name,
+            layers.len(),
+            last.label,
+            last.out_shape
+        );
         if fx.name.starts_with("features") {
             assert_eq!(last.out_shape[0], fx.output_shape[1]);
         } else {
@@ -334,7 +359,7 @@ fn kept_activations_equal_onnxruntimes_intermediate_outputs() {
     assert!(rel_max_err(&out.data, &f32s(fx.output)) <= TOLERANCE, "the graph output is unchanged");
     for (name, reference) in ZOO_VGG16_ACTIVATIONS {
         let (_, data) = p.activation(name).unwrap_or_else(|e| panic!("{name}: {e:#}"));
-        let err = rel_max_err(&data, &f32s(reference));
+        let err = rel_max_err(data, &f32s(reference));
         println!("{name:24} relative max error {err:.2e}");
         assert!(err <= TOLERANCE, "{name}: {err}");
     }
@@ -401,11 +426,19 @@ fn fuzz_targets_answer_their_corpus_without_panicking() {
         corpus.extend(found.into_iter().map(|(name, bytes)| (target, name, bytes)));
     };
     // the seeds, as build.sh's fuzz() copies them
-    add("load_model", files(gen, &|n| (n.starts_with("bad_") || n.starts_with("identity") || n == "grad_vgg.onnx") && n.ends_with(".onnx")));
+    add(
+        "load_model",
+        files(gen, &|n| {
+            (n.starts_with("bad_") || n.starts_with("identity") || n == "grad_vgg.onnx") && n.ends_with(".onnx")
+        }),
+    );
     add("decode_image", files("www/samples", &|n| n.starts_with("fashion-") && n.ends_with(".png")));
     add("decode_image", files(gen, &|n| n == "seed_small.jpg"));
     add("options", files("www/models", &|n| ["fashion-vgg.json", "vgg16-conv-base.json", "depth-A.json"].contains(&n)));
-    add("options", PREPROCESS_CASES.iter().map(|c| (format!("options of {}", c.name), c.options.as_bytes().to_vec())).collect());
+    add(
+        "options",
+        PREPROCESS_CASES.iter().map(|c| (format!("options of {}", c.name), c.options.as_bytes().to_vec())).collect(),
+    );
     // the structure-aware target's seeds: one graph per op it draws from (byte 2 picks the op)
     add("load_graph", (0..13u8).map(|op| (format!("graph with op {op}"), vec![1, 0, op, 3, 200, 7, 1, 9])).collect());
     // every finding kept, named <target>-<what>.<ext>
@@ -524,7 +557,11 @@ fn int8_convolutions_pack_their_patches_with_the_crates_im2col_where_the_kernel_
     let k4 = vgg_wasm::model::int8_patches_in_k4_panels();
     println!(
         "this CPU's int8 kernel {}",
-        if k4 { "reads K4 panels: the crate's im2col runs" } else { "packs its own way: tract's im2col runs here (the crate's runs in the relaxed wasm builds)" }
+        if k4 {
+            "reads K4 panels: the crate's im2col runs"
+        } else {
+            "packs its own way: tract's im2col runs here (the crate's runs in the relaxed wasm builds)"
+        }
     );
     let want = if k4 { (13, 0) } else { (0, 13) };
     for name in ["zoo_vgg16_int8_qdq", "zoo_vgg16_int8_qop", "zoo_vgg16_odd_int8_qdq"] {
@@ -579,7 +616,8 @@ fn preprocessing_changed_after_load_equals_a_model_loaded_with_it() {
     let rgba = gradient_rgba(300, 200);
     let _ = p.forward(&rgba, 300, 200).unwrap();
     let want: Options =
-        serde_json::from_str(r#"{"preprocess": {"resize": 224, "scale": 0.5, "mean": [1, 2, 3], "std": [2, 2, 2]}}"#).unwrap();
+        serde_json::from_str(r#"{"preprocess": {"resize": 224, "scale": 0.5, "mean": [1, 2, 3], "std": [2, 2, 2]}}"#)
+            .unwrap();
     let mut fresh = Pipeline::new(fx.model, want.clone()).unwrap();
     p.set_preprocess(want.preprocess.clone().unwrap()).unwrap();
     assert_eq!(p.info().unwrap().preprocess, fresh.info().unwrap().preprocess);

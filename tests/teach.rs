@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use vgg_wasm::pipeline::{Options, Pipeline};
 use vgg_wasm::teach::{Examples, Method, Teacher, TeacherOptions, TrainOptions};
 
-const FASHION: [&str; 10] = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+const FASHION: [&str; 10] =
+    ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
 fn path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
@@ -82,12 +83,18 @@ fn accuracy(desc: &dyn Fn(usize) -> Vec<f32>, s: &Split, train: &[usize], method
         ex.add(FASHION[s.labels[i] as usize], vec![desc(i)]).unwrap();
     }
     let (model, _) = ex.train(&TrainOptions { method, holdout: 0.0, ..Default::default() }).unwrap();
-    let right = s.held.iter().filter(|&&i| model.predict(&desc(i), 1)[0].label == FASHION[s.labels[i] as usize]).count();
+    let right =
+        s.held.iter().filter(|&&i| model.predict(&desc(i), 1)[0].label == FASHION[s.labels[i] as usize]).count();
     right as f32 / s.held.len() as f32
 }
 
 /// VGG16 descriptors of every image in `idx` at `side` px, by image index.
-fn describe_all(p: &mut Pipeline, s: &Split, idx: impl Iterator<Item = usize>, side: u32) -> (std::collections::HashMap<usize, Vec<f32>>, f64) {
+fn describe_all(
+    p: &mut Pipeline,
+    s: &Split,
+    idx: impl Iterator<Item = usize>,
+    side: u32,
+) -> (std::collections::HashMap<usize, Vec<f32>>, f64) {
     let (mut out, mut ms) = (std::collections::HashMap::new(), 0.0);
     for i in idx {
         let (d, _, t) = p.pooled_features(&rgba(&s.images[i]), side, &[]).unwrap();
@@ -173,7 +180,9 @@ fn fashion_mnist_table() {
 /// Three images of each of two classes: sneakers and trousers from Fashion-MNIST.
 fn two_classes() -> Vec<(&'static str, image::RgbaImage)> {
     let s = split(3, 0);
-    [7usize, 1].iter().flat_map(|&c| s.pool[c].iter().map(move |&i| (FASHION[c], i)).collect::<Vec<_>>())
+    [7usize, 1]
+        .iter()
+        .flat_map(|&c| s.pool[c].iter().map(move |&i| (FASHION[c], i)).collect::<Vec<_>>())
         .map(|(name, i)| (name, rgba(&s.images[i])))
         .collect()
 }
@@ -226,7 +235,8 @@ fn the_same_examples_train_the_same_weights_and_export_answers_alike() {
     let said = &other.info().unwrap().detected[0];
     assert!(said.contains("is not a preprocessing spec") && said.contains("mean"), "{said}");
     // options still win over the file
-    let caffe: Options = serde_json::from_str(r#"{"preprocess": {"preset": "caffe", "resize": 64, "crop": [64, 64]}}"#).unwrap();
+    let caffe: Options =
+        serde_json::from_str(r#"{"preprocess": {"preset": "caffe", "resize": 64, "crop": [64, 64]}}"#).unwrap();
     let told = Pipeline::new(onnx.clone(), caffe).unwrap();
     assert!(told.info().unwrap().detected.iter().all(|d| !d.contains("metadata")));
 
@@ -279,9 +289,11 @@ fn several_scales_are_averaged_and_exported_with_resize() {
     let (d, hws, _) = p.pooled_features(img, 64, &[96, 48]).unwrap();
     assert_eq!(hws, vec![[2, 2], [3, 3], [1, 1]]);
     let mut one = |s: u32| {
-        let spec = vgg_wasm::preprocess::PreprocessSpec { resize: Some(64), crop: Some([64, 64]), pad: 0, ..p.spec().clone() };
+        let spec =
+            vgg_wasm::preprocess::PreprocessSpec { resize: Some(64), crop: Some([64, 64]), pad: 0, ..p.spec().clone() };
         let x = vgg_wasm::preprocess::prepare(img, &spec).unwrap();
-        let (x, shape) = vgg_wasm::preprocess::resize_tensor(&x.tensor, &x.shape, spec.layout, [s as usize; 2]).unwrap();
+        let (x, shape) =
+            vgg_wasm::preprocess::resize_tensor(&x.tensor, &x.shape, spec.layout, [s as usize; 2]).unwrap();
         let out = p.forward_tensor(&x, &shape).unwrap();
         let n = out.shape[2] * out.shape[3];
         out.data.chunks(n).map(|m| m.iter().sum::<f32>() / n as f32).collect::<Vec<f32>>()
@@ -319,7 +331,8 @@ fn bad_input_is_refused_by_name() {
     t.add_class("sandals").unwrap();
     assert!(msg(t.train(&TrainOptions::default()).unwrap_err()).contains("class \"sandals\" has no examples"));
     assert!(msg(t.add(&mut p, " ", img).unwrap_err()).contains("class name must not be empty"));
-    assert!(msg(t.add_features("sandals", &[1.0; 5]).unwrap_err()).contains("features has 5 numbers: expected a multiple of the base's 512"));
+    assert!(msg(t.add_features("sandals", &[1.0; 5]).unwrap_err())
+        .contains("features has 5 numbers: expected a multiple of the base's 512"));
     assert!(msg(t.classify(&mut p, img, 1).unwrap_err()).contains("nothing trained yet"));
     assert!(msg(t.export(&mut p, &read(BASE)).unwrap_err()).contains("nothing trained yet"));
     t.add(&mut p, "sandals", img).unwrap();
@@ -329,6 +342,8 @@ fn bad_input_is_refused_by_name() {
     assert!(msg(t.export(&mut p, &other).unwrap_err()).contains("these bytes are not the loaded base"));
     // a classifier is no base
     let fashion = Pipeline::new(other, serde_json::from_slice(&read("www/models/fashion-vgg.json")).unwrap()).unwrap();
-    assert!(msg(Teacher::new(&fashion, TeacherOptions::default()).unwrap_err()).contains("teaching needs a convolutional base"));
-    assert!(msg(Teacher::new(&p, TeacherOptions { side: Some(8), flip: false, scales: vec![] }).unwrap_err()).contains("side must be 32 to 1024"));
+    assert!(msg(Teacher::new(&fashion, TeacherOptions::default()).unwrap_err())
+        .contains("teaching needs a convolutional base"));
+    assert!(msg(Teacher::new(&p, TeacherOptions { side: Some(8), flip: false, scales: vec![] }).unwrap_err())
+        .contains("side must be 32 to 1024"));
 }

@@ -39,9 +39,12 @@ fn tensor_data(out: &JsValue) -> Vec<f32> {
 #[wasm_bindgen_test]
 fn every_fixture_matches_onnxruntime() {
     for fx in FIXTURES {
-        let mut vgg = Vgg::new(u8s(fx.model), JsValue::UNDEFINED).unwrap_or_else(|e| panic!("{}: {}", fx.name, error_message(e)));
+        let mut vgg =
+            Vgg::new(u8s(fx.model), JsValue::UNDEFINED).unwrap_or_else(|e| panic!("{}: {}", fx.name, error_message(e)));
         let shape = serde_wasm_bindgen::to_value(fx.input_shape).unwrap();
-        let out = vgg.forward_tensor(f32a(&f32s(fx.input)), shape).unwrap_or_else(|e| panic!("{}: {}", fx.name, error_message(e)));
+        let out = vgg
+            .forward_tensor(f32a(&f32s(fx.input)), shape)
+            .unwrap_or_else(|e| panic!("{}: {}", fx.name, error_message(e)));
         let got_shape: Vec<usize> = serde_wasm_bindgen::from_value(get(&out, "shape")).unwrap();
         assert_eq!(got_shape, fx.output_shape, "{}", fx.name);
         let err = rel_max_err(&tensor_data(&out), &f32s(fx.output));
@@ -64,11 +67,14 @@ fn every_float_fixture_matches_onnxruntime_with_each_winograd_tile() {
     for mode in ["winograd-f2", "winograd-f4"] {
         for fx in FIXTURES.iter().filter(|f| !f.name.contains("int8")) {
             let options = js_sys::JSON::parse(&format!(r#"{{"convolution": "{mode}"}}"#)).unwrap();
-            let mut vgg = Vgg::new(u8s(fx.model), options).unwrap_or_else(|e| panic!("{} {mode}: {}", fx.name, error_message(e)));
+            let mut vgg =
+                Vgg::new(u8s(fx.model), options).unwrap_or_else(|e| panic!("{} {mode}: {}", fx.name, error_message(e)));
             let convolutions = js_sys::JSON::stringify(&get(&vgg.info().unwrap(), "convolutions")).unwrap();
             assert!(String::from(convolutions).contains("winograd"), "{} {mode}: no convolution rewritten", fx.name);
             let shape = serde_wasm_bindgen::to_value(fx.input_shape).unwrap();
-            let out = vgg.forward_tensor(f32a(&f32s(fx.input)), shape).unwrap_or_else(|e| panic!("{} {mode}: {}", fx.name, error_message(e)));
+            let out = vgg
+                .forward_tensor(f32a(&f32s(fx.input)), shape)
+                .unwrap_or_else(|e| panic!("{} {mode}: {}", fx.name, error_message(e)));
             let err = rel_max_err(&tensor_data(&out), &f32s(fx.output));
             console_log!("{:24} {mode:12} relative max error {err:.2e}", fx.name);
             assert!(err <= fx.tolerance, "{} {mode}: relative error {err} > {}", fx.name, fx.tolerance);
@@ -107,16 +113,25 @@ fn channels_last_and_grey_models_are_recognised_from_the_graph() {
     let info = vgg.info().unwrap();
     let pre = get(&info, "preprocess");
     assert_eq!(get(&pre, "layout").as_string().as_deref(), Some("nhwc"));
-    assert_eq!((get(&pre, "scale").as_f64(), get(&pre, "channelOrder").as_string().as_deref()), (Some(1.0), Some("rgb")));
+    assert_eq!(
+        (get(&pre, "scale").as_f64(), get(&pre, "channelOrder").as_string().as_deref()),
+        (Some(1.0), Some("rgb"))
+    );
     let detected: Vec<String> = serde_wasm_bindgen::from_value(get(&info, "detected")).unwrap();
     console_log!("keras_vgg16_nhwc: {detected:?}");
-    assert!(detected.iter().any(|d| d.starts_with("layout nhwc")) && detected.iter().any(|d| d.contains("Mul by")), "{detected:?}");
+    assert!(
+        detected.iter().any(|d| d.starts_with("layout nhwc")) && detected.iter().any(|d| d.contains("Mul by")),
+        "{detected:?}"
+    );
     let mut vgg = vgg;
     let preds = vgg.classify(u8s(&gradient_rgba(300, 200)), 300.0, 200.0, Some(3.0)).unwrap();
     assert_eq!(js_sys::Array::from(&preds).length(), 3);
     let gray = Vgg::new(u8s(fixture("keras_vgg16_nhwc_gray").model), JsValue::UNDEFINED).unwrap();
     let pre = get(&gray.info().unwrap(), "preprocess");
-    assert_eq!((get(&pre, "layout").as_string().as_deref(), get(&pre, "channelOrder").as_string().as_deref()), (Some("nhwc"), Some("gray")));
+    assert_eq!(
+        (get(&pre, "layout").as_string().as_deref(), get(&pre, "channelOrder").as_string().as_deref()),
+        (Some("nhwc"), Some("gray"))
+    );
 }
 
 #[wasm_bindgen_test]
@@ -219,61 +234,167 @@ fn every_bad_input_is_a_js_error_naming_it_and_the_instance_keeps_working() {
         ("model bytes: a PNG".into(), new(u8s(&png), ""), vec!["decoding ONNX", "bytes"]),
         ("model bytes: a string".into(), new(s("vgg16.onnx"), ""), vec!["bytes must be", "a string of 10 characters"]),
         ("model bytes: null".into(), new(JsValue::NULL, ""), vec!["bytes must be", "null"]),
-        ("model bytes: a Float32Array".into(), new(f32a(&[1.0; 8]), ""), vec!["bytes must be", "Float32Array of length 8"]),
+        (
+            "model bytes: a Float32Array".into(),
+            new(f32a(&[1.0; 8]), ""),
+            vec!["bytes must be", "Float32Array of length 8"],
+        ),
         ("options: not an object".into(), new(u8s(m), r#""caffe""#), vec!["expected an object", "a string"]),
         ("options: unknown key".into(), new(u8s(m), r#"{"foo": 1}"#), vec!["`foo`"]),
         ("options: unknown nested key".into(), new(u8s(m), r#"{"preprocess": {"meen": [0, 0, 0]}}"#), vec!["`meen`"]),
         ("options: resize a string".into(), new(u8s(m), r#"{"preprocess": {"resize": "big"}}"#), vec!["big"]),
         ("options: resize negative".into(), new(u8s(m), r#"{"preprocess": {"resize": -5}}"#), vec!["-5"]),
-        ("options: scale NaN".into(), js_sys::Reflect::construct(&class, &[u8s(m), nan_scale].iter().collect()), vec!["options.preprocess.scale", "NaN"]),
+        (
+            "options: scale NaN".into(),
+            js_sys::Reflect::construct(&class, &[u8s(m), nan_scale].iter().collect()),
+            vec!["options.preprocess.scale", "NaN"],
+        ),
         ("options: scale zero".into(), new(u8s(m), r#"{"preprocess": {"scale": 0}}"#), vec!["scale", "got 0"]),
-        ("options: zero std".into(), new(u8s(m), r#"{"preprocess": {"std": [1, 0, 1]}}"#), vec!["std", "[1.0, 0.0, 1.0]"]),
+        (
+            "options: zero std".into(),
+            new(u8s(m), r#"{"preprocess": {"std": [1, 0, 1]}}"#),
+            vec!["std", "[1.0, 0.0, 1.0]"],
+        ),
         ("options: mean of two".into(), new(u8s(m), r#"{"preprocess": {"mean": [0, 0]}}"#), vec!["mean", "3"]),
         ("options: channel order".into(), new(u8s(m), r#"{"preprocess": {"channelOrder": "rgba"}}"#), vec!["rgba"]),
         ("options: preset".into(), new(u8s(m), r#"{"preprocess": {"preset": "keras"}}"#), vec!["keras"]),
-        ("options: crop that cannot fit the model".into(), new(u8s(m), r#"{"preprocess": {"crop": [100, 100]}}"#), vec!["[100, 100]", "224x224"]),
-        ("options: crop larger than any resized image".into(), new(u8s(fixture("features_vgg16").model), r#"{"preprocess": {"resize": 64, "crop": [100, 100]}}"#), vec!["[100, 100]", "64"]),
+        (
+            "options: crop that cannot fit the model".into(),
+            new(u8s(m), r#"{"preprocess": {"crop": [100, 100]}}"#),
+            vec!["[100, 100]", "224x224"],
+        ),
+        (
+            "options: crop larger than any resized image".into(),
+            new(u8s(fixture("features_vgg16").model), r#"{"preprocess": {"resize": 64, "crop": [100, 100]}}"#),
+            vec!["[100, 100]", "64"],
+        ),
         ("options: pad that leaves nothing".into(), new(u8s(m), r#"{"preprocess": {"pad": 200}}"#), vec!["pad 200"]),
-        ("options: crop with a zero side".into(), new(u8s(m), r#"{"preprocess": {"crop": [0, 224]}}"#), vec!["[0, 224]"]),
-        ("options: labels of the wrong count".into(), new(u8s(m), r#"{"labels": ["a", "b"]}"#), vec!["2 names", "1000 classes"]),
+        (
+            "options: crop with a zero side".into(),
+            new(u8s(m), r#"{"preprocess": {"crop": [0, 224]}}"#),
+            vec!["[0, 224]"],
+        ),
+        (
+            "options: labels of the wrong count".into(),
+            new(u8s(m), r#"{"labels": ["a", "b"]}"#),
+            vec!["2 names", "1000 classes"],
+        ),
         ("options: labels a string".into(), new(u8s(m), r#"{"labels": "cat"}"#), vec!["labels", "cat"]),
         ("options: activations a string".into(), new(u8s(m), r#"{"activations": "yes"}"#), vec!["yes"]),
-        ("rgba of the wrong length".into(), call(&vgg, "classify", &[u8s(&[0; 1000]), n(64.0), n(64.0)]), vec!["1000 bytes", "64x64x4 = 16384"]),
-        ("rgba a string".into(), call(&vgg, "classify", &[s("pixels"), n(64.0), n(64.0)]), vec!["rgba must be", "a string"]),
+        (
+            "rgba of the wrong length".into(),
+            call(&vgg, "classify", &[u8s(&[0; 1000]), n(64.0), n(64.0)]),
+            vec!["1000 bytes", "64x64x4 = 16384"],
+        ),
+        (
+            "rgba a string".into(),
+            call(&vgg, "classify", &[s("pixels"), n(64.0), n(64.0)]),
+            vec!["rgba must be", "a string"],
+        ),
         ("rgba null".into(), call(&vgg, "classify", &[JsValue::NULL, n(64.0), n(64.0)]), vec!["rgba must be", "null"]),
-        ("rgba a Float32Array".into(), call(&vgg, "classify", &[f32a(&[0.0; 16384]), n(64.0), n(64.0)]), vec!["rgba must be", "Float32Array of length 16384"]),
+        (
+            "rgba a Float32Array".into(),
+            call(&vgg, "classify", &[f32a(&[0.0; 16384]), n(64.0), n(64.0)]),
+            vec!["rgba must be", "Float32Array of length 16384"],
+        ),
         ("width 0".into(), call(&vgg, "classify", &[rgba.clone(), n(0.0), n(64.0)]), vec!["width", "got 0"]),
         ("height negative".into(), call(&vgg, "classify", &[rgba.clone(), n(64.0), n(-3.0)]), vec!["height", "-3"]),
         ("width fractional".into(), call(&vgg, "classify", &[rgba.clone(), n(64.5), n(64.0)]), vec!["width", "64.5"]),
         ("width NaN".into(), call(&vgg, "classify", &[rgba.clone(), n(f64::NAN), n(64.0)]), vec!["width", "NaN"]),
-        ("width over 32 bits".into(), call(&vgg, "classify", &[rgba.clone(), n(4294967296.0), n(1.0)]), vec!["width", "4294967296"]),
-        ("2^31 x 2^31 pixels".into(), call(&vgg, "classify", &[rgba.clone(), n(2147483648.0), n(2147483648.0)]), vec!["2147483648x2147483648", "100000000"]),
-        ("over the pixel limit".into(), call(&vgg, "forward", &[rgba.clone(), n(20000.0), n(20000.0)]), vec!["20000x20000", "400000000 pixels"]),
+        (
+            "width over 32 bits".into(),
+            call(&vgg, "classify", &[rgba.clone(), n(4294967296.0), n(1.0)]),
+            vec!["width", "4294967296"],
+        ),
+        (
+            "2^31 x 2^31 pixels".into(),
+            call(&vgg, "classify", &[rgba.clone(), n(2147483648.0), n(2147483648.0)]),
+            vec!["2147483648x2147483648", "100000000"],
+        ),
+        (
+            "over the pixel limit".into(),
+            call(&vgg, "forward", &[rgba.clone(), n(20000.0), n(20000.0)]),
+            vec!["20000x20000", "400000000 pixels"],
+        ),
         ("topK 0".into(), call(&vgg, "classify", &[rgba.clone(), n(64.0), n(64.0), n(0.0)]), vec!["topK", "got 0"]),
-        ("topK negative".into(), call(&vgg, "classify", &[rgba.clone(), n(64.0), n(64.0), n(-2.0)]), vec!["topK", "-2"]),
-        ("topK NaN".into(), call(&vgg, "classify", &[rgba.clone(), n(64.0), n(64.0), n(f64::NAN)]), vec!["topK", "NaN"]),
-        ("image bytes not an image".into(), call(&vgg, "classifyImage", &[u8s(b"not a png")]), vec!["decoding image", "9 bytes"]),
+        (
+            "topK negative".into(),
+            call(&vgg, "classify", &[rgba.clone(), n(64.0), n(64.0), n(-2.0)]),
+            vec!["topK", "-2"],
+        ),
+        (
+            "topK NaN".into(),
+            call(&vgg, "classify", &[rgba.clone(), n(64.0), n(64.0), n(f64::NAN)]),
+            vec!["topK", "NaN"],
+        ),
+        (
+            "image bytes not an image".into(),
+            call(&vgg, "classifyImage", &[u8s(b"not a png")]),
+            vec!["decoding image", "9 bytes"],
+        ),
         ("image bytes empty".into(), call(&vgg, "classifyImage", &[u8s(&[])]), vec!["empty"]),
-        ("image header of 50000x50000".into(), call(&vgg, "classifyImage", &[u8s(&png_header(50000, 50000))]), vec!["declares more than the 100000000 pixels"]),
-        ("image bytes a string".into(), call(&vgg, "classifyImage", &[s("cat.png")]), vec!["bytes must be", "a string"]),
-        ("tensor of the wrong length".into(), call(&vgg, "forwardTensor", &[f32a(&[0.0; 5]), shape()]), vec!["5 values", "[1, 3, 224, 224]"]),
-        ("tensor of the wrong rank".into(), call(&vgg, "forwardTensor", &[f32a(&[0.0; 6]), json("[2, 3]")]), vec!["rank"]),
-        ("tensor with NaN".into(), call(&vgg, "forwardTensor", &[f32a(&[f32::NAN; 3 * 224 * 224]), shape()]), vec!["NaN"]),
-        ("tensor a plain array".into(), call(&vgg, "forwardTensor", &[json("[0, 0, 0]"), json("[1, 3]")]), vec!["data must be a Float32Array", "Array of length 3"]),
-        ("tensor shape not numbers".into(), call(&vgg, "forwardTensor", &[tensor(), s("nope")]), vec!["shape must be", "nope"]),
+        (
+            "image header of 50000x50000".into(),
+            call(&vgg, "classifyImage", &[u8s(&png_header(50000, 50000))]),
+            vec!["declares more than the 100000000 pixels"],
+        ),
+        (
+            "image bytes a string".into(),
+            call(&vgg, "classifyImage", &[s("cat.png")]),
+            vec!["bytes must be", "a string"],
+        ),
+        (
+            "tensor of the wrong length".into(),
+            call(&vgg, "forwardTensor", &[f32a(&[0.0; 5]), shape()]),
+            vec!["5 values", "[1, 3, 224, 224]"],
+        ),
+        (
+            "tensor of the wrong rank".into(),
+            call(&vgg, "forwardTensor", &[f32a(&[0.0; 6]), json("[2, 3]")]),
+            vec!["rank"],
+        ),
+        (
+            "tensor with NaN".into(),
+            call(&vgg, "forwardTensor", &[f32a(&[f32::NAN; 3 * 224 * 224]), shape()]),
+            vec!["NaN"],
+        ),
+        (
+            "tensor a plain array".into(),
+            call(&vgg, "forwardTensor", &[json("[0, 0, 0]"), json("[1, 3]")]),
+            vec!["data must be a Float32Array", "Array of length 3"],
+        ),
+        (
+            "tensor shape not numbers".into(),
+            call(&vgg, "forwardTensor", &[tensor(), s("nope")]),
+            vec!["shape must be", "nope"],
+        ),
         ("layer unknown".into(), call(&vgg, "receptiveField", &[s("conv9_9"), n(0.0), n(0.0)]), vec!["conv9_9"]),
         ("unit outside the layer".into(), call(&vgg, "receptiveField", &[s("pool5"), n(7.0), n(0.0)]), vec!["y 7"]),
         ("unit index NaN".into(), call(&vgg, "nestedFields", &[s("pool5"), n(f64::NAN), n(0.0)]), vec!["NaN"]),
         ("saliency without kept activations".into(), call(&vgg, "saliency", &[n(3.0)]), vec!["options.activations"]),
         ("input geometry of 0 x 10".into(), call(&vgg, "inputGeometry", &[n(0.0), n(10.0)]), vec!["width", "got 0"]),
-        ("profile: tensor of the wrong length".into(), call(&vgg, "profileTensor", &[f32a(&[0.0; 5]), shape()]), vec!["5 values", "[1, 3, 224, 224]"]),
-        ("profile: tensor a string".into(), call(&vgg, "profileTensor", &[s("x"), shape()]), vec!["data must be a Float32Array", "a string"]),
+        (
+            "profile: tensor of the wrong length".into(),
+            call(&vgg, "profileTensor", &[f32a(&[0.0; 5]), shape()]),
+            vec!["5 values", "[1, 3, 224, 224]"],
+        ),
+        (
+            "profile: tensor a string".into(),
+            call(&vgg, "profileTensor", &[s("x"), shape()]),
+            vec!["data must be a Float32Array", "a string"],
+        ),
         ("useThreads(2) in the one-thread build".into(), threads(n(2.0)), vec!["one thread", "asked for 2"]),
         ("useThreads(0)".into(), threads(n(0.0)), vec!["threads must be a whole number from 1 to 256", "got 0"]),
         ("useThreads of a string".into(), threads(s("two")), vec!["threads must be", "a string"]),
     ];
-    for (i, offset) in [1, 10, 100, 1_000, 10_000, 100_000, 300_000, 500_000, 800_000, m.len() - 1].into_iter().enumerate() {
-        cases.push((format!("model truncated at {offset} bytes (cut {i})"), new(u8s(&m[..offset]), ""), vec!["loading the model", &"bytes"]));
+    for (i, offset) in
+        [1, 10, 100, 1_000, 10_000, 100_000, 300_000, 500_000, 800_000, m.len() - 1].into_iter().enumerate()
+    {
+        cases.push((
+            format!("model truncated at {offset} bytes (cut {i})"),
+            new(u8s(&m[..offset]), ""),
+            vec!["loading the model", &"bytes"],
+        ));
     }
     for ((name, bytes), (_, expected)) in BAD_MODELS.iter().zip(BAD_MODEL_MESSAGES) {
         cases.push((format!("model: {name}"), new(u8s(bytes), ""), vec![expected]));
@@ -397,7 +518,10 @@ fn model_view_and_geometry_describe_what_the_model_saw() {
     let tensor = tensor_data(&vgg.forward(u8s(img.as_raw()), w, h).unwrap());
     let view = vgg.model_view().unwrap();
     let rgba = get(&view, "rgba").dyn_into::<js_sys::Uint8ClampedArray>().unwrap().to_vec();
-    assert_eq!((get(&view, "width").as_f64(), get(&view, "height").as_f64(), rgba.len()), (Some(224.0), Some(224.0), 224 * 224 * 4));
+    assert_eq!(
+        (get(&view, "width").as_f64(), get(&view, "height").as_f64(), rgba.len()),
+        (Some(224.0), Some(224.0), 224 * 224 * 4)
+    );
     let (mean, std) = (vgg_wasm::preprocess::IMAGENET_MEAN, vgg_wasm::preprocess::IMAGENET_STD);
     for (i, px) in rgba.chunks(4).enumerate() {
         for c in 0..3 {
@@ -636,7 +760,9 @@ fn a_teacher_names_bad_input() {
     assert!(error_message(t.export_onnx(u8s(base)).unwrap_err()).contains("nothing trained yet"));
     // a classifier is not a base
     let zoo = Vgg::new(u8s(fixture("zoo_vgg16").model), JsValue::UNDEFINED).unwrap();
-    assert!(error_message(zoo.teacher(JsValue::UNDEFINED).err().unwrap()).contains("teaching needs a convolutional base"));
+    assert!(
+        error_message(zoo.teacher(JsValue::UNDEFINED).err().unwrap()).contains("teaching needs a convolutional base")
+    );
     // after every refusal the teacher still works
     t.add("dogs", u8s(&gradient_rgba(30, 40)), 30.0, 40.0).unwrap();
     t.train(parse(r#"{"holdout": 0}"#)).unwrap();

@@ -98,7 +98,10 @@ async fn classify_async_answers_as_classify_and_says_which_backend_ran() {
 #[wasm_bindgen_test]
 async fn auto_without_navigator_gpu_takes_the_cpu_and_says_why() {
     let navigator = get(&js_sys::global(), "navigator");
-    let hide = js_sys::Function::new_with_args("n", "Object.defineProperty(n, 'gpu', { value: undefined, configurable: true })");
+    let hide = js_sys::Function::new_with_args(
+        "n",
+        "Object.defineProperty(n, 'gpu', { value: undefined, configurable: true })",
+    );
     let restore = js_sys::Function::new_with_args("n", "delete n.gpu");
     hide.call1(&JsValue::NULL, &navigator).unwrap();
     let vgg = create(fixture("zoo_vgg16").model, "{}").await;

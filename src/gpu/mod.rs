@@ -63,7 +63,8 @@ impl Gpu {
         #[cfg(not(target_arch = "wasm32"))]
         let name = (!info.name.is_empty()).then(|| info.name.clone());
         let software = if info.device_type == wgpu::DeviceType::Cpu { ", software" } else { "" };
-        let adapter_name = format!("{} ({}{software})", name.unwrap_or_else(|| "an unnamed adapter".into()), info.backend);
+        let adapter_name =
+            format!("{} ({}{software})", name.unwrap_or_else(|| "an unnamed adapter".into()), info.backend);
         let limits = adapter.limits();
         let have = [
             limits.max_compute_invocations_per_workgroup,
@@ -72,7 +73,9 @@ impl Gpu {
         ];
         for ((what, need), have) in NEEDED.iter().zip(have) {
             if have < *need {
-                return Err(format!("the adapter's limits are too low: {what} needs {need}, {adapter_name} has {have}"));
+                return Err(format!(
+                    "the adapter's limits are too low: {what} needs {need}, {adapter_name} has {have}"
+                ));
             }
         }
         let (device, queue) = adapter
@@ -313,21 +316,33 @@ impl Engine {
                 weights.push(match k {
                     Kernel::Conv { inputs, outputs, window, weights, bias, .. } => {
                         let kk = *inputs * window.kernel[0] * window.kernel[1];
-                        ensure!(weights.len() == kk * *outputs, "convolution weights: {} values for {kk} x {outputs}", weights.len());
+                        ensure!(
+                            weights.len() == kk * *outputs,
+                            "convolution weights: {} values for {kk} x {outputs}",
+                            weights.len()
+                        );
                         let mut t = vec![0.0; weights.len()];
                         for m in 0..*outputs {
                             for k in 0..kk {
                                 t[k * *outputs + m] = weights[m * kk + k];
                             }
                         }
-                        ensure!((t.len() * 4) as u64 <= max_binding, "convolution weights of {} bytes exceed the adapter's binding size {max_binding}", t.len() * 4);
+                        ensure!(
+                            (t.len() * 4) as u64 <= max_binding,
+                            "convolution weights of {} bytes exceed the adapter's binding size {max_binding}",
+                            t.len() * 4
+                        );
                         let b = vec![gpu.storage("conv weights", &t), gpu.storage("conv bias", bias)];
                         *weights = Vec::new();
                         b
                     }
                     Kernel::Dense { inputs, outputs, weights, bias, .. } => {
                         let k4 = ceil4(*inputs);
-                        ensure!(weights.len() == *inputs * *outputs, "dense weights: {} values for {inputs} x {outputs}", weights.len());
+                        ensure!(
+                            weights.len() == *inputs * *outputs,
+                            "dense weights: {} values for {inputs} x {outputs}",
+                            weights.len()
+                        );
                         let per_chunk = ((max_binding / (k4 as u64 * 4)) as usize).max(1);
                         let mut b = vec![gpu.storage("dense bias", bias)];
                         let mut row0 = 0;
@@ -341,7 +356,8 @@ impl Engine {
                                     let rows_data = weights.values(start, end);
                                     let mut padded = vec![0.0; n * k4];
                                     for r in 0..n {
-                                        padded[r * k4..r * k4 + *inputs].copy_from_slice(&rows_data[r * *inputs..(r + 1) * *inputs]);
+                                        padded[r * k4..r * k4 + *inputs]
+                                            .copy_from_slice(&rows_data[r * *inputs..(r + 1) * *inputs]);
                                     }
                                     gpu.storage("dense weights", &padded)
                                 }
@@ -433,7 +449,8 @@ impl Engine {
         let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
-            let pipelines = [&self.pipelines.conv, &self.pipelines.pool, &self.pipelines.dense, &self.pipelines.pointwise];
+            let pipelines =
+                [&self.pipelines.conv, &self.pipelines.pool, &self.pipelines.dense, &self.pipelines.pointwise];
             for d in &b.dispatches {
                 pass.set_pipeline(pipelines[d.pipeline]);
                 pass.set_bind_group(0, &d.bind_group, &[]);
@@ -509,22 +526,49 @@ impl Engine {
                 Kernel::Conv { inputs, outputs, window: wd, relu, .. } => {
                     let (h, wi, oh, ow) = (prev_shape[1], prev_shape[2], shape[1], shape[2]);
                     let p = self.gpu.uniform(&[
-                        u(*inputs), u(*outputs), u(h), u(wi),
-                        u(oh), u(ow), u(wd.kernel[0]), u(wd.kernel[1]),
-                        u(wd.stride[0]), u(wd.stride[1]), u(wd.pad_begin[0]), u(wd.pad_begin[1]),
-                        u(wd.dilation[0]), u(wd.dilation[1]), u(*relu as usize), u(inputs * wd.kernel[0] * wd.kernel[1]),
+                        u(*inputs),
+                        u(*outputs),
+                        u(h),
+                        u(wi),
+                        u(oh),
+                        u(ow),
+                        u(wd.kernel[0]),
+                        u(wd.kernel[1]),
+                        u(wd.stride[0]),
+                        u(wd.stride[1]),
+                        u(wd.pad_begin[0]),
+                        u(wd.pad_begin[1]),
+                        u(wd.dilation[0]),
+                        u(wd.dilation[1]),
+                        u(*relu as usize),
+                        u(inputs * wd.kernel[0] * wd.kernel[1]),
                     ]);
                     let groups = ((oh * ow).div_ceil(64) as u32, outputs.div_ceil(64) as u32);
-                    ensure!(groups.0 <= 65535 && groups.1 <= 65535, "a convolution output of {shape:?} is too large for one dispatch");
+                    ensure!(
+                        groups.0 <= 65535 && groups.1 <= 65535,
+                        "a convolution output of {shape:?} is too large for one dispatch"
+                    );
                     let bind_group = bind(&self.pipelines.conv, &[&prev, &w[0], &w[1], &out, &p]);
                     dispatches.push(Dispatch { pipeline: 0, bind_group, groups });
                 }
                 Kernel::Pool { max, window: wd, count_pad } => {
                     let p = self.gpu.uniform(&[
-                        u(shape[0]), u(prev_shape[1]), u(prev_shape[2]), u(shape[1]),
-                        u(shape[2]), u(wd.kernel[0]), u(wd.kernel[1]), u(wd.stride[0]),
-                        u(wd.stride[1]), u(wd.pad_begin[0]), u(wd.pad_begin[1]), u(wd.dilation[0]),
-                        u(wd.dilation[1]), u(*max as usize), u(*count_pad as usize), 0,
+                        u(shape[0]),
+                        u(prev_shape[1]),
+                        u(prev_shape[2]),
+                        u(shape[1]),
+                        u(shape[2]),
+                        u(wd.kernel[0]),
+                        u(wd.kernel[1]),
+                        u(wd.stride[0]),
+                        u(wd.stride[1]),
+                        u(wd.pad_begin[0]),
+                        u(wd.pad_begin[1]),
+                        u(wd.dilation[0]),
+                        u(wd.dilation[1]),
+                        u(*max as usize),
+                        u(*count_pad as usize),
+                        0,
                     ]);
                     let bind_group = bind(&self.pipelines.pool, &[&prev, &out, &p]);
                     dispatches.push(Dispatch { pipeline: 1, bind_group, groups: grid(n.div_ceil(256)) });
@@ -559,6 +603,14 @@ impl Engine {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        Ok(Buffers { chw, input, dispatches, last: prev, readback, out_shape: self.plan.output_shape(&prev_shape), out_len })
+        Ok(Buffers {
+            chw,
+            input,
+            dispatches,
+            last: prev,
+            readback,
+            out_shape: self.plan.output_shape(&prev_shape),
+            out_len,
+        })
     }
 }

@@ -53,15 +53,35 @@ impl Weights<'_> {
 pub enum Kernel<'a> {
     /// y[c] = x[c] * scale[c] + shift[c]; `scale`/`shift` hold one value for every channel
     /// or one per channel (a Keras `Rescaling`, a batch norm that follows no convolution).
-    Affine { scale: Vec<f32>, shift: Vec<f32> },
+    Affine {
+        scale: Vec<f32>,
+        shift: Vec<f32>,
+    },
     /// Dense convolution (groups 1). `weights` [out, in, kh, kw]; batch norm folded in.
-    Conv { inputs: usize, outputs: usize, window: Window, weights: Vec<f32>, bias: Vec<f32>, relu: bool },
+    Conv {
+        inputs: usize,
+        outputs: usize,
+        window: Window,
+        weights: Vec<f32>,
+        bias: Vec<f32>,
+        relu: bool,
+    },
     /// Max or average pool per channel. `count_pad`: ONNX `count_include_pad`.
-    Pool { max: bool, window: Window, count_pad: bool },
+    Pool {
+        max: bool,
+        window: Window,
+        count_pad: bool,
+    },
     Relu,
     /// y = W x + b over the flattened input; `weights` [outputs, inputs] (out-major), its
     /// columns already in the [C, H, W] order of the activation it reads.
-    Dense { inputs: usize, outputs: usize, weights: Weights<'a>, bias: Vec<f32>, relu: bool },
+    Dense {
+        inputs: usize,
+        outputs: usize,
+        weights: Weights<'a>,
+        bias: Vec<f32>,
+        relu: bool,
+    },
 }
 
 impl Kernel<'_> {
@@ -69,10 +89,17 @@ impl Kernel<'_> {
     pub fn without_weights(&self) -> Kernel<'static> {
         match self {
             Kernel::Affine { scale, shift } => Kernel::Affine { scale: scale.clone(), shift: shift.clone() },
-            Kernel::Conv { inputs, outputs, window, relu, .. } => {
-                Kernel::Conv { inputs: *inputs, outputs: *outputs, window: *window, weights: Vec::new(), bias: Vec::new(), relu: *relu }
+            Kernel::Conv { inputs, outputs, window, relu, .. } => Kernel::Conv {
+                inputs: *inputs,
+                outputs: *outputs,
+                window: *window,
+                weights: Vec::new(),
+                bias: Vec::new(),
+                relu: *relu,
+            },
+            Kernel::Pool { max, window, count_pad } => {
+                Kernel::Pool { max: *max, window: *window, count_pad: *count_pad }
             }
-            Kernel::Pool { max, window, count_pad } => Kernel::Pool { max: *max, window: *window, count_pad: *count_pad },
             Kernel::Relu => Kernel::Relu,
             Kernel::Dense { inputs, outputs, relu, .. } => Kernel::Dense {
                 inputs: *inputs,

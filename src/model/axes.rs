@@ -15,19 +15,90 @@ use tract_onnx::pb;
 
 /// Ops whose output has the rank of their first input.
 const SAME_RANK: &[&str] = &[
-    "Abs", "AveragePool", "BatchNormalization", "Cast", "Ceil", "Clip", "Conv", "ConvInteger", "ConvTranspose",
-    "CumSum", "DequantizeLinear", "Dropout", "DynamicQuantizeLinear", "Elu", "Erf", "Exp", "Floor", "Gelu",
-    "GlobalAveragePool", "GlobalLpPool", "GlobalMaxPool", "HardSigmoid", "HardSwish", "Hardmax", "Identity",
-    "InstanceNormalization", "LRN", "LayerNormalization", "LeakyRelu", "Log", "LogSoftmax", "LpNormalization",
-    "LpPool", "MaxPool", "Neg", "Not", "PRelu", "Pad", "QLinearConv", "QuantizeLinear", "Reciprocal", "Relu",
-    "Resize", "Round", "Selu", "Sigmoid", "Sign", "Slice", "Softmax", "Softplus", "Softsign", "Split", "Sqrt",
-    "Tanh", "ThresholdedRelu", "Tile", "Transpose", "Upsample",
+    "Abs",
+    "AveragePool",
+    "BatchNormalization",
+    "Cast",
+    "Ceil",
+    "Clip",
+    "Conv",
+    "ConvInteger",
+    "ConvTranspose",
+    "CumSum",
+    "DequantizeLinear",
+    "Dropout",
+    "DynamicQuantizeLinear",
+    "Elu",
+    "Erf",
+    "Exp",
+    "Floor",
+    "Gelu",
+    "GlobalAveragePool",
+    "GlobalLpPool",
+    "GlobalMaxPool",
+    "HardSigmoid",
+    "HardSwish",
+    "Hardmax",
+    "Identity",
+    "InstanceNormalization",
+    "LRN",
+    "LayerNormalization",
+    "LeakyRelu",
+    "Log",
+    "LogSoftmax",
+    "LpNormalization",
+    "LpPool",
+    "MaxPool",
+    "Neg",
+    "Not",
+    "PRelu",
+    "Pad",
+    "QLinearConv",
+    "QuantizeLinear",
+    "Reciprocal",
+    "Relu",
+    "Resize",
+    "Round",
+    "Selu",
+    "Sigmoid",
+    "Sign",
+    "Slice",
+    "Softmax",
+    "Softplus",
+    "Softsign",
+    "Split",
+    "Sqrt",
+    "Tanh",
+    "ThresholdedRelu",
+    "Tile",
+    "Transpose",
+    "Upsample",
 ];
 
 /// Ops whose output broadcasts their inputs: the largest rank among them.
 const BROADCAST: &[&str] = &[
-    "Add", "And", "BitShift", "Div", "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "Max", "Mean",
-    "Min", "Mod", "Mul", "Or", "Pow", "Sub", "Sum", "Where", "Xor", "QLinearAdd", "QLinearMul",
+    "Add",
+    "And",
+    "BitShift",
+    "Div",
+    "Equal",
+    "Greater",
+    "GreaterOrEqual",
+    "Less",
+    "LessOrEqual",
+    "Max",
+    "Mean",
+    "Min",
+    "Mod",
+    "Mul",
+    "Or",
+    "Pow",
+    "Sub",
+    "Sum",
+    "Where",
+    "Xor",
+    "QLinearAdd",
+    "QLinearMul",
 ];
 
 /// Checks every axis the graph names against the rank it indexes; see the module's doc.
@@ -63,7 +134,8 @@ pub(super) fn check(graph: &pb::GraphProto) -> Result<()> {
             ("", Some(o)) => format!("{} (output '{o}')", node.op_type),
             (name, _) => format!("{} '{name}'", node.op_type),
         };
-        let rank_of = |i: usize| node.input.get(i).filter(|n| !n.is_empty()).and_then(|n| ranks.get(n.as_str()).copied());
+        let rank_of =
+            |i: usize| node.input.get(i).filter(|n| !n.is_empty()).and_then(|n| ranks.get(n.as_str()).copied());
         let ints_of = |i: usize| node.input.get(i).filter(|n| !n.is_empty()).and_then(|n| ints.get(n.as_str()));
         let list = |name: &str, input: usize| -> Option<Vec<i64>> {
             attr(node, name).map(|a| a.ints.clone()).or_else(|| ints_of(input).cloned())
@@ -92,14 +164,23 @@ pub(super) fn check(graph: &pb::GraphProto) -> Result<()> {
                 if let Some(r) = r {
                     // (Flatten alone may name the axis one past the last: all in the first)
                     let (axis, r) = (int_attr(node, "axis").unwrap_or(1), r as i64);
-                    ensure!((-r..=r).contains(&axis), "{}: axis {axis} is outside the axes {}..{r} that Flatten allows on a rank-{r} tensor", what(), -r);
+                    ensure!(
+                        (-r..=r).contains(&axis),
+                        "{}: axis {axis} is outside the axes {}..{r} that Flatten allows on a rank-{r} tensor",
+                        what(),
+                        -r
+                    );
                 }
                 Some(2)
             }
             "Concat" => {
                 let known: Vec<usize> = (0..node.input.len()).filter_map(rank_of).collect();
                 if let Some(&first) = known.first() {
-                    ensure!(known.iter().all(|&k| k == first), "{}: its inputs have ranks {known:?}, Concat needs one rank", what());
+                    ensure!(
+                        known.iter().all(|&k| k == first),
+                        "{}: its inputs have ranks {known:?}, Concat needs one rank",
+                        what()
+                    );
                     axis_within(&what(), "axis", int_attr(node, "axis").unwrap_or(0), first)?;
                 }
                 known.first().copied()
@@ -146,7 +227,9 @@ pub(super) fn check(graph: &pb::GraphProto) -> Result<()> {
             "Size" => Some(0),
             op if BROADCAST.contains(&op) => {
                 let known: Vec<usize> = (0..node.input.len()).filter_map(rank_of).collect();
-                (known.len() == node.input.iter().filter(|n| !n.is_empty()).count()).then(|| known.into_iter().max()).flatten()
+                (known.len() == node.input.iter().filter(|n| !n.is_empty()).count())
+                    .then(|| known.into_iter().max())
+                    .flatten()
             }
             op if SAME_RANK.contains(&op) => r,
             _ => None,
@@ -155,7 +238,8 @@ pub(super) fn check(graph: &pb::GraphProto) -> Result<()> {
         if let Some(r) = r {
             match node.op_type.as_str() {
                 "Softmax" | "LogSoftmax" | "Hardmax" | "LpNormalization" | "Split" | "LayerNormalization" => {
-                    let default = if node.op_type == "LpNormalization" || node.op_type == "LayerNormalization" { -1 } else { 0 };
+                    let default =
+                        if node.op_type == "LpNormalization" || node.op_type == "LayerNormalization" { -1 } else { 0 };
                     axis_within(&what(), "axis", int_attr(node, "axis").unwrap_or(default), r)?;
                 }
                 // (not QuantizeLinear's and DequantizeLinear's axis: onnxruntime's quantiser
@@ -288,7 +372,10 @@ mod tests {
                 value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
                     elem_type: 1,
                     shape: Some(pb::TensorShapeProto {
-                        dim: dims.iter().map(|&d| Dimension { value: Some(Value::DimValue(d)), ..Default::default() }).collect(),
+                        dim: dims
+                            .iter()
+                            .map(|&d| Dimension { value: Some(Value::DimValue(d)), ..Default::default() })
+                            .collect(),
                     }),
                 })),
                 ..Default::default()
@@ -298,7 +385,13 @@ mod tests {
     }
 
     fn ints_tensor(name: &str, v: &[i64]) -> pb::TensorProto {
-        pb::TensorProto { name: name.into(), dims: vec![v.len() as i64], data_type: 7, int64_data: v.to_vec(), ..Default::default() }
+        pb::TensorProto {
+            name: name.into(),
+            dims: vec![v.len() as i64],
+            data_type: 7,
+            int64_data: v.to_vec(),
+            ..Default::default()
+        }
     }
 
     fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<pb::AttributeProto>) -> pb::NodeProto {
@@ -322,7 +415,12 @@ mod tests {
 
     /// A rank-4 input "x" through `nodes`, with `consts` as initializers.
     fn graph(nodes: Vec<pb::NodeProto>, consts: Vec<pb::TensorProto>) -> pb::GraphProto {
-        pb::GraphProto { node: nodes, initializer: consts, input: vec![value("x", &[1, 3, 8, 8])], ..Default::default() }
+        pb::GraphProto {
+            node: nodes,
+            initializer: consts,
+            input: vec![value("x", &[1, 3, 8, 8])],
+            ..Default::default()
+        }
     }
 
     fn refused(g: &pb::GraphProto) -> String {
@@ -332,7 +430,10 @@ mod tests {
     #[test]
     fn axes_past_the_rank_are_refused_by_op_name_and_value() {
         // Squeeze with axes as an input (opset 13), after a rank-keeping op
-        let g = graph(vec![node("Relu", &["x"], "r", vec![]), node("Squeeze", &["r", "axes"], "s", vec![])], vec![ints_tensor("axes", &[4])]);
+        let g = graph(
+            vec![node("Relu", &["x"], "r", vec![]), node("Squeeze", &["r", "axes"], "s", vec![])],
+            vec![ints_tensor("axes", &[4])],
+        );
         assert_eq!(refused(&g), "Squeeze 'Squeeze_s': axes 4 is outside the axes -4..3 of its rank-4 tensor");
         // and as an attribute; -4 is the first axis, -5 none
         let ok = graph(vec![node("Squeeze", &["x"], "s", vec![ints("axes", &[-4])])], vec![]);
@@ -344,7 +445,9 @@ mod tests {
         assert!(refused(&g).contains("names axis 0 twice"), "{}", refused(&g));
         // Unsqueeze counts the output's axes: rank 4 + 1 allows 4, not 5
         check(&graph(vec![node("Unsqueeze", &["x"], "u", vec![ints("axes", &[4])])], vec![])).unwrap();
-        assert!(refused(&graph(vec![node("Unsqueeze", &["x"], "u", vec![ints("axes", &[5])])], vec![])).contains("axes 5"));
+        assert!(
+            refused(&graph(vec![node("Unsqueeze", &["x"], "u", vec![ints("axes", &[5])])], vec![])).contains("axes 5")
+        );
     }
 
     #[test]
@@ -358,11 +461,15 @@ mod tests {
             (node("ArgMax", &["x"], "a", vec![int("axis", 4)]), "axis 4"),
             (node("Split", &["x"], "p", vec![int("axis", 7)]), "axis 7"),
             (node("Slice", &["x", "st", "en", "ax"], "l", vec![]), "axes 6"),
-            (node("Transpose", &["x"], "t", vec![ints("perm", &[1, 0])]), "perm [1, 0] has 2 axes, its input has rank 4"),
+            (
+                node("Transpose", &["x"], "t", vec![ints("perm", &[1, 0])]),
+                "perm [1, 0] has 2 axes, its input has rank 4",
+            ),
         ];
         for (n, want) in cases {
             let op = n.op_type.clone();
-            let consts = vec![ints_tensor("i", &[0]), ints_tensor("st", &[0]), ints_tensor("en", &[1]), ints_tensor("ax", &[6])];
+            let consts =
+                vec![ints_tensor("i", &[0]), ints_tensor("st", &[0]), ints_tensor("en", &[1]), ints_tensor("ax", &[6])];
             let msg = refused(&graph(vec![n], consts));
             assert!(msg.starts_with(&op) && msg.contains(want), "{op}: {msg}");
         }
@@ -373,7 +480,10 @@ mod tests {
     #[test]
     fn ranks_follow_the_ops_that_change_them() {
         // Flatten makes rank 2: Softmax over axis 2 is then past it
-        let g = graph(vec![node("Flatten", &["x"], "f", vec![]), node("Softmax", &["f"], "s", vec![int("axis", 2)])], vec![]);
+        let g = graph(
+            vec![node("Flatten", &["x"], "f", vec![]), node("Softmax", &["f"], "s", vec![int("axis", 2)])],
+            vec![],
+        );
         assert!(refused(&g).contains("of its rank-2 tensor"), "{}", refused(&g));
         // a Reshape to a constant shape takes that shape's length
         let g = graph(
@@ -382,11 +492,24 @@ mod tests {
         );
         assert!(refused(&g).contains("rank-3"), "{}", refused(&g));
         // Constant nodes carry axes too
-        let c = node("Constant", &[], "k", vec![pb::AttributeProto { name: "value".into(), t: Some(ints_tensor("", &[8])), r#type: 4, ..Default::default() }]);
+        let c = node(
+            "Constant",
+            &[],
+            "k",
+            vec![pb::AttributeProto {
+                name: "value".into(),
+                t: Some(ints_tensor("", &[8])),
+                r#type: 4,
+                ..Default::default()
+            }],
+        );
         let g = graph(vec![c, node("Unsqueeze", &["x", "k"], "u", vec![])], vec![]);
         assert!(refused(&g).contains("axes 8"), "{}", refused(&g));
         // an op without a rule ends the checking downstream of it (tract's own checks apply)
-        let g = graph(vec![node("SomeCustomOp", &["x"], "c", vec![]), node("Softmax", &["c"], "s", vec![int("axis", 9)])], vec![]);
+        let g = graph(
+            vec![node("SomeCustomOp", &["x"], "c", vec![]), node("Softmax", &["c"], "s", vec![int("axis", 9)])],
+            vec![],
+        );
         check(&g).unwrap();
     }
 }

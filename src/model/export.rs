@@ -58,11 +58,18 @@ pub fn with_classifier(base: &[u8], info: &GraphInfo, channels_last: bool, head:
     let classes = head.classes.len();
     let channels = head.weights.len() / classes.max(1);
     ensure!(classes >= 2 && head.bias.len() == classes && channels * classes == head.weights.len(), "malformed head");
-    ensure!(!head.sides.is_empty() && head.sides.len() == head.pool_hw.len(), "malformed head: sides and pool sizes differ");
+    ensure!(
+        !head.sides.is_empty() && head.sides.len() == head.pool_hw.len(),
+        "malformed head: sides and pool sizes differ"
+    );
     if head.sides.len() > 1 {
         // Resize with its roi and scales left out needs opset 13
-        let opset = proto.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map_or(1, |o| o.version);
-        ensure!(opset >= 13, "several scales need a base of ONNX opset 13 or later (for Resize); this one's is {opset}");
+        let opset =
+            proto.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map_or(1, |o| o.version);
+        ensure!(
+            opset >= 13,
+            "several scales need a base of ONNX opset 13 or later (for Resize); this one's is {opset}"
+        );
     }
     let g = proto.graph.as_mut().context("the ONNX model has no graph")?;
     // the input: batch 1 at the taught size
@@ -70,7 +77,11 @@ pub fn with_classifier(base: &[u8], info: &GraphInfo, channels_last: bool, head:
     let c_in = info.input_shape.get(if channels_last { 3 } else { 1 }).copied().flatten().unwrap_or(3) as i64;
     let size = |s: u32| -> [i64; 4] {
         let s = s as i64;
-        if channels_last { [1, s, s, c_in] } else { [1, c_in, s, s] }
+        if channels_last {
+            [1, s, s, c_in]
+        } else {
+            [1, c_in, s, s]
+        }
     };
     input.r#type = Some(tensor_type(&size(head.sides[0])));
     // the head, named apart from anything in the base
@@ -99,7 +110,8 @@ pub fn with_classifier(base: &[u8], info: &GraphInfo, channels_last: bool, head:
                 &resized,
                 vec![string("mode", "linear"), string("coordinate_transformation_mode", "half_pixel")],
             ));
-            let rename = |t: &String| if t.is_empty() || constants.contains(t) { t.clone() } else { format!("{prefix}{t}") };
+            let rename =
+                |t: &String| if t.is_empty() || constants.contains(t) { t.clone() } else { format!("{prefix}{t}") };
             for n in &base_nodes {
                 let mut copy = n.clone();
                 copy.input = n.input.iter().map(rename).collect();
@@ -140,10 +152,9 @@ pub fn with_classifier(base: &[u8], info: &GraphInfo, channels_last: bool, head:
         ..Default::default()
     }];
     proto.metadata_props.retain(|p| p.key != LABELS_KEY && p.key != PREPROCESS_KEY);
-    proto.metadata_props.push(pb::StringStringEntryProto {
-        key: LABELS_KEY.into(),
-        value: serde_json::to_string(&head.classes)?,
-    });
+    proto
+        .metadata_props
+        .push(pb::StringStringEntryProto { key: LABELS_KEY.into(), value: serde_json::to_string(&head.classes)? });
     proto.metadata_props.push(pb::StringStringEntryProto {
         key: PREPROCESS_KEY.into(),
         value: serde_json::to_string(&head.preprocess)?,
@@ -166,7 +177,12 @@ fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<pb::AttributePro
 }
 
 pub(super) fn int(name: &str, i: i64) -> pb::AttributeProto {
-    pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Int as i32, i, ..Default::default() }
+    pb::AttributeProto {
+        name: name.into(),
+        r#type: pb::attribute_proto::AttributeType::Int as i32,
+        i,
+        ..Default::default()
+    }
 }
 
 fn string(name: &str, v: &str) -> pb::AttributeProto {
@@ -204,7 +220,10 @@ fn tensor_type(dims: &[i64]) -> pb::TypeProto {
         value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
             elem_type: pb::tensor_proto::DataType::Float as i32,
             shape: Some(pb::TensorShapeProto {
-                dim: dims.iter().map(|&d| Dimension { value: Some(Value::DimValue(d)), ..Default::default() }).collect(),
+                dim: dims
+                    .iter()
+                    .map(|&d| Dimension { value: Some(Value::DimValue(d)), ..Default::default() })
+                    .collect(),
             }),
         })),
         ..Default::default()

@@ -35,7 +35,10 @@ const STEP_BYTES: usize = 64 << 20;
 /// The patch that folds the first foldable chain, if any.
 fn next_fold(model: &TypedModel, kept: &mut std::collections::HashSet<usize>) -> TractResult<Option<TypedModelPatch>> {
     let bytes = |node: &TypedNode| -> Option<usize> {
-        node.outputs.iter().map(|o| if o.fact.exotic_fact.is_none() { o.fact.mem_size().to_usize().ok() } else { None }).sum()
+        node.outputs
+            .iter()
+            .map(|o| if o.fact.exotic_fact.is_none() { o.fact.mem_size().to_usize().ok() } else { None })
+            .sum()
     };
     for node in model.nodes() {
         if node.inputs.is_empty() || node.op_is::<Const>() || node.op_is::<TypedSource>() || kept.contains(&node.id) {

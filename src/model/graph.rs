@@ -128,7 +128,8 @@ fn check_weights_fit(graph: &pb::GraphProto) -> Result<()> {
             _ => 1,
         };
         let elements = t.dims.iter().try_fold(1u128, |n, &d| (d >= 0).then(|| n.saturating_mul(d as u128)));
-        let elements = elements.with_context(|| format!("constant '{}' has a negative dimension {:?}", t.name, t.dims))?;
+        let elements =
+            elements.with_context(|| format!("constant '{}' has a negative dimension {:?}", t.name, t.dims))?;
         total = total.saturating_add(elements.saturating_mul(size));
     }
     ensure!(
@@ -155,7 +156,8 @@ fn channels_last(graph: &pb::GraphProto, input: &str, shape: &[Option<usize>]) -
         return Some(format!("its input shape {} has {} channels last", fmt_shape(shape), shape[3].unwrap_or(0)));
     }
     let node = sole_consumer(graph, input).filter(|n| n.op_type == "Transpose")?;
-    (attr(node, "perm")?.ints == [0, 3, 1, 2]).then(|| "its first op transposes the input from NHWC to NCHW".to_string())
+    (attr(node, "perm")?.ints == [0, 3, 1, 2])
+        .then(|| "its first op transposes the input from NHWC to NCHW".to_string())
 }
 
 /// The constant Mul / Div / Sub / Add ops the input goes through first (through
@@ -196,7 +198,8 @@ pub(super) fn attr_pair(node: &pb::NodeProto, name: &str, default: usize) -> [us
 /// Follows the graph from `input` to its end, one consumer at a time, reading each node's
 /// geometry. VGG exports are chains; a graph that branches is reported, not guessed at.
 fn layer_chain(graph: &pb::GraphProto, input: &str) -> std::result::Result<Vec<Layer>, String> {
-    let mut dims: HashMap<&str, &[i64]> = graph.initializer.iter().map(|t| (t.name.as_str(), t.dims.as_slice())).collect();
+    let mut dims: HashMap<&str, &[i64]> =
+        graph.initializer.iter().map(|t| (t.name.as_str(), t.dims.as_slice())).collect();
     // a QDQ model's weights: int8 constants, dequantised
     for n in graph.node.iter().filter(|n| n.op_type == "DequantizeLinear") {
         if let (Some(d), Some(out)) = (n.input.first().and_then(|i| dims.get(i.as_str()).copied()), n.output.first()) {
@@ -208,8 +211,7 @@ fn layer_chain(graph: &pb::GraphProto, input: &str) -> std::result::Result<Vec<L
     let mut current = input.to_string();
     let (mut block, mut conv_in_block, mut dense) = (1, 0, 0);
     for _ in 0..=graph.node.len() {
-        let consumers: Vec<&pb::NodeProto> =
-            graph.node.iter().filter(|n| n.input.contains(&current)).collect();
+        let consumers: Vec<&pb::NodeProto> = graph.node.iter().filter(|n| n.input.contains(&current)).collect();
         let node = match consumers.as_slice() {
             [] => return Ok(layers),
             [one] => *one,
@@ -255,9 +257,23 @@ fn layer_chain(graph: &pb::GraphProto, input: &str) -> std::result::Result<Vec<L
                 Op::Dense { out_features: wd[1] as usize, has_bias: false }
             }
             "Softmax" | "QLinearSoftmax" => Op::Softmax,
-            "Relu" | "BatchNormalization" | "Dropout" | "Identity" | "LRN" | "QuantizeLinear" | "DequantizeLinear"
-            | "DynamicQuantizeLinear" | "Add" | "Mul" | "Sub" | "Div" | "Cast" | "QLinearAdd" | "QLinearMul"
-            | "QLinearSigmoid" | "QLinearLeakyRelu" => Op::Pointwise,
+            "Relu"
+            | "BatchNormalization"
+            | "Dropout"
+            | "Identity"
+            | "LRN"
+            | "QuantizeLinear"
+            | "DequantizeLinear"
+            | "DynamicQuantizeLinear"
+            | "Add"
+            | "Mul"
+            | "Sub"
+            | "Div"
+            | "Cast"
+            | "QLinearAdd"
+            | "QLinearMul"
+            | "QLinearSigmoid"
+            | "QLinearLeakyRelu" => Op::Pointwise,
             // channels-last exports transpose to NCHW first and back before flattening;
             // the analysis is in NCHW terms throughout, so both are no-ops to it
             "Transpose" => Op::Pointwise,
@@ -270,7 +286,8 @@ fn layer_chain(graph: &pb::GraphProto, input: &str) -> std::result::Result<Vec<L
         // MatMul's DequantizeLinear stands between them (onnxruntime's quantiser writes that);
         // the dense layer then moves after the DequantizeLinear, ending where its bias does
         if node.op_type == "Add" || node.op_type == "QLinearAdd" {
-            let dense = layers.iter().rposition(|l| !matches!(l.op_type.as_str(), "QuantizeLinear" | "DequantizeLinear"));
+            let dense =
+                layers.iter().rposition(|l| !matches!(l.op_type.as_str(), "QuantizeLinear" | "DequantizeLinear"));
             if let Some(j) = dense.filter(|&j| matches!(layers[j].op, Op::Dense { has_bias: false, .. })) {
                 if let Op::Dense { has_bias, .. } = &mut layers[j].op {
                     *has_bias = true;
@@ -302,7 +319,8 @@ fn layer_chain(graph: &pb::GraphProto, input: &str) -> std::result::Result<Vec<L
             }
             _ => node.op_type.to_lowercase(),
         };
-        let pads: Vec<usize> = attr(node, "pads").map(|a| a.ints.iter().map(|&p| p as usize).collect()).unwrap_or_default();
+        let pads: Vec<usize> =
+            attr(node, "pads").map(|a| a.ints.iter().map(|&p| p as usize).collect()).unwrap_or_default();
         let kernel = match (&op, weight_dims(if node.op_type == "QLinearConv" { 3 } else { 1 })) {
             (Op::Conv { .. }, Some(wd)) if wd.len() == 4 => [wd[2] as usize, wd[3] as usize],
             _ => attr_pair(node, "kernel_shape", 1),
@@ -463,7 +481,9 @@ pub(super) fn backward_steps(graph: &pb::GraphProto, chain: &[Layer]) -> std::re
             let int_attr = |n: &str, d: i64| attr(node, n).map_or(d, |a| a.i);
             Ok(match node.op_type.as_str() {
                 "Conv" => {
-                    let Op::Conv { out_channels, groups, .. } = l.op else { return Err(format!("{}: not a convolution", l.name)) };
+                    let Op::Conv { out_channels, groups, .. } = l.op else {
+                        return Err(format!("{}: not a convolution", l.name));
+                    };
                     Step::Conv {
                         weights: w(1)?.1,
                         out_channels,
@@ -493,7 +513,9 @@ pub(super) fn backward_steps(graph: &pb::GraphProto, chain: &[Layer]) -> std::re
                 },
                 "Flatten" | "Reshape" => Step::Flatten,
                 "Gemm" | "MatMul" => {
-                    let Op::Dense { out_features, .. } = l.op else { return Err(format!("{}: not a dense layer", l.name)) };
+                    let Op::Dense { out_features, .. } = l.op else {
+                        return Err(format!("{}: not a dense layer", l.name));
+                    };
                     let (dims, mut weights) = w(1)?;
                     if node.op_type == "Gemm" {
                         if int_attr("transA", 0) != 0 {

@@ -88,7 +88,19 @@ impl Im2colI8 {
         if format.k != c * kh * kw || format.mn.to_usize().ok() != Some(ho * wo) {
             return Ok(None);
         }
-        Ok(Some(Im2colI8 { c, h, w, strides, kh, kw, pad: [before[0], before[1]], ho, wo, r: p4.r, fact: output.clone() }))
+        Ok(Some(Im2colI8 {
+            c,
+            h,
+            w,
+            strides,
+            kh,
+            kw,
+            pad: [before[0], before[1]],
+            ho,
+            wo,
+            r: p4.r,
+            fact: output.clone(),
+        }))
     }
 
     /// Bytes of the packed patches: whole panels of 4 pixels.
@@ -111,12 +123,16 @@ impl Im2colI8 {
         let area = self.kh * self.kw;
         // each k's channel and kernel row and column, and its offset from the patch's top-left
         // input element
-        let taps: Vec<(usize, usize, usize)> = (0..k).map(|kk| (kk / area, kk % area / self.kw, kk % self.kw)).collect();
+        let taps: Vec<(usize, usize, usize)> =
+            (0..k).map(|kk| (kk / area, kk % area / self.kw, kk % self.kw)).collect();
         let offsets: Vec<usize> = taps.iter().map(|&(ci, ky, kx)| ci * cs + ky * hs + kx * ws).collect();
         let last = offsets.iter().max().copied().unwrap_or(0);
         // whether the whole patch of output pixel (yo, xo) lies inside the image
         let inside = |yo: usize, xo: usize| {
-            yo >= self.pad[0] && yo + self.kh <= self.h + self.pad[0] && xo >= self.pad[1] && xo + self.kw <= self.w + self.pad[1]
+            yo >= self.pad[0]
+                && yo + self.kh <= self.h + self.pad[0]
+                && xo >= self.pad[1]
+                && xo + self.kw <= self.w + self.pad[1]
         };
         // panels are independent: split over the threads tract's matrix products use (the
         // same bytes on any number of threads)
@@ -127,7 +143,13 @@ impl Im2colI8 {
             // a panel of pixels of one row whose patches lie inside the image, rows
             // contiguous: each k's bytes for 4 pixels are 4 consecutive input bytes
             let r = self.r;
-            if r % 4 == 0 && lanes == r && xo + r <= self.wo && ws == 1 && inside(yo, xo) && inside(yo, xo + r - 1) {
+            if r.is_multiple_of(4)
+                && lanes == r
+                && xo + r <= self.wo
+                && ws == 1
+                && inside(yo, xo)
+                && inside(yo, xo + r - 1)
+            {
                 let base = (yo - self.pad[0]) * hs + (xo - self.pad[1]);
                 assert!(base + last + r <= x.len(), "Im2colI8: a patch past the input");
                 // SAFETY: every read is within x[base + offset .. base + offset + r], inside x
@@ -166,6 +188,8 @@ impl Im2colI8 {
 /// `x + offset .. x + offset + r` must be readable for every offset.
 #[inline]
 unsafe fn block_rows(dst: &mut [u8], x: *const u8, offsets: &[usize], kb: usize, r: usize) {
+    // SAFETY: `word` is called at `o + 4g` with `4g + 4 <= r` for an offset `o`, so its 4 bytes
+    // lie in `x + o .. x + o + r`, which the caller makes readable; the read is unaligned
     let word = |o: usize| unsafe { (x.add(o) as *const u32).read_unaligned() };
     let full = offsets.len() / 4;
     for (b, o) in offsets.chunks_exact(4).enumerate() {
@@ -325,7 +349,10 @@ mod tests {
             let ctx = EvalContext::out_of_plan();
             let expected = bytes(&theirs.eval(&ctx, inputs()).unwrap()[0]);
             let got = bytes(&ours.eval(&ctx, inputs()).unwrap()[0]);
-            assert_eq!(got, expected, "c {c}, {h}x{w}, kernel {k}, padding {before:?} {after:?}, nhwc {nhwc}, panels of {r}");
+            assert_eq!(
+                got, expected,
+                "c {c}, {h}x{w}, kernel {k}, padding {before:?} {after:?}, nhwc {nhwc}, panels of {r}"
+            );
         }
     }
 }

@@ -21,11 +21,11 @@
 
 use std::arch::wasm32::*;
 use std::sync::OnceLock;
-use tract_onnx::prelude::tract_linalg;
 use tract_linalg::isa::{Arch, Isa, IsaReq, IsaSet};
 use tract_linalg::mmm::{DynKernel, FusedKerSpec, MatMatMul, Query, RoundingPolicy, Suitable};
 use tract_linalg::pack::{PackedI8K4, Packing};
 use tract_linalg::{ScaleShiftAndRound, Scaler};
+use tract_onnx::prelude::tract_linalg;
 use tract_onnx::prelude::DatumType;
 use tract_onnx::tract_hir::internal::inventory;
 
@@ -70,10 +70,11 @@ pub fn unsigned_dot() -> bool {
 /// Adds `Σ_k a·b` of an 8x8 tile to `rows` (row m: columns 0..4 in `rows[m][0]`, 4..8 in
 /// `rows[m][1]`). `a`: PackedI8K4 with 8 rows (32 bytes per 4 k), `b`: with 8 columns (32
 /// bytes per 4 k); both zero-padded to a multiple of 4 k by the packer.
+///
+/// # Safety
+/// `a` and `b` point into tract's PackedI8K4 panels of at least `k.div_ceil(4) * 32` bytes
+/// each (the packer pads k to a multiple of 4 with zeros).
 #[inline(always)]
-// SAFETY (callers): `a` and `b` point into tract's PackedI8K4 panels of at least
-// `k.div_ceil(4) * 32` bytes each (the packer pads k to a multiple of 4 with zeros), so
-// every load below stays inside them.
 unsafe fn dot_8x8(rows: &mut [[v128; 2]; 8], k: usize, a: *const u8, b: *const u8) {
     let flip = u8x16_splat(0x80);
     // acc[n][h]: column n, rows 4h..4h + 4
@@ -81,13 +82,15 @@ unsafe fn dot_8x8(rows: &mut [[v128; 2]; 8], k: usize, a: *const u8, b: *const u
     // 128·Σ_k a per row: what the offset activations add
     let mut c = [i32x4_splat(0); 2];
     for kb in 0..k.div_ceil(4) {
-        let a0 = v128_load(a.add(kb * 32) as *const v128);
-        let a1 = v128_load(a.add(kb * 32 + 16) as *const v128);
+        // SAFETY: kb * 32 + 32 <= k.div_ceil(4) * 32, inside `a` (see # Safety); unaligned loads
+        let (a0, a1) =
+            unsafe { (v128_load(a.add(kb * 32) as *const v128), v128_load(a.add(kb * 32 + 16) as *const v128)) };
         c[0] = i32x4_relaxed_dot_i8x16_i7x16_add(a0, flip, c[0]);
         c[1] = i32x4_relaxed_dot_i8x16_i7x16_add(a1, flip, c[1]);
         for (n, acc_n) in acc.iter_mut().enumerate() {
             // column n's 4 k in every lane, offset to 0..=255
-            let bn = v128_xor(v128_load32_splat(b.add(kb * 32 + 4 * n) as *const u32), flip);
+            // SAFETY: kb * 32 + 4n + 4 <= (kb + 1) * 32 (n < 8), inside `b` (see # Safety)
+            let bn = v128_xor(unsafe { v128_load32_splat(b.add(kb * 32 + 4 * n) as *const u32) }, flip);
             acc_n[0] = i32x4_relaxed_dot_i8x16_i7x16_add(a0, bn, acc_n[0]);
             acc_n[1] = i32x4_relaxed_dot_i8x16_i7x16_add(a1, bn, acc_n[1]);
         }
@@ -112,23 +115,28 @@ unsafe fn dot_8x8(rows: &mut [[v128; 2]; 8], k: usize, a: *const u8, b: *const u
 }
 
 /// `Σ_k a·b` for a 16x1 tile: `a` with 16 rows (64 bytes per 4 k), `b` one column (4 bytes).
+///
+/// # Safety
+/// `a` holds at least `k.div_ceil(4) * 64` bytes and `b` at least `k.div_ceil(4) * 4` (the
+/// packer's zero-padded panels).
 #[inline(always)]
-// SAFETY (callers): `a` holds at least `k.div_ceil(4) * 64` bytes and `b` at least
-// `k.div_ceil(4) * 4` (the packer's zero-padded panels), so every load stays inside them.
 unsafe fn dot_16x1(ab: &mut [[i32; 1]; 16], k: usize, a: *const u8, b: *const u8) {
     let flip = u8x16_splat(0x80);
     let mut acc = [i32x4_splat(0); 4];
     let mut corr = [i32x4_splat(0); 4];
     for kb in 0..k.div_ceil(4) {
-        let bk = v128_xor(v128_load32_splat(b.add(kb * 4) as *const u32), flip);
+        // SAFETY: kb * 4 + 4 <= k.div_ceil(4) * 4, inside `b` (see # Safety)
+        let bk = v128_xor(unsafe { v128_load32_splat(b.add(kb * 4) as *const u32) }, flip);
         for r in 0..4 {
-            let ar = v128_load(a.add(kb * 64 + 16 * r) as *const v128);
+            // SAFETY: kb * 64 + 16r + 16 <= (kb + 1) * 64, inside `a` (see # Safety)
+            let ar = unsafe { v128_load(a.add(kb * 64 + 16 * r) as *const v128) };
             acc[r] = i32x4_relaxed_dot_i8x16_i7x16_add(ar, bk, acc[r]);
             corr[r] = i32x4_relaxed_dot_i8x16_i7x16_add(ar, flip, corr[r]);
         }
     }
     for r in 0..4 {
-        let v: [i32; 4] = std::mem::transmute(i32x4_sub(acc[r], corr[r]));
+        // SAFETY: a v128 is 16 bytes, as [i32; 4], and every bit pattern is a valid i32
+        let v: [i32; 4] = unsafe { std::mem::transmute::<v128, [i32; 4]>(i32x4_sub(acc[r], corr[r])) };
         for m in 0..4 {
             ab[4 * r + m][0] += v[m];
         }
@@ -138,62 +146,72 @@ unsafe fn dot_16x1(ab: &mut [[i32; 1]; 16], k: usize, a: *const u8, b: *const u8
 /// One micro-op other than the matrix product on an MR x NR accumulator tile, as tract's
 /// generic kernel does it (the zero-point terms, requantisation, stores). Returns non-zero
 /// for an op it cannot do, as tract's kernels do.
+///
+/// # Safety
+/// `op` comes from tract's kernel call for an MR x NR tile, whose contract makes each pointer
+/// in it (tile loads and stores, bias and scale vectors) valid for that tile's MR rows and NR
+/// columns with the strides it carries.
 #[inline(always)]
-// SAFETY (callers): `op` comes from tract's kernel call for an MR x NR tile, whose
-// contract makes each pointer in it (tile loads and stores, bias and scale vectors) valid
-// for that tile's MR rows and NR columns with the strides it carries.
 unsafe fn scalar_op<const MR: usize, const NR: usize>(ab: &mut [[i32; NR]; MR], op: &FusedKerSpec<i32>) -> isize {
-    match *op {
-        FusedKerSpec::Clear => *ab = [[0; NR]; MR],
-        FusedKerSpec::LoadTile(col_major, _) => each(ab, |v, i, j| *v = *col_major.add(j * MR + i)),
-        FusedKerSpec::ScalarMin(s) => each(ab, |v, _, _| *v = (*v).min(s)),
-        FusedKerSpec::ScalarMax(s) => each(ab, |v, _, _| *v = (*v).max(s)),
-        FusedKerSpec::ScalarAdd(s) => each(ab, |v, _, _| *v += s),
-        FusedKerSpec::ScalarMul(s) => each(ab, |v, _, _| *v *= s),
-        FusedKerSpec::ScalarSub(s) => each(ab, |v, _, _| *v = s - *v),
-        FusedKerSpec::ScalarSubF(s) => each(ab, |v, _, _| *v -= s),
-        FusedKerSpec::LeakyRelu(s) => each(ab, |v, _, _| *v = if *v > 0 { *v } else { s * *v }),
-        FusedKerSpec::PerRowMin(p) => each(ab, |v, i, _| *v = (*v).min(*p.add(i))),
-        FusedKerSpec::PerRowMax(p) => each(ab, |v, i, _| *v = (*v).max(*p.add(i))),
-        FusedKerSpec::PerRowAdd(p) => each(ab, |v, i, _| *v += *p.add(i)),
-        FusedKerSpec::PerRowMul(p) => each(ab, |v, i, _| *v *= *p.add(i)),
-        FusedKerSpec::PerRowSub(p) => each(ab, |v, i, _| *v = *p.add(i) - *v),
-        FusedKerSpec::PerRowSubF(p) => each(ab, |v, i, _| *v -= *p.add(i)),
-        FusedKerSpec::PerColMin(p) => each(ab, |v, _, j| *v = (*v).min(*p.add(j))),
-        FusedKerSpec::PerColMax(p) => each(ab, |v, _, j| *v = (*v).max(*p.add(j))),
-        FusedKerSpec::PerColAdd(p) => each(ab, |v, _, j| *v += *p.add(j)),
-        FusedKerSpec::PerColMul(p) => each(ab, |v, _, j| *v *= *p.add(j)),
-        FusedKerSpec::PerColSub(p) => each(ab, |v, _, j| *v = *p.add(j) - *v),
-        FusedKerSpec::PerColSubF(p) => each(ab, |v, _, j| *v -= *p.add(j)),
-        FusedKerSpec::AddRowColProducts(rows, cols) => each(ab, |v, i, j| *v += *rows.add(i) * *cols.add(j)),
-        FusedKerSpec::ShiftLeft(shift) => each(ab, |v, _, _| *v = v.q_shl(shift)),
-        FusedKerSpec::RoundingShiftRight(shift, rp) => each(ab, |v, _, _| *v = v.q_shr(shift, rp)),
-        FusedKerSpec::QScale(shift, rp, mult) => {
-            let s = Scaler::from_fuse_params(shift, rp, mult);
-            each(ab, |v, _, _| *v = v.q_scale(s))
-        }
-        FusedKerSpec::AddUnicast(t) => {
-            if t.item_size != 1 && t.item_size != 4 {
-                return 1;
+    // SAFETY: every pointer read or written below is one of `op`'s, at a row i < MR and a
+    // column j < NR of the tile, which tract's contract (see # Safety) makes valid
+    unsafe {
+        match *op {
+            FusedKerSpec::Clear => *ab = [[0; NR]; MR],
+            FusedKerSpec::LoadTile(col_major, _) => each(ab, |v, i, j| *v = *col_major.add(j * MR + i)),
+            FusedKerSpec::ScalarMin(s) => each(ab, |v, _, _| *v = (*v).min(s)),
+            FusedKerSpec::ScalarMax(s) => each(ab, |v, _, _| *v = (*v).max(s)),
+            FusedKerSpec::ScalarAdd(s) => each(ab, |v, _, _| *v += s),
+            FusedKerSpec::ScalarMul(s) => each(ab, |v, _, _| *v *= s),
+            FusedKerSpec::ScalarSub(s) => each(ab, |v, _, _| *v = s - *v),
+            FusedKerSpec::ScalarSubF(s) => each(ab, |v, _, _| *v -= s),
+            FusedKerSpec::LeakyRelu(s) => each(ab, |v, _, _| *v = if *v > 0 { *v } else { s * *v }),
+            FusedKerSpec::PerRowMin(p) => each(ab, |v, i, _| *v = (*v).min(*p.add(i))),
+            FusedKerSpec::PerRowMax(p) => each(ab, |v, i, _| *v = (*v).max(*p.add(i))),
+            FusedKerSpec::PerRowAdd(p) => each(ab, |v, i, _| *v += *p.add(i)),
+            FusedKerSpec::PerRowMul(p) => each(ab, |v, i, _| *v *= *p.add(i)),
+            FusedKerSpec::PerRowSub(p) => each(ab, |v, i, _| *v = *p.add(i) - *v),
+            FusedKerSpec::PerRowSubF(p) => each(ab, |v, i, _| *v -= *p.add(i)),
+            FusedKerSpec::PerColMin(p) => each(ab, |v, _, j| *v = (*v).min(*p.add(j))),
+            FusedKerSpec::PerColMax(p) => each(ab, |v, _, j| *v = (*v).max(*p.add(j))),
+            FusedKerSpec::PerColAdd(p) => each(ab, |v, _, j| *v += *p.add(j)),
+            FusedKerSpec::PerColMul(p) => each(ab, |v, _, j| *v *= *p.add(j)),
+            FusedKerSpec::PerColSub(p) => each(ab, |v, _, j| *v = *p.add(j) - *v),
+            FusedKerSpec::PerColSubF(p) => each(ab, |v, _, j| *v -= *p.add(j)),
+            FusedKerSpec::AddRowColProducts(rows, cols) => each(ab, |v, i, j| *v += *rows.add(i) * *cols.add(j)),
+            FusedKerSpec::ShiftLeft(shift) => each(ab, |v, _, _| *v = v.q_shl(shift)),
+            FusedKerSpec::RoundingShiftRight(shift, rp) => each(ab, |v, _, _| *v = v.q_shr(shift, rp)),
+            FusedKerSpec::QScale(shift, rp, mult) => {
+                let s = Scaler::from_fuse_params(shift, rp, mult);
+                each(ab, |v, _, _| *v = v.q_scale(s))
             }
-            each(ab, |v, i, j| {
-                let p = t.ptr.offset(t.row_byte_stride * i as isize + t.col_byte_stride * j as isize);
-                *v += if t.item_size == 1 { *(p as *const i8) as i32 } else { *(p as *const i32) };
-            })
-        }
-        FusedKerSpec::Store(t) => {
-            if t.item_size != 1 && t.item_size != 4 {
-                return 1;
+            FusedKerSpec::AddUnicast(t) => {
+                if t.item_size != 1 && t.item_size != 4 {
+                    return 1;
+                }
+                each(ab, |v, i, j| {
+                    let p = t.ptr.offset(t.row_byte_stride * i as isize + t.col_byte_stride * j as isize);
+                    *v += if t.item_size == 1 { *(p as *const i8) as i32 } else { *(p as *const i32) };
+                })
             }
-            each(ab, |v, i, j| {
-                let p = t.ptr.offset(t.row_byte_stride * i as isize + t.col_byte_stride * j as isize);
-                // an i8 store keeps the low byte, as tract's kernels do (the ops before clamp
-                // the values to the output's range)
-                if t.item_size == 1 { *p = *v as u8 } else { *(p as *mut i32) = *v }
-            })
+            FusedKerSpec::Store(t) => {
+                if t.item_size != 1 && t.item_size != 4 {
+                    return 1;
+                }
+                each(ab, |v, i, j| {
+                    let p = t.ptr.offset(t.row_byte_stride * i as isize + t.col_byte_stride * j as isize);
+                    // an i8 store keeps the low byte, as tract's kernels do (the ops before clamp
+                    // the values to the output's range)
+                    if t.item_size == 1 {
+                        *p = *v as u8
+                    } else {
+                        *(p as *mut i32) = *v
+                    }
+                })
+            }
+            // the matrix product is the caller's; Done ends the list before this
+            FusedKerSpec::AddMatMul { .. } | FusedKerSpec::Done => return 1,
         }
-        // the matrix product is the caller's; Done ends the list before this
-        FusedKerSpec::AddMatMul { .. } | FusedKerSpec::Done => return 1,
     }
     0
 }
@@ -227,9 +245,11 @@ fn all(rows: &mut [[v128; 2]; 8], f: impl Fn(v128, usize) -> v128) {
 /// The 8x8 kernel: the tile as 8 rows of 2 vectors; the ops every quantised convolution of a
 /// VGG ends with (bias, zero-point terms, requantisation, clamp, int8 store) on them, any
 /// other through `scalar_op`.
-// SAFETY (callers): tract calls this through the kernel's function pointer with an op list
-// that satisfies its FusedKerSpec contract for an 8x8 tile (valid panel, tile and vector
-// pointers); `dot_8x8` and `scalar_op` rely on nothing more.
+///
+/// # Safety
+/// tract calls this through the kernel's function pointer with an op list that satisfies its
+/// FusedKerSpec contract for an 8x8 tile (valid panel, tile and vector pointers);
+/// `dot_8x8` and `scalar_op` rely on nothing more.
 unsafe fn gemm_8x8(ops: &[FusedKerSpec<i32>]) -> isize {
     let zero = [[i32x4_splat(0); 2]; 8];
     let mut rows = zero;
@@ -238,10 +258,13 @@ unsafe fn gemm_8x8(ops: &[FusedKerSpec<i32>]) -> isize {
             FusedKerSpec::Done => break,
             FusedKerSpec::Clear => rows = zero,
             // the kernels offer one packing (index 0): i8 x i8 in PackedI8K4
-            FusedKerSpec::AddMatMul { k, pa, pb, packing: 0 } => dot_8x8(&mut rows, k, pa, pb),
+            // SAFETY: tract's panels of k (padded) for this tile (see # Safety)
+            FusedKerSpec::AddMatMul { k, pa, pb, packing: 0 } => unsafe { dot_8x8(&mut rows, k, pa, pb) },
             FusedKerSpec::AddMatMul { .. } => return 1,
-            FusedKerSpec::PerRowAdd(p) => all(&mut rows, |v, i| i32x4_add(v, i32x4_splat(*p.add(i)))),
-            FusedKerSpec::PerRowSubF(p) => all(&mut rows, |v, i| i32x4_sub(v, i32x4_splat(*p.add(i)))),
+            // SAFETY: a per-row vector holds the tile's 8 rows (see # Safety)
+            FusedKerSpec::PerRowAdd(p) => all(&mut rows, |v, i| i32x4_add(v, i32x4_splat(unsafe { *p.add(i) }))),
+            // SAFETY: as PerRowAdd
+            FusedKerSpec::PerRowSubF(p) => all(&mut rows, |v, i| i32x4_sub(v, i32x4_splat(unsafe { *p.add(i) }))),
             FusedKerSpec::ScalarAdd(s) => all(&mut rows, |v, _| i32x4_add(v, i32x4_splat(s))),
             FusedKerSpec::ScalarMin(s) => all(&mut rows, |v, _| i32x4_min(v, i32x4_splat(s))),
             FusedKerSpec::ScalarMax(s) => all(&mut rows, |v, _| i32x4_max(v, i32x4_splat(s))),
@@ -253,15 +276,21 @@ unsafe fn gemm_8x8(ops: &[FusedKerSpec<i32>]) -> isize {
                 for (i, r) in rows.iter().enumerate() {
                     // the low byte of each column: row i's 8 consecutive bytes
                     let bytes = i8x16_shuffle::<0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0>(r[0], r[1]);
-                    v128_store64_lane::<0>(bytes, t.ptr.offset(t.row_byte_stride * i as isize) as *mut u64);
+                    // SAFETY: row i's 8 bytes, columns 0..8 at stride 1 (matched above), of the
+                    // store tile tract hands over for this 8x8 tile (see # Safety)
+                    unsafe { v128_store64_lane::<0>(bytes, t.ptr.offset(t.row_byte_stride * i as isize) as *mut u64) };
                 }
             }
             ref other => {
-                let mut ab: [[i32; 8]; 8] = std::mem::transmute(rows);
-                if scalar_op(&mut ab, other) != 0 {
+                // SAFETY: 8 rows of two v128 are 8 rows of 8 i32, same size, every bit pattern
+                // valid both ways
+                let mut ab = unsafe { std::mem::transmute::<[[v128; 2]; 8], [[i32; 8]; 8]>(rows) };
+                // SAFETY: `other` is one of tract's ops for this 8x8 tile (see # Safety)
+                if unsafe { scalar_op(&mut ab, other) } != 0 {
                     return 1;
                 }
-                rows = std::mem::transmute::<[[i32; 8]; 8], [[v128; 2]; 8]>(ab);
+                // SAFETY: as above, back
+                rows = unsafe { std::mem::transmute::<[[i32; 8]; 8], [[v128; 2]; 8]>(ab) };
             }
         }
     }
@@ -270,15 +299,19 @@ unsafe fn gemm_8x8(ops: &[FusedKerSpec<i32>]) -> isize {
 
 /// The 16x1 kernel (matrix-vector: the dense layers): the tile's epilogue is 16 values, left
 /// to `scalar_op`.
-// SAFETY (callers): as `gemm_8x8`, for a 16x1 tile.
+///
+/// # Safety
+/// As `gemm_8x8`, for a 16x1 tile.
 unsafe fn gemv_16x1(ops: &[FusedKerSpec<i32>]) -> isize {
     let mut ab = [[0i32; 1]; 16];
     for op in ops {
         match *op {
             FusedKerSpec::Done => break,
-            FusedKerSpec::AddMatMul { k, pa, pb, packing: 0 } => dot_16x1(&mut ab, k, pa, pb),
+            // SAFETY: tract's panels of k (padded) for this tile (see # Safety)
+            FusedKerSpec::AddMatMul { k, pa, pb, packing: 0 } => unsafe { dot_16x1(&mut ab, k, pa, pb) },
             ref other => {
-                if scalar_op(&mut ab, other) != 0 {
+                // SAFETY: `other` is one of tract's ops for this 16x1 tile (see # Safety)
+                if unsafe { scalar_op(&mut ab, other) } != 0 {
                     return 1;
                 }
             }

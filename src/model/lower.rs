@@ -42,7 +42,8 @@ pub(super) fn lower<'g>(graph: &'g pb::GraphProto, input: &str, input_channels: 
             [one] => *one,
             _ => bail!("the graph branches after '{current}'; the GPU path runs chains"),
         };
-        let what = || format!("{} node '{}'", node.op_type, if node.name.is_empty() { &node.output[0] } else { &node.name });
+        let what =
+            || format!("{} node '{}'", node.op_type, if node.name.is_empty() { &node.output[0] } else { &node.name });
         ensure!(!plan.softmax, "{}: comes after the Softmax; the GPU path needs the Softmax last", what());
         let int_attr = |n: &str, d: i64| attr(node, n).map_or(d, |a| a.i);
         let consts: Vec<&String> = node.input.iter().filter(|i| **i != current && !i.is_empty()).collect();
@@ -52,7 +53,12 @@ pub(super) fn lower<'g>(graph: &'g pb::GraphProto, input: &str, input_channels: 
         };
         match node.op_type.as_str() {
             "Conv" => {
-                ensure!(int_attr("group", 1) == 1, "{}: grouped convolution (group {}) is not supported", what(), int_attr("group", 1));
+                ensure!(
+                    int_attr("group", 1) == 1,
+                    "{}: grouped convolution (group {}) is not supported",
+                    what(),
+                    int_attr("group", 1)
+                );
                 if let Some(a) = attr(node, "auto_pad") {
                     let mode = String::from_utf8_lossy(&a.s);
                     ensure!(mode == "NOTSET" || mode == "VALID", "{}: auto_pad {mode} is not supported", what());
@@ -63,7 +69,8 @@ pub(super) fn lower<'g>(graph: &'g pb::GraphProto, input: &str, input_channels: 
                 if let Some(c) = channels {
                     ensure!(c == inputs, "{}: takes {inputs} channels, its input has {c}", what());
                 }
-                let bias = if node.input.get(2).is_some_and(|b| !b.is_empty()) { weight(2)?.1 } else { vec![0.0; outputs] };
+                let bias =
+                    if node.input.get(2).is_some_and(|b| !b.is_empty()) { weight(2)?.1 } else { vec![0.0; outputs] };
                 ensure!(bias.len() == outputs, "{}: {} biases for {outputs} outputs", what(), bias.len());
                 let pads = attr(node, "pads").map(|a| a.ints.clone()).unwrap_or_default();
                 let pad = |i: usize| pads.get(i).map_or(0, |&p| p.max(0) as usize);
@@ -84,7 +91,9 @@ pub(super) fn lower<'g>(graph: &'g pb::GraphProto, input: &str, input_channels: 
                 let scale: Vec<f32> = gamma.iter().zip(&var).map(|(g, v)| g / (v + eps).sqrt()).collect();
                 let shift: Vec<f32> = beta.iter().zip(&mean).zip(&scale).map(|((b, m), s)| b - m * s).collect();
                 match plan.kernels.last_mut() {
-                    Some(Kernel::Conv { outputs, weights, bias, relu: false, .. }) if fusable && *outputs == scale.len() => {
+                    Some(Kernel::Conv { outputs, weights, bias, relu: false, .. })
+                        if fusable && *outputs == scale.len() =>
+                    {
                         let per = weights.len() / *outputs;
                         for (o, s) in scale.iter().enumerate() {
                             weights[o * per..(o + 1) * per].iter_mut().for_each(|w| *w *= s);
@@ -122,8 +131,16 @@ pub(super) fn lower<'g>(graph: &'g pb::GraphProto, input: &str, input_channels: 
                     dilation: attr_pair(node, "dilations", 1),
                     ceil_mode: int_attr("ceil_mode", 0) != 0,
                 };
-                ensure!(window.kernel.iter().chain(&window.stride).chain(&window.dilation).all(|&v| v > 0), "{}: zero in its window", what());
-                plan.kernels.push(Kernel::Pool { max: op == "MaxPool", window, count_pad: int_attr("count_include_pad", 0) != 0 });
+                ensure!(
+                    window.kernel.iter().chain(&window.stride).chain(&window.dilation).all(|&v| v > 0),
+                    "{}: zero in its window",
+                    what()
+                );
+                plan.kernels.push(Kernel::Pool {
+                    max: op == "MaxPool",
+                    window,
+                    count_pad: int_attr("count_include_pad", 0) != 0,
+                });
                 (at, fusable) = (At::Maps, false);
             }
             "Transpose" => {
@@ -140,11 +157,19 @@ pub(super) fn lower<'g>(graph: &'g pb::GraphProto, input: &str, input_channels: 
             }
             "Flatten" | "Reshape" => {
                 if node.op_type == "Flatten" {
-                    ensure!(int_attr("axis", 1) == 1, "{}: flattening from axis {} is not supported", what(), int_attr("axis", 1));
+                    ensure!(
+                        int_attr("axis", 1) == 1,
+                        "{}: flattening from axis {} is not supported",
+                        what(),
+                        int_attr("axis", 1)
+                    );
                 } else {
                     let target = node.input.get(1).and_then(|n| graph.initializer.iter().find(|t| t.name == *n));
-                    let target = target.map(|t| if t.int64_data.is_empty() { raw_i64(&t.raw_data) } else { t.int64_data.clone() });
-                    let flat = matches!(target.as_deref(), Some([0 | 1, -1]) | Some([-1]) | Some([1, _]) | Some([0, _]));
+                    let target =
+                        target
+                            .map(|t| if t.int64_data.is_empty() { raw_i64(&t.raw_data) } else { t.int64_data.clone() });
+                    let flat =
+                        matches!(target.as_deref(), Some([0 | 1, -1]) | Some([-1]) | Some([1, _]) | Some([0, _]));
                     ensure!(flat, "{}: only a reshape to [1, -1] (a flatten) is supported", what());
                 }
                 // after a channels-last transpose the walk stays in MapsHwc: the dense layer
@@ -187,7 +212,12 @@ pub(super) fn lower<'g>(graph: &'g pb::GraphProto, input: &str, input_channels: 
                 if op == "Gemm" && node.input.get(2).is_some_and(|b| !b.is_empty()) {
                     let beta = attr(node, "beta").map_or(1.0, |a| a.f);
                     let c = weight(2)?.1;
-                    ensure!(c.len() == outputs || c.len() == 1, "{}: bias of {} values for {outputs} outputs", what(), c.len());
+                    ensure!(
+                        c.len() == outputs || c.len() == 1,
+                        "{}: bias of {} values for {outputs} outputs",
+                        what(),
+                        c.len()
+                    );
                     bias.iter_mut().enumerate().for_each(|(o, b)| *b = beta * c[if c.len() == 1 { 0 } else { o }]);
                 }
                 plan.kernels.push(Kernel::Dense { inputs, outputs, weights, bias, relu: false });
@@ -199,9 +229,15 @@ pub(super) fn lower<'g>(graph: &'g pb::GraphProto, input: &str, input_channels: 
                 ensure!(consts.len() == 1, joins());
                 let (cdims, c) = constant(graph, consts[0]).with_context(joins)?;
                 let first = node.input.first().is_some_and(|i| *i != current);
-                ensure!(!first || matches!(op, "Add" | "Mul"), "{}: a constant {op} by the tensor is not supported", what());
+                ensure!(
+                    !first || matches!(op, "Add" | "Mul"),
+                    "{}: a constant {op} by the tensor is not supported",
+                    what()
+                );
                 // a bias after MatMul
-                if let (Some(Kernel::Dense { outputs, bias, relu: false, .. }), "Add" | "Sub") = (plan.kernels.last_mut(), op) {
+                if let (Some(Kernel::Dense { outputs, bias, relu: false, .. }), "Add" | "Sub") =
+                    (plan.kernels.last_mut(), op)
+                {
                     if fusable && (c.len() == *outputs || c.len() == 1) {
                         let sign = if op == "Sub" { -1.0 } else { 1.0 };
                         bias.iter_mut().enumerate().for_each(|(o, b)| *b += sign * c[if c.len() == 1 { 0 } else { o }]);
@@ -214,13 +250,23 @@ pub(super) fn lower<'g>(graph: &'g pb::GraphProto, input: &str, input_channels: 
                 let per_channel = c.len() > 1;
                 if per_channel {
                     let nontrivial: Vec<usize> = cdims.iter().copied().filter(|&d| d != 1).collect();
-                    ensure!(nontrivial.len() == 1, "{}: a constant of shape {cdims:?} is neither scalar nor per channel", what());
+                    ensure!(
+                        nontrivial.len() == 1,
+                        "{}: a constant of shape {cdims:?} is neither scalar nor per channel",
+                        what()
+                    );
                     let channel_axis_ok = match at {
-                        At::Input => cdims.last() == Some(&c.len()) || cdims.len() >= 3 && cdims[cdims.len() - 3] == c.len(),
+                        At::Input => {
+                            cdims.last() == Some(&c.len()) || cdims.len() >= 3 && cdims[cdims.len() - 3] == c.len()
+                        }
                         At::Flat => cdims.last() == Some(&c.len()),
                         _ => cdims.len() >= 3 && cdims[cdims.len() - 3] == c.len(),
                     };
-                    ensure!(channel_axis_ok, "{}: a constant of shape {cdims:?} does not run along the channels", what());
+                    ensure!(
+                        channel_axis_ok,
+                        "{}: a constant of shape {cdims:?} does not run along the channels",
+                        what()
+                    );
                 }
                 let (scale, shift) = match op {
                     "Add" => (vec![1.0], c),
@@ -264,11 +310,17 @@ fn constant(graph: &pb::GraphProto, name: &str) -> Result<(Vec<usize>, Vec<f32>)
         if graph.initializer.iter().any(|t| t.name == name) {
             return float_initializer(graph, &name);
         }
-        let producer = graph.node.iter().find(|n| n.output.first() == Some(&name)).with_context(|| format!("no constant '{name}'"))?;
+        let producer = graph
+            .node
+            .iter()
+            .find(|n| n.output.first() == Some(&name))
+            .with_context(|| format!("no constant '{name}'"))?;
         match producer.op_type.as_str() {
             "Identity" => name = producer.input.first().cloned().unwrap_or_default(),
             "Constant" => {
-                let t = attr(producer, "value").and_then(|a| a.t.as_ref()).with_context(|| format!("Constant '{name}' has no tensor value"))?;
+                let t = attr(producer, "value")
+                    .and_then(|a| a.t.as_ref())
+                    .with_context(|| format!("Constant '{name}' has no tensor value"))?;
                 let t = tract_onnx::tensor::load_tensor(&tract_onnx::data_resolver::FopenDataResolver, t, None)?;
                 let t = t.cast_to::<f32>()?;
                 let view = t.to_plain_array_view::<f32>()?;

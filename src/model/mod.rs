@@ -6,18 +6,18 @@
 //! built for batch 1. A graph with dynamic height and width keeps its un-optimised form and
 //! gets a plan per input size, built on first use and cached for the last size seen.
 
-pub mod export;
 mod axes;
+pub mod export;
 mod fold;
 mod graph;
 mod im2col;
 // int8 kernels on relaxed SIMD's dot product, offered to tract's kernel selection
 #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
 mod int8_mmm;
-mod qgemm;
-mod quant;
 #[cfg(feature = "webgpu")]
 mod lower;
+mod qgemm;
+mod quant;
 pub mod winograd;
 
 pub use graph::{fmt_shape, metadata_value, GraphInfo};
@@ -110,9 +110,7 @@ impl Model {
         // and copies it once; from a borrowed slice it copies each tensor twice over.
         let len = bytes.len();
         let decoded = match bytes {
-            std::borrow::Cow::Owned(v) => {
-                <tract_onnx::pb::ModelProto as prost::Message>::decode(bytes::Bytes::from(v))
-            }
+            std::borrow::Cow::Owned(v) => <tract_onnx::pb::ModelProto as prost::Message>::decode(bytes::Bytes::from(v)),
             std::borrow::Cow::Borrowed(s) => <tract_onnx::pb::ModelProto as prost::Message>::decode(s),
         };
         let mut proto = decoded
@@ -193,11 +191,7 @@ impl Model {
     /// the graph allows it and differs from the last, and makes it tract's input.
     fn prepare(&mut self, data: Vec<f32>, shape: &[usize]) -> Result<TValue> {
         let volume: usize = shape.iter().product();
-        ensure!(
-            data.len() == volume,
-            "input tensor has {} values, but shape {shape:?} needs {volume}",
-            data.len()
-        );
+        ensure!(data.len() == volume, "input tensor has {} values, but shape {shape:?} needs {volume}", data.len());
         ensure!(
             shape.len() == self.info.input_shape.len(),
             "input shape {shape:?} has rank {}, the model's input '{}' has rank {} ({})",
@@ -224,8 +218,7 @@ impl Model {
             (self.plan, self.choices) = optimise(template.clone(), shape, self.convolution)?;
             self.plan_shape = shape.to_vec();
         }
-        let input = tract_ndarray::ArrayD::from_shape_vec(shape.to_vec(), data)
-            .context("shaping the input tensor")?;
+        let input = tract_ndarray::ArrayD::from_shape_vec(shape.to_vec(), data).context("shaping the input tensor")?;
         Ok(Tensor::from(input).into_tvalue())
     }
 
@@ -348,7 +341,6 @@ impl Model {
         Ok(shape.to_vec())
     }
 }
-
 
 /// Threads tract's matrix products run on: 1 unless [`use_threads`] set up more.
 static THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);

@@ -89,7 +89,11 @@ impl Expansion for IntGemm {
             }
         }
         for i in [3, 4, 7, 8] {
-            ensure!(ranks[i] == 0, "{prefix}: per-row activation quantisation is not supported (input {i} has rank {})", ranks[i]);
+            ensure!(
+                ranks[i] == 0,
+                "{prefix}: per-row activation quantisation is not supported (input {i} has rank {})",
+                ranks[i]
+            );
         }
         let output = target.outlet_fact(inputs[8])?.datum_type;
         target.wire_node(prefix, EinSum { axes, operating_dt: i32::datum_type(), q_params: Some(output) }, &ordered)
@@ -110,7 +114,8 @@ impl IntGemm {
             t if t == u8::datum_type() => 128,
             _ => return Ok(None),
         };
-        let (Some(a0), Some(b), Some(b0), Some(c)) = (fact(2)?.konst.clone(), fact(3)?.konst.clone(), fact(5)?.konst.clone(), fact(6)?.konst.clone())
+        let (Some(a0), Some(b), Some(b0), Some(c)) =
+            (fact(2)?.konst.clone(), fact(3)?.konst.clone(), fact(5)?.konst.clone(), fact(6)?.konst.clone())
         else {
             return Ok(None);
         };

@@ -22,10 +22,10 @@
 //! The last node of every rewrite writes the tensor the original wrote, so kept layers and
 //! graph outputs keep their names.
 
-use anyhow::{bail, Context, Result};
-use std::collections::{HashMap, HashSet};
 use super::export::{int, ints};
 use super::graph::attr;
+use anyhow::{bail, Context, Result};
+use std::collections::{HashMap, HashSet};
 use tract_onnx::pb;
 
 /// onnxruntime's contrib operator domain.
@@ -40,7 +40,10 @@ pub(super) fn standardise(graph: &mut pb::GraphProto, keep: &[String]) -> Result
     // the load's peak wasm memory from 1074 to 1466 MiB (fc6's 392 MiB more; measured in
     // Node), its small allocations among the file's tensors fragmenting the heap
     let quantised = |n: &pb::NodeProto| {
-        n.domain == MS || n.op_type.contains("Quantize") || n.op_type.starts_with("QLinear") || n.op_type.ends_with("Integer")
+        n.domain == MS
+            || n.op_type.contains("Quantize")
+            || n.op_type.starts_with("QLinear")
+            || n.op_type.ends_with("Integer")
     };
     if !graph.node.iter().any(quantised) {
         return Ok(());
@@ -408,7 +411,13 @@ fn fuse_qdq(graph: &mut pb::GraphProto, keep: &[String]) {
             }
             "MatMul" => {
                 let Some(w) = weight(1) else { continue };
-                vec![node("QLinearMatMul", name, &[x[0], x[1], x[2], &w.input[0], &w.input[1], &w.input[2], y[0], y[1]], q_out, vec![])]
+                vec![node(
+                    "QLinearMatMul",
+                    name,
+                    &[x[0], x[1], x[2], &w.input[0], &w.input[1], &w.input[2], y[0], y[1]],
+                    q_out,
+                    vec![],
+                )]
             }
             "Gemm" => {
                 let (Some(w), Some(b)) = (weight(1), bias(2)) else { continue };
@@ -450,7 +459,13 @@ fn fuse_qdq(graph: &mut pb::GraphProto, keep: &[String]) {
         let mut nodes = nodes;
         if keep.contains(&n.output[0]) {
             // a kept float tensor: what the int8 one holds, dequantised
-            nodes.push(node("DequantizeLinear", format!("{}.kept", n.output[0]), &[&q.output[0], y[0], y[1]], n.output[0].clone(), vec![]));
+            nodes.push(node(
+                "DequantizeLinear",
+                format!("{}.kept", n.output[0]),
+                &[&q.output[0], y[0], y[1]],
+                n.output[0].clone(),
+                vec![],
+            ));
         }
         replaced.insert(i, nodes);
         replaced.insert(uses.producer[&q.output[0]], vec![]);
@@ -461,8 +476,25 @@ fn fuse_qdq(graph: &mut pb::GraphProto, keep: &[String]) {
 /// Element-wise operators: a `DequantizeLinear` whose only reader is one of these, with
 /// its other inputs constant, is safe to leave to tract (see [`explicit_dequantize`]).
 const ELEMENT_WISE: &[&str] = &[
-    "Relu", "Sigmoid", "LeakyRelu", "Clip", "Tanh", "HardSigmoid", "Exp", "Neg", "Abs", "Sqrt", "Identity", "Dropout",
-    "QuantizeLinear", "Add", "Sub", "Mul", "Div", "Max", "Min",
+    "Relu",
+    "Sigmoid",
+    "LeakyRelu",
+    "Clip",
+    "Tanh",
+    "HardSigmoid",
+    "Exp",
+    "Neg",
+    "Abs",
+    "Sqrt",
+    "Identity",
+    "Dropout",
+    "QuantizeLinear",
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Max",
+    "Min",
 ];
 
 /// Spells out `DequantizeLinear` as `(Cast(x) - zero_point) · scale` where tract would
@@ -477,7 +509,9 @@ fn explicit_dequantize(graph: &mut pb::GraphProto) {
         is_initializer(graph, t)
             || uses.producer.get(t).is_some_and(|&p| {
                 let n = &graph.node[p];
-                n.op_type == "Constant" || (n.op_type == "DequantizeLinear" && n.input.iter().all(|i| i.is_empty() || is_initializer(graph, i)))
+                n.op_type == "Constant"
+                    || (n.op_type == "DequantizeLinear"
+                        && n.input.iter().all(|i| i.is_empty() || is_initializer(graph, i)))
             })
     };
     let mut spelled: HashMap<usize, Vec<pb::NodeProto>> = HashMap::new();
@@ -494,7 +528,8 @@ fn explicit_dequantize(graph: &mut pb::GraphProto) {
             None | Some([_, _, ..]) => true,
             Some([one]) => {
                 let n = &graph.node[*one];
-                ELEMENT_WISE.contains(&n.op_type.as_str()) && n.input.iter().all(|x| x == out || x.is_empty() || constant(x))
+                ELEMENT_WISE.contains(&n.op_type.as_str())
+                    && n.input.iter().all(|x| x == out || x.is_empty() || constant(x))
             }
             Some([]) => true,
         };
@@ -579,7 +614,11 @@ mod tests {
     }
 
     fn graph(nodes: Vec<pb::NodeProto>, output: &str) -> pb::GraphProto {
-        pb::GraphProto { node: nodes, output: vec![pb::ValueInfoProto { name: output.into(), ..Default::default() }], ..Default::default() }
+        pb::GraphProto {
+            node: nodes,
+            output: vec![pb::ValueInfoProto { name: output.into(), ..Default::default() }],
+            ..Default::default()
+        }
     }
 
     #[test]

@@ -179,7 +179,11 @@ impl Plan {
         let (ho, wo) = (padding[0].convoluted, padding[1].convoluted);
         // the output the replacement must match exactly, or the convolution stays tract's
         let out = &node.outputs[0].fact;
-        if ho == 0 || wo == 0 || out.datum_type != f32::datum_type() || out.shape.as_concrete() != Some(&[1, cout, ho, wo][..]) {
+        if ho == 0
+            || wo == 0
+            || out.datum_type != f32::datum_type()
+            || out.shape.as_concrete() != Some(&[1, cout, ho, wo][..])
+        {
             return Ok(None);
         }
         let tile = match mode {
@@ -197,7 +201,11 @@ impl Plan {
             return Ok(None);
         };
         let kernel = kernel.clone();
-        let bias = if bias.len() == cout { bias.try_as_plain_ram()?.as_slice::<f32>()?.to_vec() } else { vec![bias.try_as_plain_ram()?.as_slice::<f32>()?[0]; cout] };
+        let bias = if bias.len() == cout {
+            bias.try_as_plain_ram()?.as_slice::<f32>()?.to_vec()
+        } else {
+            vec![bias.try_as_plain_ram()?.as_slice::<f32>()?[0]; cout]
+        };
         let relu = following_relu(model, node)?;
         let pool = match relu {
             Some(relu) => following_pool(model, &model.nodes[relu])?,
@@ -241,7 +249,10 @@ impl Plan {
         let mut m = tract_ndarray::Array3::<f32>::zeros([planes, g.cout, nt]);
         for p in 0..planes {
             let vp = tract_ndarray::Array2::from_shape_fn([g.cin, nt], |(c, t)| packed[g.packed_at(p, c, t)]);
-            let up = tract_ndarray::ArrayView2::from_shape([g.cout, g.cin], &u[p * g.cout * g.cin..(p + 1) * g.cout * g.cin])?;
+            let up = tract_ndarray::ArrayView2::from_shape(
+                [g.cout, g.cin],
+                &u[p * g.cout * g.cin..(p + 1) * g.cout * g.cin],
+            )?;
             m.index_axis_mut(tract_ndarray::Axis(0), p).assign(&up.dot(&vp));
         }
         let mut y = vec![0f32; g.cout * g.out[0] * g.out[1]];
@@ -313,7 +324,10 @@ fn following_relu(model: &TypedModel, node: &TypedNode) -> TractResult<Option<us
     let Some(zero) = &model.outlet_fact(other)?.konst else { return Ok(None) };
     let fact = model.outlet_fact(OutletId::new(next.id, 0))?;
     let same = fact.shape == node.outputs[0].fact.shape && fact.datum_type == f32::datum_type();
-    Ok((same && zero.len() == 1 && zero.datum_type() == f32::datum_type() && zero.try_as_plain_ram()?.as_slice::<f32>()?[0] == 0.0)
+    Ok((same
+        && zero.len() == 1
+        && zero.datum_type() == f32::datum_type()
+        && zero.try_as_plain_ram()?.as_slice::<f32>()?[0] == 0.0)
         .then_some(next.id))
 }
 
@@ -511,7 +525,12 @@ mod lanes {
         }
         #[inline(always)]
         pub fn lanes(self) -> [f32; 4] {
-            [f32x4_extract_lane::<0>(self.0), f32x4_extract_lane::<1>(self.0), f32x4_extract_lane::<2>(self.0), f32x4_extract_lane::<3>(self.0)]
+            [
+                f32x4_extract_lane::<0>(self.0),
+                f32x4_extract_lane::<1>(self.0),
+                f32x4_extract_lane::<2>(self.0),
+                f32x4_extract_lane::<3>(self.0),
+            ]
         }
         #[inline(always)]
         pub fn max0(self) -> F4 {
@@ -658,15 +677,37 @@ fn at2(m: [F4; 4]) -> [F4; 2] {
     [m0 + m1 + m2, m1 - m2 - m3]
 }
 
-/// A raw pointer shared by the threads that each write their own channels through it.
+/// The packed V, shared by the threads of `par_channels`, each of which fills its own tile
+/// rows: a pointer and a length, handed out as short-lived disjoint parts.
 #[derive(Clone, Copy)]
-struct Shared(*mut f32);
-// SAFETY: each thread of `par_channels` writes only its own channels' disjoint ranges
-// through the pointer, and `par_channels` returns only when every thread is done, so the
-// buffer outlives every use and no two threads touch the same float.
+struct Shared {
+    ptr: *mut f32,
+    len: usize,
+}
+// SAFETY: the pointer is only dereferenced through `part`, whose callers on different threads
+// ask for disjoint ranges (their own tile rows), and `par_channels` returns only when every
+// thread is done, so the buffer outlives every use.
 unsafe impl Send for Shared {}
-// SAFETY: as for Send: shared between threads that write disjoint ranges only.
+// SAFETY: as for Send: threads write disjoint ranges only, and nothing reads meanwhile.
 unsafe impl Sync for Shared {}
+
+impl Shared {
+    fn new(v: &mut [f32]) -> Shared {
+        Shared { ptr: v.as_mut_ptr(), len: v.len() }
+    }
+
+    /// The floats `at..at + n`, to write. A caller holds one part at a time, and callers on
+    /// different threads ask for disjoint ranges.
+    #[allow(clippy::mut_from_ref)]
+    #[inline(always)]
+    fn part(&self, at: usize, n: usize) -> &mut [f32] {
+        assert!(at + n <= self.len, "Winograd V: {at}+{n} past {}", self.len);
+        // SAFETY: in bounds (asserted) of a live buffer (see Send); no other reference to these
+        // floats exists meanwhile: the thread's previous part is gone, other threads write
+        // other tile rows' elements, and the buffer's owner waits in `par_channels`.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(at), n) }
+    }
+}
 
 /// Runs `f(first, count)` over `n` channels, split over tract's threads where it has them.
 fn par_channels(n: usize, work: usize, f: impl Fn(usize, usize) -> TractResult<()> + Sync + Send) -> TractResult<()> {
@@ -702,12 +743,11 @@ impl WinogradInput {
                 }
             }
         }
-        let out = Shared(v.as_mut_ptr());
-        par_channels(g.tiles[0], v.len(), |first, count| {
-            let out = out;
-            // each tile row writes only its own tiles' values (a panel two rows share,
-            // each its own lanes of it)
-            let v = unsafe { std::slice::from_raw_parts_mut(out.0, planes * g.plane_len()) };
+        debug_assert_eq!(v.len(), planes * g.plane_len());
+        let (work, v) = (v.len(), Shared::new(v));
+        // each tile row writes only its own tiles' values (a panel two rows share, each its own
+        // lanes of it)
+        par_channels(g.tiles[0], work, |first, count| {
             match g.tile {
                 Tile::F2 => input_rows::<4, 2>(g, first..first + count, x, v, bt2),
                 Tile::F4 => input_rows::<6, 4>(g, first..first + count, x, v, bt4),
@@ -725,7 +765,7 @@ fn input_rows<const A: usize, const M: usize>(
     g: &Geometry,
     tile_rows: std::ops::Range<usize>,
     x: &[f32],
-    v: &mut [f32],
+    v: Shared,
     bt: fn([F4; A]) -> [F4; A],
 ) {
     let [h, w] = g.hw;
@@ -785,10 +825,10 @@ fn input_rows<const A: usize, const M: usize>(
                     let p = r * A + col;
                     if whole {
                         let at = base + p * plane_len;
-                        tc.store(&mut v[at..at + 4]);
+                        tc.store(v.part(at, 4));
                     } else {
                         for (l, x) in tc.lanes()[..lanes].iter().enumerate() {
-                            v[g.packed_at(p, c, t0 + l)] = *x;
+                            v.part(g.packed_at(p, c, t0 + l), 1)[0] = *x;
                         }
                     }
                 }
@@ -816,6 +856,8 @@ impl EvalOp for WinogradInput {
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let x = inputs[0].try_as_plain_ram()?.as_slice::<f32>()?;
         let g = &self.g;
+        // SAFETY: f32 has no invalid bit patterns, and `run` writes every element (its padding
+        // included) before the tensor is read
         let mut v = unsafe { Tensor::uninitialized::<f32>(&[g.planes(), g.plane_len()])? };
         self.run(x, v.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?)?;
         Ok(tvec!(v.into_tvalue()))
@@ -825,7 +867,11 @@ impl EvalOp for WinogradInput {
 impl TypedOp for WinogradInput {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let g = &self.g;
-        ensure!(inputs[0].shape.as_concrete() == Some(&[1, g.cin, g.hw[0], g.hw[1]][..]), "WinogradInput: input {:?}", inputs[0]);
+        ensure!(
+            inputs[0].shape.as_concrete() == Some(&[1, g.cin, g.hw[0], g.hw[1]][..]),
+            "WinogradInput: input {:?}",
+            inputs[0]
+        );
         Ok(tvec!(f32::fact([g.planes(), g.plane_len()])))
     }
 
@@ -898,6 +944,7 @@ impl WinogradProduct {
         let len = cout.div_ceil(mr) * panel_len;
         let mut blobs: Vec<Blob> = (0..planes)
             .map(|_| {
+                // SAFETY: the blob is filled with zeros on the next line, before any read
                 let mut b = unsafe { Blob::new_for_size_and_align(len * 4, format.alignment()) };
                 // the padding (rows past cout, records past cin) must read as zero
                 b.as_bytes_mut().fill(0);
@@ -906,6 +953,8 @@ impl WinogradProduct {
             .collect();
         let mut planes_f32: Vec<&mut [f32]> = blobs
             .iter_mut()
+            // SAFETY: each blob holds `len * 4` bytes aligned to the kernel's alignment (at least
+            // 4), zero-filled above, and the blobs are distinct, so the slices do not overlap
             .map(|b| unsafe { std::slice::from_raw_parts_mut(b.as_bytes_mut().as_mut_ptr() as *mut f32, len) })
             .collect();
         for (oc, k) in w.chunks_exact(9).enumerate() {
@@ -952,6 +1001,10 @@ impl WinogradProduct {
                         mn: nt,
                     };
                     let c = m.view_at_prefix(&[p])?;
+                    // SAFETY: `u[p]` and `b` are packed in the formats of `g.packing` for this
+                    // kernel (cout x cin and cin x nt, checked by the ensure above and by
+                    // `pack_weights`); `c` is plane p of M, [cout, nt], which only this thread
+                    // writes (planes are split between threads), and M outlives the call.
                     unsafe {
                         let store = g.mmm.c_view(Some(0), Some(1)).wrap(&c);
                         g.mmm.run(
@@ -1038,6 +1091,8 @@ impl EvalOp for WinogradProduct {
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let g = &self.g;
         let v = inputs[0].try_as_plain_ram()?.as_slice::<f32>()?;
+        // SAFETY: f32 has no invalid bit patterns, and `run` writes every plane's cout x tiles
+        // products before the tensor is read
         let mut m = unsafe { Tensor::uninitialized::<f32>(&[g.planes(), g.cout, g.n_tiles()])? };
         self.run(v, &mut m)?;
         Ok(tvec!(m.into_tvalue()))
@@ -1077,7 +1132,11 @@ impl WinogradOutput {
     /// The output's height and width.
     pub fn out(&self) -> [usize; 2] {
         let [ho, wo] = self.g.out;
-        if self.pool { [ho / 2, wo / 2] } else { [ho, wo] }
+        if self.pool {
+            [ho / 2, wo / 2]
+        } else {
+            [ho, wo]
+        }
     }
 
     /// Transforms `m` ([planes, cout, tiles]) into `y` ([cout, out]).
@@ -1104,6 +1163,7 @@ impl WinogradOutput {
 /// One output channel's transform with tile side `A` (= M + 2) and transform `at`; plane p
 /// of the channel's product starts at `m[p * stride]`.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)] // one call site per tile size; the loop's parameters, flat
 fn output_channel<const A: usize, const M: usize>(
     g: &Geometry,
     m: &[f32],
@@ -1138,8 +1198,8 @@ fn output_channel<const A: usize, const M: usize>(
             let mut half = [[F4::zero(); A]; M];
             for c in 0..A {
                 let t = at(std::array::from_fn(|r| load(r * A + c)));
-                for r in 0..M {
-                    half[r][c] = t[r];
+                for (hr, tr) in half.iter_mut().zip(t) {
+                    hr[c] = tr;
                 }
             }
             for (r, hr) in half.iter().enumerate() {
@@ -1206,6 +1266,8 @@ impl EvalOp for WinogradOutput {
         let m = inputs[0].try_as_plain_ram()?.as_slice::<f32>()?;
         let g = &self.g;
         let [h, w] = self.out();
+        // SAFETY: f32 has no invalid bit patterns, and `run` writes every output pixel (each
+        // tile's 4x4 or 2x2 outputs, clipped at the edges) before the tensor is read
         let mut y = unsafe { Tensor::uninitialized::<f32>(&[1, g.cout, h, w])? };
         self.run(m, y.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?)?;
         Ok(tvec!(y.into_tvalue()))

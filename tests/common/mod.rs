@@ -1,6 +1,8 @@
 //! Fixtures shared by the native and browser tests: small ONNX models in each export
 //! layout, a seeded input, and onnxruntime's output on it (tests/fixtures/make_fixtures.py).
 #![allow(dead_code)]
+// the generated files write onnxruntime's floats with all the digits Python prints
+#![allow(clippy::excessive_precision)]
 
 pub struct Fixture {
     pub name: &'static str,
@@ -46,7 +48,6 @@ pub const BAD_MODEL_MESSAGES: &[(&str, &str)] = &[
     ("huge_weights", "360000000000 bytes"),
     ("contrib_op", "com.microsoft operator QEmbedLayerNormalization"),
 ];
-
 
 pub fn fixture(name: &str) -> &'static Fixture {
     FIXTURES.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no fixture {name}"))
@@ -131,7 +132,13 @@ pub const PREPROCESS_MEAN_LEVELS: f32 = 0.3;
 
 /// Largest and mean difference in colour levels between `got[c, y, x + dx]` and
 /// `want[c, y, x]`, with channel c of `got` read from `channel(c)`.
-fn level_diff(case: &PreprocessCase, got: &[f32], want: &[f32], dx: usize, channel: impl Fn(usize) -> usize) -> (f32, f32) {
+fn level_diff(
+    case: &PreprocessCase,
+    got: &[f32],
+    want: &[f32],
+    dx: usize,
+    channel: impl Fn(usize) -> usize,
+) -> (f32, f32) {
     let [c, h, w] = case.shape;
     let (mut max, mut sum, mut n) = (0f32, 0f64, 0usize);
     for ch in 0..c {
@@ -185,7 +192,8 @@ pub fn fashion_test_labels(n: usize) -> Vec<u8> {
 fn fashion_file(name: &str, header: usize) -> Vec<u8> {
     use std::io::Read;
     let path = format!("/usr/share/datasets/fashion-mnist/{name}");
-    let gz = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e} (apt-get install dataset-fashion-mnist)"));
+    let gz =
+        std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e} (apt-get install dataset-fashion-mnist)"));
     let mut raw = Vec::new();
     flate2::read::GzDecoder::new(gz).read_to_end(&mut raw).unwrap();
     raw.split_off(header)
@@ -250,7 +258,8 @@ pub fn check_winograd_transforms() -> Vec<String> {
             for p in 0..planes {
                 for o in 0..cout {
                     for t in 0..nt {
-                        m[(p * cout + o) * nt + t] = (0..cin).map(|c| u[(p * cout + o) * cin + c] * v[g.packed_at(p, c, t)]).sum();
+                        m[(p * cout + o) * nt + t] =
+                            (0..cin).map(|c| u[(p * cout + o) * cin + c] * v[g.packed_at(p, c, t)]).sum();
                     }
                 }
             }
@@ -268,10 +277,16 @@ pub fn check_winograd_transforms() -> Vec<String> {
                         let (o, yy, xx) = (i / (oh * ow), i / ow % oh, i % ow);
                         let at = |y: usize, x: usize| {
                             let d = direct[(o * ho + y) * wo + x];
-                            if relu { d.max(0.0) } else { d }
+                            if relu {
+                                d.max(0.0)
+                            } else {
+                                d
+                            }
                         };
                         if pool {
-                            at(2 * yy, 2 * xx).max(at(2 * yy, 2 * xx + 1)).max(at(2 * yy + 1, 2 * xx).max(at(2 * yy + 1, 2 * xx + 1)))
+                            at(2 * yy, 2 * xx)
+                                .max(at(2 * yy, 2 * xx + 1))
+                                .max(at(2 * yy + 1, 2 * xx).max(at(2 * yy + 1, 2 * xx + 1)))
                         } else {
                             at(yy, xx)
                         }

@@ -55,7 +55,8 @@ pub fn options(data: &[u8]) {
         return;
     }
     // a 37x23 gradient: odd sizes, so crops and resizes round
-    let rgba: Vec<u8> = (0..37 * 23).flat_map(|i| [(i % 37 * 7) as u8, (i / 37 * 11) as u8, (i % 256) as u8, 255]).collect();
+    let rgba: Vec<u8> =
+        (0..37 * 23).flat_map(|i| [(i % 37 * 7) as u8, (i / 37 * 11) as u8, (i % 256) as u8, 255]).collect();
     let _ = p.forward(&rgba, 37, 23);
 }
 
@@ -113,9 +114,19 @@ pub fn graph_from_bytes(data: &[u8]) -> Vec<u8> {
                     attrs.push(attr_int("keepdims", (next() % 2) as i64));
                 }
             }
-            "Transpose" => attrs.push(attr_ints("perm", &(0..values.len().max(1) as i64).map(|i| (i + values[0]).rem_euclid(5)).collect::<Vec<_>>())),
+            "Transpose" => attrs.push(attr_ints(
+                "perm",
+                &(0..values.len().max(1) as i64).map(|i| (i + values[0]).rem_euclid(5)).collect::<Vec<_>>(),
+            )),
             "Slice" => {
-                for (i, v) in [values.clone(), values.iter().map(|v| v + 2).collect(), values.iter().map(|_| small(next())).collect()].iter().enumerate() {
+                for (i, v) in [
+                    values.clone(),
+                    values.iter().map(|v| v + 2).collect(),
+                    values.iter().map(|_| small(next())).collect(),
+                ]
+                .iter()
+                .enumerate()
+                {
                     consts.push(tensor_i64(&format!("{c}_{i}"), v));
                     inputs.push(format!("{c}_{i}"));
                 }
@@ -195,7 +206,8 @@ fn attr_ints(name: &str, v: &[i64]) -> Vec<u8> {
 
 fn tensor_i64(name: &str, v: &[i64]) -> Vec<u8> {
     let data: Vec<u8> = v.iter().flat_map(|&x| varint(x as u64)).collect();
-    [field_varint(1, v.len() as i64), field_varint(2, 7), field_bytes(7, &data), field_bytes(8, name.as_bytes())].concat()
+    [field_varint(1, v.len() as i64), field_varint(2, 7), field_bytes(7, &data), field_bytes(8, name.as_bytes())]
+        .concat()
 }
 
 fn tensor_f32(name: &str, dims: &[i64], v: &[f32]) -> Vec<u8> {
