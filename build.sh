@@ -188,8 +188,17 @@ setup_test() {
             cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked --force
         fi
     fi
-    # Playwright's driver only (playwright-core); it drives Debian's chromium, no download
-    npm_ci tests/e2e "playwright-core"
+    # the suite's lint step (a toolchain installed with rustup's minimal profile lacks them)
+    local c
+    for c in rustfmt clippy; do
+        if ! rustup component list --installed | grep -q "^$c"; then
+            say "rustup component add $c (the suite checks formatting and lints)"
+            rustup component add "$c"
+        fi
+    done
+    # Playwright's driver only (playwright-core); it drives Debian's chromium, no download;
+    # TypeScript checks the page's modules (tests/www/tsconfig.json)
+    npm_ci tests/e2e "playwright-core, typescript"
 }
 
 # --- jobs -----------------------------------------------------------------------------
@@ -392,7 +401,7 @@ for i, m in enumerate(re.findall(r"options: r#\"(.*?)\"#", open(sys.argv[1]).rea
 # SIMD128 build's (cargo keeps one fingerprint per crate and profile there, whatever the
 # features), and every warm run would then compile the crate twice.
 check_default_wasm() {
-    say "the default features hold no wgpu (cargo tree) and compile for wasm32 (cargo check --release)"
+    say "the default features hold no wgpu (cargo tree); clippy for wasm32 (default features; relaxed SIMD + webgpu)"
     if cargo tree --target wasm32-unknown-unknown -e normal --prefix none | grep -q '^wgpu '; then
         echo "the default features' dependency graph for wasm32 contains wgpu: the webgpu feature leaks into it" >&2
         exit 1
@@ -402,7 +411,40 @@ check_default_wasm() {
         echo "the webgpu build has no wgpu in its graph or no WebGPU path in www/pkg: the check above proves nothing" >&2
         exit 1
     fi
-    cargo check --release --lib --target wasm32-unknown-unknown
+    # clippy is cargo check plus the lints: the default features, then relaxed SIMD with the
+    # GPU path (the int8 kernels of src/model/int8_mmm.rs exist only there), warnings as errors
+    cargo clippy --release --lib --target wasm32-unknown-unknown -- -D warnings
+    CARGO_TARGET_DIR=target/relaxed CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$SIMD128,+relaxed-simd" \
+        cargo clippy --release --lib --target wasm32-unknown-unknown --features webgpu -- -D warnings
+}
+
+# tract picks its kernels by the CPU's features, probed once per process; TRACT_CPU_ISA (a
+# knob of tract-linalg's) takes features away. So the native fixture and int8 tests run again
+# as an AVX2 CPU without AVX-512 or VNNI (an AMD EPYC: what a VNNI machine's first pass
+# misses) and as an x86 without AVX (tract's portable kernels), the same binaries, no rebuild.
+# (The first pass forces each kernel this CPU has in turn: native.rs, every_int8_kernel_*.)
+X86_ISAS=(
+    "-avx512f,-avx512vnni,-avx512fp16,-avxvnni,-amx-int8,-amx-bf16"
+    "-avx,-avx2,-fma,-f16c,-avx512f,-avx512vnni,-avx512fp16,-avxvnni,-amx-int8,-amx-bf16"
+)
+other_cpus() {
+    if [ "$(uname -m)" != x86_64 ]; then
+        say "not an x86_64 machine: the native tests' TRACT_CPU_ISA passes are for x86 (skipped)"
+        return
+    fi
+    local isa
+    for isa in "${X86_ISAS[@]}"; do
+        say "native fixture and int8 tests as another x86 CPU: TRACT_CPU_ISA=$isa"
+        TRACT_CPU_ISA="$isa" cargo test --features threads,webgpu --test native -- every_fixture_matches_onnxruntime int8
+    done
+}
+
+# rustfmt (rustfmt.toml), and clippy natively over every target with every feature, warnings as
+# errors; Cargo.toml's [lints] make an unsafe block without its SAFETY comment one of them.
+lint() {
+    say "cargo fmt --check; cargo clippy --all-targets --features threads,webgpu -- -D warnings"
+    cargo fmt --check
+    cargo clippy --all-targets --features threads,webgpu -- -D warnings
 }
 
 # The browser tests: `cargo test` for wasm32 with wasm-bindgen-test-runner as the runner
@@ -429,6 +471,8 @@ run_tests() {
     # threaded build does on one thread and what the webgpu build does on the CPU.
     # The Vulkan loader complains on every device without a runtime dir; it needs none.
     XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}" cargo test --features threads,webgpu
+    other_cpus
+    lint
     build_one pkg
     say "browser tests: the JS API in headless Chrome (cargo test --release --target wasm32-unknown-unknown --test web)"
     browser_test chrome --features webgpu --test web
@@ -452,8 +496,10 @@ run_tests() {
     check_default_wasm
     dist
     pack
-    say "the page's pure modules: node --test tests/www"
+    say "the page's pure modules: node --test tests/www; TypeScript's checker over www/ (tsc --checkJs)"
     node --test tests/www/*.test.mjs
+    # every page module is // @ts-check; the worker protocol's typedefs live in www/engine.js
+    tests/e2e/node_modules/.bin/tsc -p tests/www/tsconfig.json
     say "page end-to-end tests: node --test tests/e2e (headless Chromium; one test in Firefox)"
     node --test --test-concurrency=1 tests/e2e/*.test.mjs
     end_step

@@ -114,6 +114,9 @@ export interface ModelInfo {
   backend: Backend;
   /** Every convolution of the graph, in order, with the algorithm the CPU runs it with. */
   convolutions: Convolution[];
+  /** The kernels the CPU plan's matrix products run on, by name, each once in plan order:
+   *  tract's for this CPU or engine, `vgg_wasm_i8_dot_*` for vgg-wasm's int8 kernels. */
+  matmulKernels: string[];
 }
 /** Options of `vgg.teacher(options)`. `side`: the square input the base sees (shorter
  *  side resized to it, then centre-cropped; default the base's fixed size, else its
@@ -750,6 +753,23 @@ pub fn memory_bytes() -> f64 {
 #[wasm_bindgen(js_name = int8Kernels)]
 pub fn int8_kernels() -> String {
     crate::model::int8_kernels().to_string()
+}
+
+/// The int8 matrix kernels this build can run on this engine, by name: the values
+/// `forceInt8Kernel` takes (tract's wasm kernels, and in the relaxed-SIMD builds vgg-wasm's).
+#[wasm_bindgen(js_name = int8KernelNames)]
+pub fn int8_kernel_names() -> Vec<String> {
+    crate::model::int8_kernel_names().into_iter().map(str::to_string).collect()
+}
+
+/// For tests and benchmarks: makes models loaded afterwards run their int8 products on the
+/// kernel `name` (one of `int8KernelNames()`) wherever it can take them, even where this
+/// engine's relaxed dot product makes vgg-wasm's kernels inexact for inputs that can saturate
+/// it; `undefined` gives the choice back. `ModelInfo.matmulKernels` says what a model runs.
+/// Throws for a name this build does not run here.
+#[wasm_bindgen(js_name = forceInt8Kernel)]
+pub fn force_int8_kernel(name: Option<String>) -> Result<(), JsError> {
+    crate::model::force_int8_kernel(name.as_deref()).map_err(js_error)
 }
 
 /// Whether this build of the module can use more than one thread (`initThreadPool` exists).

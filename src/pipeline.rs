@@ -142,6 +142,8 @@ pub struct ModelInfo {
     pub backend: Backend,
     /// The algorithm each convolution runs on the CPU, in graph order.
     pub convolutions: Vec<Choice>,
+    /// The kernels the CPU plan's matrix products run on, by name, each once in plan order.
+    pub matmul_kernels: Vec<String>,
 }
 
 /// A loaded model with its preprocessing and labels.
@@ -454,6 +456,7 @@ impl Pipeline {
             threads: crate::model::threads(),
             backend: self.backend.clone(),
             convolutions: self.model.convolutions().to_vec(),
+            matmul_kernels: self.model.matmul_kernels(),
         })
     }
 

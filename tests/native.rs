@@ -573,6 +573,42 @@ fn int8_convolutions_pack_their_patches_with_the_crates_im2col_where_the_kernel_
     }
 }
 
+/// Every int8 kernel this machine can run (`int8_kernel_names`: tract's for this CPU),
+/// forced in turn, gives every int8 fixture tract's default answer bit for bit: the integer
+/// products are exact in any kernel, and each kernel runs the same epilogue (zero points,
+/// requantisation) from tract's fused micro-ops. The plan is checked to run the forced kernel
+/// and no other int8 one. tract's portable kernels run only where nothing else can: the
+/// suite's second native pass (build.sh, `TRACT_CPU_ISA`) takes the CPU's features away.
+#[test]
+fn every_int8_kernel_this_cpu_runs_gives_the_same_answers() {
+    use vgg_wasm::model::{force_int8_kernel, int8_kernel_names};
+    let names = int8_kernel_names();
+    println!("int8 kernels this CPU runs: {names:?}");
+    let e = force_int8_kernel(Some("no_such_kernel")).unwrap_err().to_string();
+    assert!(e.contains("\"no_such_kernel\"") && names.iter().all(|n| e.contains(n)), "{e}");
+    let int8 = FIXTURES.iter().filter(|f| f.name.contains("int8"));
+    for fx in int8 {
+        let input = f32s(fx.input);
+        let run = |forced: Option<&str>| {
+            force_int8_kernel(forced).unwrap();
+            let mut p = Pipeline::new(fx.model, Options::default()).unwrap();
+            force_int8_kernel(None).unwrap();
+            let kernels = p.info().unwrap().matmul_kernels;
+            (p.forward_tensor(&input, fx.input_shape).unwrap().data, kernels)
+        };
+        let (auto, auto_kernels) = run(None);
+        println!("{:32} tract's choice: {auto_kernels:?}", fx.name);
+        for name in &names {
+            let (out, kernels) = run(Some(name));
+            let int8_kernels: Vec<_> = kernels.iter().filter(|k| names.contains(&k.as_str())).collect();
+            assert_eq!(int8_kernels, [name], "{}: forced {name}, the plan runs {kernels:?}", fx.name);
+            let differ = out.iter().zip(&auto).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+            println!("{:32} {name:28} {differ} of {} outputs differ from {auto_kernels:?}", fx.name, out.len());
+            assert_eq!(differ, 0, "{}: kernel {name} differs from tract's choice {auto_kernels:?}", fx.name);
+        }
+    }
+}
+
 /// Thread counts are checked; the threaded build's executor (natively, rayon's own pool)
 /// gives the answers of one thread. One test: the thread count is global.
 #[test]

@@ -10,14 +10,18 @@
 //! Here one probe at start-up asks the engine which reading it has; where it reads the byte as
 //! unsigned without saturating (V8 on x86 with VNNI, as the development machine's Chromium),
 //! the activations go in as bytes offset by 128 (`x ^ 0x80 = x + 128`) and 128·Σ weights is
-//! taken off once per tile: one dot per 16 products, against tract's two. Anywhere else these
-//! kernels are not offered and tract's run, so the answer never depends on the engine.
+//! taken off once per tile: one dot per 16 products, against tract's two. Anywhere else
+//! tract's kernel runs every int8 product, so the answer never depends on the engine; these
+//! kernels stay runnable there for `force_int8_kernel` (model/kernels.rs), which the tests use
+//! on weights that cannot saturate a dot product.
 //!
 //! The kernels are tract-linalg kernels like its own: they take tract's fused micro-op lists
 //! (`FusedKerSpec`), read its `PackedI8K4` panels (4 consecutive k per row), and are offered
 //! through an `MmmTier` above tract's wasm tier. Exactness against tract's kernels is checked
-//! end to end by the relaxed builds' int8 fixtures (tests/e2e/threads.test.mjs), whose odd
-//! one (`zoo_vgg16_odd_int8_qdq`) has partial tiles and k not a multiple of 4.
+//! end to end: each kernel forced on every int8 fixture (tests/e2e/int8-kernels.test.mjs; on
+//! an engine whose dot product saturates, on the 7-bit one), and the relaxed builds against
+//! the SIMD128 build (tests/e2e/threads.test.mjs). The odd fixtures have partial tiles and k
+//! not a multiple of 4.
 
 use std::arch::wasm32::*;
 use std::sync::OnceLock;
@@ -350,9 +354,21 @@ inventory::submit! {
     tract_linalg::mmm_routines::MmmRoutine { make: || kernel::<16, 1>(GEMV, gemv_16x1) }
 }
 
-/// Above tract's wasm tier (precedence 1): every int8 product, where the probe allows.
+/// tract's own wasm int8 kernel.
+const TRACT_WASM_I32: &str = "wasm_i32_4x4";
+
+/// Above tract's wasm tier (precedence 1): every int8 product, on these kernels where the
+/// probe allows, else on tract's. Naming tract's is needed: its tier leaves matrix-vector
+/// products to its generic rules, which would pick the 16x1 kernel here for its shape (so
+/// the dense layers ran on it, inexact, on engines whose dot product saturates).
 fn preferred(_: &IsaSet, acc: DatumType, query: &Query, _: &[Suitable]) -> Option<&'static str> {
-    (acc == DatumType::I32).then_some(if query.n == Some(1) { GEMV } else { GEMM })
+    (acc == DatumType::I32).then_some(if !unsigned_dot() {
+        TRACT_WASM_I32
+    } else if query.n == Some(1) {
+        GEMV
+    } else {
+        GEMM
+    })
 }
 
 inventory::submit! {
@@ -360,7 +376,8 @@ inventory::submit! {
         arch: Some(Arch::Wasm32Simd128),
         precedence: 2,
         name: "vgg-wasm-i8-dot",
-        applies: |_| unsigned_dot(),
+        // always: where the probe fails, it names tract's kernel (see preferred)
+        applies: |_| true,
         preferred,
     }
 }

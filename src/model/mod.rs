@@ -11,6 +11,7 @@ pub mod export;
 mod fold;
 mod graph;
 mod im2col;
+mod kernels;
 // int8 kernels on relaxed SIMD's dot product, offered to tract's kernel selection
 #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
 mod int8_mmm;
@@ -21,6 +22,7 @@ mod quant;
 pub mod winograd;
 
 pub use graph::{fmt_shape, metadata_value, GraphInfo};
+pub use kernels::{force_int8_kernel, forced_int8_kernel, int8_kernel_names, int8_kernels, int8_patches_in_k4_panels};
 pub use winograd::{Choice, Convolution};
 
 use crate::gradients::Step;
@@ -180,6 +182,11 @@ impl Model {
     /// The algorithm each convolution of the current plan runs, in graph order.
     pub fn convolutions(&self) -> &[Choice] {
         &self.choices
+    }
+
+    /// The kernels the current plan's matrix products run on, by name, each once.
+    pub fn matmul_kernels(&self) -> Vec<String> {
+        kernels::matmul_kernels(self.plan.model())
     }
 
     /// Whether height and width may change between runs.
@@ -352,35 +359,6 @@ pub fn threads() -> usize {
 
 /// Whether this build can run inference on more than one thread.
 pub const THREADED_BUILD: bool = cfg!(feature = "threads");
-
-/// Which kernels run int8 matrix products here, in words: this crate's relaxed-SIMD dot
-/// product kernels (relaxed builds, on an engine whose dot product they are exact under) or
-/// tract's.
-pub fn int8_kernels() -> &'static str {
-    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
-    return if int8_mmm::unsigned_dot() {
-        "vgg-wasm's relaxed-SIMD dot product kernels"
-    } else {
-        "tract's kernels (this engine's relaxed dot product saturates or reads bytes as signed)"
-    };
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "relaxed-simd")))]
-    "tract's kernels"
-}
-
-/// Whether the int8 matrix kernel tract picks here for a convolution's product reads its
-/// patches in 4-byte K groups (`PackedI8K4`), the layout this crate's im2col writes
-/// (src/model/im2col.rs): in the relaxed-SIMD wasm builds (tract's relaxed kernel and this
-/// crate's), not in the SIMD128 one; natively only on CPUs whose int8 kernels use a 4-way
-/// dot product (AVX-512 VNNI, AVX-VNNI, AMX, Arm's dot product). Elsewhere tract's own
-/// im2col packs them.
-pub fn int8_patches_in_k4_panels() -> bool {
-    use tract_linalg::pack::PackedI8K4;
-    // conv1_2 of VGG16 at 224x224: 64 output channels, 64·3·3 inputs, 224·224 pixels
-    let query = tract_linalg::mmm::Query::plain(DatumType::I32, Some(64), Some(576), Some(224 * 224));
-    tract_linalg::MmmDispatch::native()
-        .pick(&query)
-        .is_some_and(|(mmm, packing, _)| mmm.packings().get(packing).is_some_and(|(_, b)| b.is::<PackedI8K4>()))
-}
 
 /// Runs tract's matrix products (VGG's im2col convolutions and its dense layers) on
 /// rayon's global pool of `n` threads, or on the calling thread alone when `n` is 1. In the
