@@ -54,6 +54,23 @@ pub enum Layout {
     Nhwc,
 }
 
+impl Layout {
+    /// Where channels, height and width sit in a rank-4 shape of this layout.
+    pub fn axes(self) -> [usize; 3] {
+        match self {
+            Layout::Nchw => [1, 2, 3],
+            Layout::Nhwc => [3, 1, 2],
+        }
+    }
+
+    /// The channels and [height, width] of a rank-4 `shape` of this layout; `None` for
+    /// another rank.
+    pub fn chw<T: Copy>(self, shape: &[T]) -> Option<(T, [T; 2])> {
+        let [c, h, w] = self.axes();
+        (shape.len() == 4).then(|| (shape[c], [shape[h], shape[w]]))
+    }
+}
+
 /// Named normalisation conventions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -447,9 +464,8 @@ pub fn resize_tensor(
     layout: Layout,
     out_hw: [usize; 2],
 ) -> Result<(Vec<f32>, Vec<usize>)> {
-    let (c, h, w) = match (layout, shape) {
-        (Layout::Nchw, [1, c, h, w]) => (*c, *h, *w),
-        (Layout::Nhwc, [1, h, w, c]) => (*c, *h, *w),
+    let (c, [h, w]) = match layout.chw(shape) {
+        Some(chw) if shape[0] == 1 => chw,
         _ => bail!("resize_tensor: shape {shape:?} is not one {layout:?} image"),
     };
     ensure!(

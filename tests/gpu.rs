@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use vgg_wasm::gpu::plan::{Kernel, Plan, Weights, Window};
 use vgg_wasm::gpu::{Engine, Gpu};
-use vgg_wasm::pipeline::{BackendChoice, Options, Pipeline};
+use vgg_wasm::pipeline::{BackendChoice, BackendKind, Options, Pipeline};
 
 /// The CPU path's tolerance for the GPU: relative to the output's largest magnitude.
 const GPU_TOLERANCE: f32 = 1e-4;
@@ -250,15 +250,15 @@ fn every_fixture_runs_on_the_gpu_as_on_the_cpu_or_says_why_not() {
         let input = f32s(fx.input);
         if fx.name.contains("int8") {
             // int8 ops are the CPU's; the reason names the first one
-            assert_eq!(backend.name, "cpu", "{}", fx.name);
+            assert_eq!(backend.name, BackendKind::Cpu, "{}", fx.name);
             let reason = backend.reason.unwrap();
             // (QuantizeLinear, or DynamicQuantizeLinear in a dynamically quantised model)
             assert!(reason.contains("unsupported op `") && reason.contains("QuantizeLinear`"), "{}: {reason}", fx.name);
             continue;
         }
-        assert_eq!(backend.name, "webgpu", "{}: {:?}", fx.name, backend.reason);
+        assert_eq!(backend.name, BackendKind::Webgpu, "{}: {:?}", fx.name, backend.reason);
         let gpu = gpu_forward(&mut p, &input, fx.input_shape);
-        assert_eq!(gpu.timings.backend, "webgpu", "{}", fx.name);
+        assert_eq!(gpu.timings.backend, BackendKind::Webgpu, "{}", fx.name);
         let cpu = p.forward_tensor(&input, fx.input_shape).unwrap();
         assert_eq!(gpu.shape, cpu.shape, "{}", fx.name);
         let err = rel_max_err(&gpu.data, &cpu.data);
@@ -290,10 +290,10 @@ fn a_lost_device_falls_back_to_the_cpu_for_the_next_call_with_the_reason() {
         Some(job) => p.finish_gpu(pollster::block_on(job.run())).unwrap(),
         None => p.forward_tensor(&input, fx.input_shape).unwrap(),
     };
-    assert_eq!(out.timings.backend, "cpu");
+    assert_eq!(out.timings.backend, BackendKind::Cpu);
     assert!(rel_max_err(&out.data, &before.data) <= GPU_TOLERANCE);
     let backend = p.info().unwrap().backend;
-    assert_eq!(backend.name, "cpu");
+    assert_eq!(backend.name, BackendKind::Cpu);
     assert!(backend.reason.as_deref().unwrap_or("").contains("lost"), "{backend:?}");
     // and stays usable
     assert!(p.gpu_tensor_job(&input, fx.input_shape).unwrap().is_none());
@@ -342,7 +342,7 @@ fn taught_descriptors_from_the_gpu_equal_the_cpus() {
         let img = image::RgbaImage::from_raw(50 + 10 * i as u32, 40, rgba).unwrap();
         let g = pollster::block_on(Teacher::add_on_backend(&on_gpu, &gpu_base, label, &img)).unwrap();
         let c = on_cpu.add(&mut cpu_base, label, &img).unwrap();
-        assert_eq!((g.timings.backend, c.timings.backend), ("webgpu", "cpu"));
+        assert_eq!((g.timings.backend, c.timings.backend), (BackendKind::Webgpu, BackendKind::Cpu));
         assert_close(&format!("descriptor {i} (and its mirror's)"), &g.features, &c.features);
     }
     on_gpu.borrow_mut().train(&TrainOptions::default()).unwrap();

@@ -97,7 +97,7 @@ fn describe_all(
 ) -> (std::collections::HashMap<usize, Vec<f32>>, f64) {
     let (mut out, mut ms) = (std::collections::HashMap::new(), 0.0);
     for i in idx {
-        let (d, _, t) = p.pooled_features(&rgba(&s.images[i]), side, &[]).unwrap();
+        let (d, _, t) = vgg_wasm::teach::pooled_features(p, &rgba(&s.images[i]), side, &[]).unwrap();
         ms += t.preprocess_ms + t.inference_ms;
         out.insert(i, d);
     }
@@ -286,7 +286,7 @@ fn several_scales_are_averaged_and_exported_with_resize() {
     }
     // the descriptor is the mean of the three sizes' descriptors
     let img = &two_classes()[0].1;
-    let (d, hws, _) = p.pooled_features(img, 64, &[96, 48]).unwrap();
+    let (d, hws, _) = vgg_wasm::teach::pooled_features(&mut p, img, 64, &[96, 48]).unwrap();
     assert_eq!(hws, vec![[2, 2], [3, 3], [1, 1]]);
     let mut one = |s: u32| {
         let spec =

@@ -4,18 +4,10 @@
 //! (receptive fields, gradients) and the GPU path already runs, so the exported model is
 //! as inspectable as the zoo's VGGs; onnxruntime runs it too (a test checks the two agree).
 
-use super::graph::{self, GraphInfo};
+use super::graph::{self, GraphInfo, LABELS_KEY, PREPROCESS_KEY};
 use anyhow::{ensure, Context, Result};
 use prost::Message;
 use tract_onnx::pb;
-
-/// Metadata key holding the class names as a JSON array of strings; `new Vgg` reads it
-/// when the options give no labels.
-pub const LABELS_KEY: &str = "labels";
-
-/// Metadata key holding the preprocessing as a JSON object with the fields of
-/// `options.preprocess`; `new Vgg` reads it when the options give no `preprocess`.
-pub const PREPROCESS_KEY: &str = "preprocess";
 
 /// The classifier to append.
 #[derive(Clone, Debug)]

@@ -9,6 +9,14 @@ use std::collections::HashMap;
 use tract_onnx::pb;
 use tract_onnx::prelude::DatumType;
 
+/// Metadata key holding the class names as a JSON array of strings; `new Vgg` reads it
+/// when the options give no labels.
+pub const LABELS_KEY: &str = "labels";
+
+/// Metadata key holding the preprocessing as a JSON object with the fields of
+/// `options.preprocess`; `new Vgg` reads it when the options give no `preprocess`.
+pub const PREPROCESS_KEY: &str = "preprocess";
+
 /// What the crate needs to know about an ONNX graph, read from the protobuf.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GraphInfo {
@@ -90,7 +98,7 @@ pub(super) fn graph_info(proto: &pb::ModelProto) -> Result<GraphInfo> {
         labels: proto
             .metadata_props
             .iter()
-            .find(|p| p.key == super::export::LABELS_KEY)
+            .find(|p| p.key == LABELS_KEY)
             .and_then(|p| serde_json::from_str(&p.value).ok()),
     })
 }

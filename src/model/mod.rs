@@ -21,7 +21,7 @@ mod qgemm;
 mod quant;
 pub mod winograd;
 
-pub use graph::{fmt_shape, metadata_value, GraphInfo};
+pub use graph::{fmt_shape, metadata_value, GraphInfo, LABELS_KEY, PREPROCESS_KEY};
 pub use kernels::{force_int8_kernel, forced_int8_kernel, int8_kernel_names, int8_kernels, int8_patches_in_k4_panels};
 pub use winograd::{Choice, Convolution};
 

@@ -80,9 +80,9 @@ pub fn gradient_rgba(w: u32, h: u32) -> Vec<u8> {
 }
 
 /// The field names of every `export interface` in the TypeScript section of
-/// src/bindings.rs (the package's `.d.ts`), for checking them against what Rust produces.
+/// src/bindings/ts_types.rs (the package's `.d.ts`), for checking them against what Rust produces.
 pub fn ts_interfaces() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
-    let src = include_str!("../../src/bindings.rs");
+    let src = include_str!("../../src/bindings/ts_types.rs");
     let mut out = std::collections::BTreeMap::new();
     for part in src.split("export interface ").skip(1) {
         let name: String = part.chars().take_while(|c| c.is_alphanumeric()).collect();
