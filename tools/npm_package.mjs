@@ -1,7 +1,7 @@
 // Assembles the npm package vgg-wasm in target/npm/vgg-wasm from the release build in
 // www/pkg (wasm-pack --target web) and the convenience layer in src/npm; build.sh pack
 // then runs `npm pack` on it. One .wasm serves browsers, bundlers and Node.
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -10,6 +10,9 @@ const out = path.join(root, "target/npm/vgg-wasm");
 const cargo = readFileSync(path.join(root, "Cargo.toml"), "utf8");
 const field = (name) => cargo.match(new RegExp(`^${name} = "(.*)"`, "m"))[1];
 
+// the worker's handlers (www/worker/), which worker.js imports
+const WORKER_MODULES = readdirSync(path.join(root, "www", "worker")).filter((f) => f.endsWith(".js")).sort().map((f) => `worker/${f}`);
+
 rmSync(out, { recursive: true, force: true });
 mkdirSync(path.join(out, "pkg"), { recursive: true });
 for (const f of ["vgg_wasm.js", "vgg_wasm.d.ts", "vgg_wasm_bg.wasm", "vgg_wasm_bg.wasm.d.ts"]) {
@@ -17,7 +20,8 @@ for (const f of ["vgg_wasm.js", "vgg_wasm.d.ts", "vgg_wasm_bg.wasm", "vgg_wasm_b
 }
 for (const f of ["common.js", "index.js", "node.js", "index.d.ts"]) copyFileSync(path.join(root, "src/npm", f), path.join(out, f));
 // the page's download helper, worker and its client: one copy, in www/, serves both
-for (const f of ["fetch.js", "worker.js", "engine.js", "builds.js"]) copyFileSync(path.join(root, "www", f), path.join(out, f));
+mkdirSync(path.join(out, "worker"));
+for (const f of ["fetch.js", "worker.js", "engine.js", "builds.js", ...WORKER_MODULES]) copyFileSync(path.join(root, "www", f), path.join(out, f));
 copyFileSync(path.join(root, "README.md"), path.join(out, "README.md"));
 
 const pkg = {
@@ -44,7 +48,7 @@ const pkg = {
     "./pkg/vgg_wasm_bg.wasm": "./pkg/vgg_wasm_bg.wasm",
     "./package.json": "./package.json",
   },
-  files: ["index.js", "node.js", "common.js", "fetch.js", "engine.js", "worker.js", "builds.js", "index.d.ts", "pkg/vgg_wasm.js", "pkg/vgg_wasm.d.ts", "pkg/vgg_wasm_bg.wasm",
+  files: ["index.js", "node.js", "common.js", "fetch.js", "engine.js", "worker.js", "builds.js", ...WORKER_MODULES, "index.d.ts", "pkg/vgg_wasm.js", "pkg/vgg_wasm.d.ts", "pkg/vgg_wasm_bg.wasm",
     "pkg/vgg_wasm_bg.wasm.d.ts", "README.md"],
   // worker.js answers messages as soon as it is imported: a bundler must keep it
   sideEffects: ["./worker.js"],

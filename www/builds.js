@@ -1,3 +1,4 @@
+// @ts-check
 // Which build of the wasm module a worker should run, decided from what the browser
 // allows. Pure: the worker hands in the facts, so the rule is testable in Node.
 //

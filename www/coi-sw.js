@@ -1,12 +1,22 @@
+// @ts-check
 // For static hosts that cannot send response headers (GitHub Pages, a plain file server):
 // this service worker adds cross-origin isolation (COOP same-origin, COEP require-corp) to
 // the site's own responses, without which browsers give no shared memory, so no threads.
-// app.js registers it only when the page is not isolated already; a host that sends the
+// runtime.js registers it only when the page is not isolated already; a host that sends the
 // headers itself (build.sh serve, dist/_headers) never installs it.
-self.addEventListener("install", () => self.skipWaiting());
-self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
 
-self.addEventListener("fetch", (event) => {
+// Typed here as a service worker (the page's modules are checked with the DOM's types)
+/**
+ * @typedef {Event & {waitUntil(done: Promise<unknown>): void}} InstallEvent
+ * @typedef {InstallEvent & {request: Request, respondWith(response: Promise<Response>): void}} FetchRequestEvent
+ * @typedef {{skipWaiting(): Promise<void>, clients: {claim(): Promise<void>}} & EventTarget} ServiceWorkerScope
+ */
+const scope = /** @type {ServiceWorkerScope} */ (/** @type {unknown} */ (self));
+
+scope.addEventListener("install", () => scope.skipWaiting());
+scope.addEventListener("activate", (/** @type {InstallEvent} */ event) => event.waitUntil(scope.clients.claim()));
+
+scope.addEventListener("fetch", (/** @type {FetchRequestEvent} */ event) => {
   const request = event.request;
   // other origins are left alone: the page fetches them with CORS, which COEP accepts
   if (new URL(request.url).origin !== self.location.origin) return;

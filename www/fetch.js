@@ -1,3 +1,4 @@
+// @ts-check
 // Downloads with progress, shared by the page (www/) and the npm package (copied next to
 // its common.js): one copy of the streaming loop. No DOM: runs in pages, workers and Node.
 
@@ -8,7 +9,7 @@
  * (an HTTP error; `error.status` is its code), "cancelled" (the `signal` aborted) or "transfer" (broke off midway).
  * @param {string} url
  * @param {{onProgress?: (p: {loaded: number, total: number}) => void, signal?: AbortSignal, expectedBytes?: number}} [options]
- * @returns {Promise<Uint8Array>}
+ * @returns {Promise<Uint8Array<ArrayBuffer>>}
  */
 export async function fetchBytes(url, { onProgress, signal, expectedBytes = 0 } = {}) {
   const fail = (stage, message, cause) => Object.assign(new Error(message, { cause }), { stage });

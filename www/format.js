@@ -1,3 +1,4 @@
+// @ts-check
 // Numbers and model facts as text. Pure: no DOM, tested with node --test (tests/www).
 
 /** 1536 → "1.5 KiB". */
@@ -81,7 +82,7 @@ export function fitNote(model, fit, domain) {
     (DOMAIN_ADVICE[domain] ?? "");
 }
 
-/** Where the model runs, and why not on WebGPU. */
+/** Where the model runs, and why not on WebGPU.  @param {import("./pkg/vgg_wasm.js").Backend} backend */
 export function backendSummary({ name, adapter, reason }) {
   if (name === "webgpu") return `Runs on WebGPU: ${adapter}.${reason ? ` ${reason}.` : ""}`;
   return `Runs on the CPU${reason ? `: ${reason}` : ""}.`;

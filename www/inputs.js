@@ -1,7 +1,9 @@
+// @ts-check
 // Every way to hand the page an image: samples, a file, drop, paste, a webcam snapshot and
 // the drawing pad. Each ends in one call, onImage(name, blob or a promise of one, domain) (domain: what kind of
 // image it is, "photo" or "fashion" for the samples and the pad, null when unknown); a
 // dropped .onnx file goes to onModelFile(file) instead, and trouble to onError(text).
+import { closeCamera, frameBlob, openCamera } from "./camera.js";
 
 const SAMPLES_URL = "samples/samples.json";
 const PAD_BRUSH_PX = 22;
@@ -89,35 +91,25 @@ function initDrop(onImage, onModelFile) {
 }
 
 function initWebcam($, onImage, onError) {
+  const video = /** @type {HTMLVideoElement} */ ($("camera-video"));
+  /** @type {MediaStream | null} */
   let stream = null;
   const close = () => {
-    stream?.getTracks().forEach((t) => t.stop());
+    closeCamera(stream);
     stream = null;
     $("camera").hidden = true;
   };
   $("webcam").addEventListener("click", async () => {
-    if (!navigator.mediaDevices?.getUserMedia) {
-      return onError("This browser offers no camera here (it needs a secure page: https or localhost).");
-    }
-    try {
-      stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
-    } catch (e) {
-      const why = e.name === "NotAllowedError" ? "camera access was refused" :
-        e.name === "NotFoundError" ? "no camera was found" : e.message;
-      return onError(`No webcam snapshot: ${why}.`);
-    }
-    $("camera-video").srcObject = stream;
+    const opened = await openCamera(video, "No webcam snapshot");
+    if (opened.error) return onError(opened.error);
+    stream = opened.stream;
     $("camera").hidden = false;
   });
   $("camera-close").addEventListener("click", close);
   $("camera-shoot").addEventListener("click", async () => {
-    const video = $("camera-video");
-    const c = document.createElement("canvas");
-    c.width = video.videoWidth;
-    c.height = video.videoHeight;
-    c.getContext("2d").drawImage(video, 0, 0);
+    const blob = frameBlob(video);
     close();
-    onImage("webcam snapshot", await new Promise((r) => c.toBlob(r)), null);
+    onImage("webcam snapshot", await blob, null);
   });
 }
 

@@ -1,3 +1,4 @@
+// @ts-check
 // Where models come from: the catalog, downloads with progress, the sha256 check and the
 // Cache API. Touches no DOM: callers get {bytes, ms, fromCache} and report progress
 // themselves.
@@ -5,6 +6,8 @@ import { fetchBytes } from "./fetch.js";
 
 export const CATALOG_URL = "models/catalog.json";
 export const CACHE_NAME = "vgg-wasm-models-v1"; // Cache API store for downloaded models
+
+/** @typedef {{onProgress?: (p: {loaded: number, total: number}) => void, signal?: AbortSignal}} Progress  a download's listener and its cancel */
 
 /** The catalog's model entries (www/models/catalog.json, written by tools/catalog.py). */
 export async function loadCatalog(url = CATALOG_URL) {
@@ -38,7 +41,8 @@ export async function sha256Hex(bytes) {
   return [...hash].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Downloads `url` with progress; returns {bytes: ArrayBuffer, ms, fromCache: false}. */
+/** Downloads `url` with progress; returns {bytes: ArrayBuffer, ms, fromCache: false}.
+ *  @param {string} url  @param {Progress & {expectedBytes?: number}} [how] */
 export async function download(url, { onProgress, signal, expectedBytes } = {}) {
   const t0 = performance.now();
   const bytes = await fetchBytes(url, { onProgress, signal, expectedBytes });
@@ -51,6 +55,8 @@ export async function download(url, { onProgress, signal, expectedBytes } = {}) 
  * bytes must have the catalog's sha256, or they are refused and dropped from the cache.
  * When the cache refuses them (storage full), they are still returned, with `notKept` saying
  * why they will have to be downloaded again.
+ * @param {{url?: string, urls?: string[], bundled?: boolean, file?: string, sha256: string, bytes?: number, page?: string}} entry
+ * @param {Progress & {onStage?: (stage: string) => void}} [how]
  * @returns {Promise<{bytes: ArrayBuffer, ms: number, fromCache: boolean, notKept?: string}>}
  */
 export async function fetchEntry(entry, { onProgress, onStage, signal } = {}) {

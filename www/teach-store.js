@@ -1,3 +1,4 @@
+// @ts-check
 // The taught classes kept in this browser (IndexedDB), so that they survive a reload: per
 // example, its descriptor (the base's output averaged over space: what training needs, so
 // nothing runs again on restore) and a small thumbnail to show. No DOM.

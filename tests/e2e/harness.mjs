@@ -44,7 +44,7 @@ export const WEBGPU_FLAGS = ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swi
 /** Headless Chromium as root on a closed network: no sandbox, no background traffic.
  *  Playwright gives each launch a fresh, empty profile. Without `webgpu` it has no GPU
  *  (and no WebGPU adapter): the CPU path, as on most machines without a GPU driver. */
-export async function launch({ webgpu = false } = {}) {
+export async function launch({ webgpu = false, args = [] } = {}) {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -54,6 +54,7 @@ export async function launch({ webgpu = false } = {}) {
       "--disable-component-update", "--disable-sync",
       // a fake camera that needs no permission prompt, for the webcam snapshot test
       "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+      ...args,
     ],
   });
 }

@@ -36,7 +36,8 @@ test("npm pack ships only what a user needs", () => {
   const [{ files }] = JSON.parse(run("npm", ["pack", "--dry-run", "--json", "./vgg-wasm"], NPM));
   const names = files.map((f) => f.path).sort();
   assert.deepEqual(names, ["README.md", "builds.js", "common.js", "engine.js", "fetch.js", "index.d.ts", "index.js", "node.js", "package.json",
-    "pkg/vgg_wasm.d.ts", "pkg/vgg_wasm.js", "pkg/vgg_wasm_bg.wasm", "pkg/vgg_wasm_bg.wasm.d.ts", "worker.js"]);
+    "pkg/vgg_wasm.d.ts", "pkg/vgg_wasm.js", "pkg/vgg_wasm_bg.wasm", "pkg/vgg_wasm_bg.wasm.d.ts", "worker.js",
+    "worker/boot.js", "worker/held.js", "worker/inspect.js", "worker/models.js", "worker/teach.js"]);
 });
 
 test("the package's Vgg says so when it is used after free()", () => {

@@ -168,3 +168,20 @@ test("when the engine restarts, the taught classes come back from this browser's
   assert.equal(await page.getAttribute("#teach-live", "aria-pressed"), "false");
   assert.equal(await page.isHidden("#teach-video"), true, "the camera is closed");
 });
+
+test("a class is taught from image files, one by one, and a file that does not decode stops the batch, named", { timeout: 300_000 }, async (t) => {
+  const page = await openPage(env.browser, env.server.url, { width: 1366, height: 900 });
+  t.after(() => page.close());
+  await waitText(page, "#result-status", /^Top \d+ for /);
+  await page.click("#teach-start");
+  await waitText(page, "#teach-status", /^Ready: /, 120_000);
+  await addClasses(page, ["files"]);
+  const input = '#teach-classes li[data-name="files"] input[type=file]';
+  const www = path.resolve("www");
+  await page.setInputFiles(input, [path.join(www, "samples/coffee.png"), path.join(www, "samples/rocket.jpg")]);
+  await waitText(page, "#teach-status", /^Added 2 images to files \(2 in all\)/, 120_000);
+  assert.equal(await page.locator('#teach-classes li[data-name="files"] img').count(), 2, "a thumbnail per file");
+  await page.setInputFiles(input, [path.join(www, "samples/samples.json")]);
+  await waitText(page, "#teach-status", /^Stopped after 0: samples\.json is not an image this browser can decode/, 60_000);
+  assert.equal(await page.textContent('#teach-classes li[data-name="files"] .count'), "2 images");
+});

@@ -1,3 +1,4 @@
+// @ts-check
 // "Does depth help?": the depth experiment's results (training/train.py depth, written to
 // www/models/depth.json) beside the paper's Table 3, each with its source.
 

@@ -1,3 +1,4 @@
+// @ts-check
 // "What each layer sees": a column per layer with its facts and most active channels, and
 // the inspector, where a channel opens and its units can be clicked.
 import { formatCount } from "../format.js";

@@ -1,3 +1,4 @@
+// @ts-check
 // "Why only 3x3?": the paper's argument (Simonyan & Zisserman 2015, Section 2.3) with the
 // numbers of the loaded model, which the crate computes from its graph (convStack).
 import { drawRfChart } from "../render/rf-chart.js";
@@ -20,13 +21,15 @@ export function paperFacts(layers, convStack) {
   return facts;
 }
 
-// the chart's resize observer, replaced with each model
-const observers = new WeakMap();
-
-/** Shows the panel for a loaded model, or hides it when the model has no layer analysis. */
-export function showPaperPanel({ panel, list, chart }, model) {
+/** Shows the panel for a loaded model, or hides it when the model has no layer analysis.
+ *  The chart is drawn again when its width changes: returns the ResizeObserver that does it,
+ *  which replaces `previous` (the one of the model before), to hand in next time.
+ *  @param {{panel: HTMLElement, list: HTMLElement, chart: Element}} parts
+ *  @param {Pick<import("../engine.js").LoadReply, "layers" | "convStack" | "info">} model
+ *  @param {ResizeObserver | null} [previous]  @returns {ResizeObserver | null} */
+export function showPaperPanel({ panel, list, chart }, model, previous = null) {
   panel.hidden = !model.layers;
-  if (!model.layers) return;
+  if (!model.layers) return previous;
   const { layers, convStack, info } = model;
   list.replaceChildren(...paperFacts(layers, convStack).map((t) => Object.assign(document.createElement("li"), { textContent: t })));
   // the input size the analysis was made for (a padded 3x3 conv keeps it)
@@ -35,8 +38,8 @@ export function showPaperPanel({ panel, list, chart }, model) {
   // drawn for the width it has, and again when that changes (a phone turned, a window resized)
   const draw = () => drawRfChart(chart, spatial, input, chart.clientWidth || chart.parentElement.clientWidth);
   draw();
-  observers.get(chart)?.disconnect();
+  previous?.disconnect();
   const observer = new ResizeObserver(draw);
   observer.observe(chart.parentElement);
-  observers.set(chart, observer);
+  return observer;
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // The model picker: a placeholder, then the catalog's bundled models and its downloads.
 import { formatBytes } from "../format.js";
 import { catalogGroups } from "../models.js";

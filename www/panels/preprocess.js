@@ -1,3 +1,4 @@
+// @ts-check
 // "How pixels become the model's input": the preprocessing the model runs with, in a form the
 // user can change (the page runs the image again at once) and save as a sidecar .json. Open
 // and marked as a guess when no catalog entry or sidecar said how.
@@ -24,7 +25,8 @@ export function specToFields(spec) {
 }
 
 /** The `preprocess` options (VggOptions.preprocess) of the form's values (strings, as the
- *  form holds them). Throws, naming the field, for a value that is not a number. Pure. */
+ *  form holds them). Throws, naming the field, for a value that is not a number. Pure.
+ *  @param {{[field: string]: FormDataEntryValue}} f  @returns {import("../pkg/vgg_wasm.js").PreprocessOptions} */
 export function fieldsToOptions(f) {
   const num = (name) => {
     const v = Number(f[name]);
@@ -32,7 +34,7 @@ export function fieldsToOptions(f) {
     return v;
   };
   return {
-    channelOrder: f.channelOrder, layout: f.layout, scale: num("scale"),
+    channelOrder: /** @type {"rgb" | "bgr" | "gray"} */ (f.channelOrder), layout: /** @type {"nchw" | "nhwc"} */ (f.layout), scale: num("scale"),
     mean: [num("mean0"), num("mean1"), num("mean2")], std: [num("std0"), num("std1"), num("std2")],
     resize: num("resize"), crop: [num("cropH"), num("cropW")], pad: num("pad"),
   };

@@ -1,3 +1,4 @@
+// @ts-check
 // What the model answered: top-k bars, or the most active feature maps of a model
 // without a classifier.
 import { greyMap } from "../render/maps.js";

@@ -1,3 +1,4 @@
+// @ts-check
 // The teach panel's drawing: one row per class (name, count, thumbnails, its buttons), the
 // training report and the confusion matrix of the held-out images. Class names are the
 // user's text: textContent only.

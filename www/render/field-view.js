@@ -1,3 +1,4 @@
+// @ts-check
 // The image as the model sees it, with a unit's receptive field (hatched where it lies in
 // the padding), the nested fields of the layers before it, and a heat map.
 import { drawHeat } from "./maps.js";

@@ -1,3 +1,4 @@
+// @ts-check
 // Activation maps and heat maps as pixels. Pure drawing: data in, canvas out.
 
 /** A grey canvas of a non-negative [h, w] map, each map scaled to its own maximum and

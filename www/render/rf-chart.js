@@ -1,3 +1,4 @@
+// @ts-check
 // Receptive-field size by layer, as an SVG line chart, with the input size marked. Drawn in
 // CSS pixels for the width it is shown at, so that its text stays 12 px on a phone too.
 

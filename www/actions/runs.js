@@ -1,0 +1,181 @@
+// @ts-check
+// Sections 2 and 3: a new image is drawn, then run on the current model (after the run in
+// flight, if any), and the answer shown; and the backend it runs on, chosen by the user.
+import { $, $canvas, setText, ticket } from "../dom.js";
+import { backendSummary, fitNote, timingsLine } from "../format.js";
+import { decodeToCanvas } from "../inputs.js";
+import { showNetwork } from "../panels/network.js";
+import { showFeatureMaps, showPredictions } from "../panels/results.js";
+
+/** @typedef {import("./context.js").Context} Context */
+
+/** A new image: drawn at once, then run (after the run in flight, if any). Only the latest
+ *  of images chosen in quick succession is drawn and run.
+ *  @param {Context} ctx  @param {string} name  @param {Blob | Promise<Blob>} blob  @param {string | null} [domain] */
+export async function setImage(ctx, name, blob, domain = null) {
+  const { state, config, hooks } = ctx;
+  const current = ticket(state.tickets, "image");
+  setText("image-status", "");
+  let pixels;
+  try {
+    pixels = await decodeToCanvas(await blob, $canvas("image-canvas"), config.MAX_SIDE_PX, current);
+  } catch {
+    // the previous image, its answer and its heading stay as they were
+    if (current()) setText("image-status", `${name} is not an image this browser can decode; the previous one stays.`, true);
+    return;
+  }
+  if (!pixels) return; // a newer image was chosen while this one decoded
+  state.image = { name, domain, ...pixels };
+  state.times = {};
+  setText("image-caption", `${name} · ${pixels.width}×${pixels.height}`);
+  const taught = state.teach.report && !state.teach.live ? hooks.predictTaught(state.image) : null;
+  await run(ctx);
+  await taught;
+}
+
+/** Runs the current image on the current model. While a run is in flight, a new request
+ *  only marks that another is due: when the first ends, the latest image runs once.
+ *  @param {Context} ctx  @returns {Promise<void> | void} */
+export function run(ctx) {
+  const { state } = ctx;
+  if (!state.image) return;
+  ticket(state.tickets, "run"); // answers for the image before are dropped from here on
+  if (!state.model) {
+    return setText("result-status", state.loading
+      ? `Queued: ${state.image.name} runs as soon as ${state.loading} has loaded.`
+      : "Now choose a model.");
+  }
+  if (state.running) {
+    state.runAgain = true;
+    setText("result-status", `Queued: ${state.image.name} runs when the run before it ends…`);
+    return state.running;
+  }
+  // aria-busy: assistive technology waits for the whole answer (and tests wait on it)
+  $("result-panel").setAttribute("aria-busy", "true");
+  state.running = runOnce(ctx).finally(() => {
+    state.running = null;
+    if (state.runAgain) {
+      state.runAgain = false;
+      run(ctx);
+    } else {
+      $("result-panel").setAttribute("aria-busy", "false");
+    }
+  });
+  return state.running;
+}
+
+/** One run of the current image, its answer, and its layers where the model keeps them.
+ *  @param {Context} ctx */
+async function runOnce(ctx) {
+  const { state, engine, config, hooks } = ctx;
+  const n = state.tickets.run;
+  const current = () => state.tickets.run === n;
+  const { model, image } = state;
+  const pixels = { width: image.width, height: image.height, rgba: image.rgba.slice().buffer }; // the page keeps its own
+  /** @param {string} s */
+  const onStatus = (s) => current() && setText("result-status", `${s}…`);
+  $("predictions").replaceChildren();
+  $("feature-maps").replaceChildren();
+  setText("timings", "");
+  showFit(model, image);
+  // the open channel shows the old image: hidden until the new one's layers are here
+  $("inspector").hidden = true;
+  try {
+    let timings, view;
+    if (model.info.head.kind === "classifier") {
+      setText("result-status", "Classifying…");
+      const r = await engine.classify(pixels, config.TOP_K, { onStatus });
+      if (!current()) return;
+      showPredictions($("predictions"), r.predictions);
+      setText("result-status", `Top ${r.predictions.length} for ${image.name}:`);
+      showAnswerBar(ctx, `${r.predictions[0].label} ${(100 * r.predictions[0].probability).toFixed(1)}%`);
+      ({ timings, view } = r);
+      showBackend(ctx, r.backend);
+    } else {
+      setText("result-status", "Running…");
+      const r = await engine.forward(pixels, config.FEATURE_MAPS, { onStatus });
+      if (!current()) return;
+      setText("result-status", `This model has no classifier: it returns feature maps of shape [${r.shape.join(", ")}] ` +
+        `for ${image.name}. The ${r.channels.length} most active channels:`);
+      showFeatureMaps($("feature-maps"), r.channels);
+      showAnswerBar(ctx, `${r.channels.length} feature maps`);
+      ({ timings, view } = r);
+      showBackend(ctx, r.backend);
+    }
+    hooks.showView(view);
+    state.times[timings.backend] = timings.inferenceMs;
+    setText("timings", timingsLine(timings, state.times));
+    if (model.activations && model.layers) {
+      // the answer stays in view; the layers' progress goes where their time will be shown
+      /** @param {string} s */
+      const layerStatus = (s) => current() && setText("timings", `${timingsLine(timings, state.times)} · ${s}…`);
+      const { layers, cpuMs } = await engine.layers(config.STRIP_CHANNELS, config.STRIP_THUMB_PX, { onStatus: layerStatus });
+      if (!current()) return;
+      setText("timings", timingsLine(timings, state.times, cpuMs));
+      showNetwork($("network"), layers, hooks.openChannel);
+      $("network").hidden = false;
+      $("network-hint").hidden = false;
+      hooks.reopenChannel(layers);
+    }
+  } catch (e) {
+    if (current()) setText("result-status", `Failed: ${e.message}`, true);
+  }
+}
+
+/** Says next to the answer when the image is not of the kind the model knows.
+ *  @param {import("./context.js").Model} model  @param {import("./context.js").PageImage} image */
+function showFit(model, image) {
+  const note = fitNote(model.short, model.fit, image.domain);
+  $("fit-note").hidden = !note;
+  setText("fit-note", note);
+}
+
+/** The answer in a bar at the bottom of the screen, shown while the answer itself is out of
+ *  view (on a phone it lies below the image): tapping it goes there.
+ *  @param {Context} ctx  @param {string} text */
+function showAnswerBar({ state }, text) {
+  const bar = $("answer-bar");
+  bar.textContent = `${text} · see the answer ↓`;
+  bar.dataset.answer = text;
+  bar.hidden = state.answerInView;
+}
+
+/** Shows where the model runs and why, and ticks the matching choice.
+ *  @param {Context} ctx  @param {import("./context.js").Backend} backend */
+export function showBackend({ state }, backend) {
+  if (!backend) return;
+  if (state.model) state.model.backend = backend;
+  setText("backend-status", backendSummary(backend));
+  for (const input of backendInputs()) input.checked = input.value === backend.name;
+}
+
+/** The user chose a backend: the loaded model switches (one loaded for the CPU only is
+ *  loaded again, onto the GPU), and the current image runs again on it.
+ *  @param {Context} ctx  @param {"webgpu" | "cpu"} name */
+export async function chooseBackend(ctx, name) {
+  const { state, engine } = ctx;
+  state.backend = name;
+  const { model } = state;
+  if (!model) return;
+  try {
+    showBackend(ctx, await engine.setBackend(name));
+  } catch (e) {
+    // loaded for the CPU alone: load it again, for the GPU
+    if (name === "webgpu" && model.loadedFor === "cpu") return model.reload();
+    showBackend(ctx, model.backend);
+    return setText("backend-status", `${e.message}.`, true);
+  }
+  await run(ctx);
+}
+
+/** The backend choices, ticked as the state says, each switching when chosen.
+ *  @param {Context} ctx */
+export function initBackendChoice(ctx) {
+  for (const input of backendInputs()) {
+    input.checked = input.value === ctx.state.backend;
+    input.addEventListener("change", () => input.checked && chooseBackend(ctx, /** @type {"webgpu" | "cpu"} */ (input.value)));
+  }
+}
+
+/** The page's backend choices (radio buttons). */
+const backendInputs = () => /** @type {NodeListOf<HTMLInputElement>} */ (document.querySelectorAll("input[name=backend]"));
