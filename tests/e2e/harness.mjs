@@ -43,9 +43,10 @@ export const WEBGPU_FLAGS = ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swi
 
 /** Headless Chromium as root on a closed network: no sandbox, no background traffic.
  *  Playwright gives each launch a fresh, empty profile. Without `webgpu` it has no GPU
- *  (and no WebGPU adapter): the CPU path, as on most machines without a GPU driver. */
+ *  (and no WebGPU adapter): the CPU path, as on most machines without a GPU driver. `args`:
+ *  more command-line flags. Every page opened in it, in any context, is watched (`watch`). */
 export async function launch({ webgpu = false, args = [] } = {}) {
-  return chromium.launch({
+  const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     chromiumSandbox: false,
@@ -57,6 +58,14 @@ export async function launch({ webgpu = false, args = [] } = {}) {
       ...args,
     ],
   });
+  // browser.newPage makes its context through newContext, so both end up here
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (...options) => {
+    const context = await newContext(...options);
+    context.on("page", (page) => watch(page));
+    return context;
+  };
+  return browser;
 }
 
 /** For a test file that drives the page: serves www/ and launches Chromium before its
@@ -102,6 +111,8 @@ export async function shot(page, name) {
 // Uncaught errors and Content Security Policy violations on the pages a test opened; the
 // test fails after it ran when one is not on its allow-list (see `watch`).
 const problems = [];
+// each watched page's allow-list (see `watch`)
+const allowLists = new WeakMap();
 afterEach(() => {
   const found = problems.splice(0).filter((p) => !p.allow.some((re) => re.test(p.text)));
   if (found.length) throw new Error(`the page reported ${found.map((p) => p.text).join(" | ")}`);
@@ -113,10 +124,15 @@ afterEach(() => {
  * pushes the RegExp just before, so that the same problem earlier still fails it).
  */
 export function watch(page, allow = []) {
+  // once per page: a page the browser watched from its start takes the test's allow-list
+  const watched = allowLists.has(page);
+  allowLists.set(page, allow);
+  if (watched) return page;
   // (the list as it is when a problem comes: a test may add to it just before it provokes one)
-  page.on("pageerror", (e) => problems.push({ text: `page error: ${e.message}`, allow: [...allow] }));
+  const now = () => [...(allowLists.get(page) ?? [])];
+  page.on("pageerror", (e) => problems.push({ text: `page error: ${e.message}`, allow: now() }));
   page.on("console", (m) => {
-    if (m.type() === "error" && /Content Security Policy/.test(m.text())) problems.push({ text: `CSP: ${m.text()}`, allow: [...allow] });
+    if (m.type() === "error" && /Content Security Policy/.test(m.text())) problems.push({ text: `CSP: ${m.text()}`, allow: now() });
   });
   return page;
 }
