@@ -32,12 +32,14 @@ export function setText(id, text, isError = false) {
  */
 
 /** A new ticket of `kind`; the function it returns says whether it is still current: no
- *  newer ticket of its kind, and (but for a model) no newer run.
+ *  newer ticket of its kind, and (but for a model or an image) no newer run. An image being
+ *  decoded is superseded only by a newer image: a run that starts meanwhile is for an older
+ *  one (the queued run of the image before), and must not drop it.
  *  @param {Tickets} tickets  @param {keyof Tickets} kind  @returns {() => boolean} */
 export function ticket(tickets, kind) {
   const n = ++tickets[kind];
   const run = tickets.run;
-  return () => tickets[kind] === n && (kind === "model" || tickets.run === run);
+  return () => tickets[kind] === n && (kind === "model" || kind === "image" || tickets.run === run);
 }
 
 /** Offers `blob` as a download named `name`. */

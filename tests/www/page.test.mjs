@@ -9,6 +9,7 @@ import { batchNormParams, depthRows, paperErrors } from "../../www/panels/depth.
 import { f32, fieldsToOptions, sidecarJson, specToFields } from "../../www/panels/preprocess.js";
 import { placeLabel } from "../../www/render/rf-chart.js";
 import { toGrey } from "../../www/render/field-view.js";
+import { ticket } from "../../www/dom.js";
 
 const CLOTHING = { domain: "fashion", what: "10 kinds of clothing, as 28×28 grey Fashion-MNIST images" };
 const PHOTOS = { domain: "photo", what: "the 1000 ImageNet classes" };
@@ -92,4 +93,18 @@ test("a training report says what was trained, how well, and where the held-out 
     "(matrix below); the classifier kept is trained on all.");
   assert.match(reportLine({ ...report, method: "nearestMean", heldOut: null }),
     /^Trained nearest class mean on 24 descriptors of 2 classes in 12 ms; 100% .* With 5 images or more in every class/);
+});
+
+test("an image being decoded is superseded by a newer image, not by the run of the one before", () => {
+  // (Firefox, drop after drop: the first image's queued run started while the second
+  // decoded, and the second was dropped as stale; the page kept showing the first)
+  const tickets = { model: 0, image: 0, run: 0, channel: 0, overlay: 0, preprocess: 0 };
+  const second = ticket(tickets, "image");
+  ticket(tickets, "run"); // the image before starts its queued run
+  assert.equal(second(), true);
+  const channel = ticket(tickets, "channel");
+  ticket(tickets, "run");
+  assert.equal(channel(), false, "a channel view is for the run it was asked in");
+  ticket(tickets, "image");
+  assert.equal(second(), false, "a newer image supersedes it");
 });
