@@ -245,7 +245,7 @@ build() {
 
 # `serve`'s builds after the first, fastest first. While one compiles, its folder holds a
 # file BUILDING, which the page's worker reads to say why it runs a slower build
-# (www/worker.js); the page picks the new build up on a reload.
+# (www/worker/boot.js); the page picks the new build up on a reload.
 BACKGROUND_BUILDS=(pkg-threads pkg-relaxed)
 BACKGROUND_LOG=.cache/background-build.log
 background_builds() {

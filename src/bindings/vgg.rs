@@ -83,7 +83,8 @@ impl Vgg {
         #[wasm_bindgen(js_name = topK)] top_k: Option<f64>,
     ) -> js_sys::Promise {
         promise((|| {
-            let ((rgba, w, h), k) = (rgba_arg(&rgba, width, height)?, top_k_arg(top_k)?);
+            let k = top_k_arg(top_k)?;
+            let (rgba, w, h) = rgba_arg(&rgba, width, height)?;
             #[cfg(feature = "webgpu")]
             {
                 let job = {
@@ -184,7 +185,8 @@ impl Vgg {
         height: f64,
         #[wasm_bindgen(js_name = topK)] top_k: Option<f64>,
     ) -> Result<JsValue, JsError> {
-        let ((rgba, w, h), k) = (rgba_arg(&rgba, width, height)?, top_k_arg(top_k)?);
+        let k = top_k_arg(top_k)?;
+        let (rgba, w, h) = rgba_arg(&rgba, width, height)?;
         let c = self.inner.borrow_mut().classify(&rgba, w, h, k).map_err(js_error)?;
         classification_to_js(&c.predictions, &c.timings)
     }

@@ -35,7 +35,8 @@ pub fn int8_kernel_names() -> Vec<&'static str> {
         .collect()
 }
 
-/// Makes the int8 products of plans built afterwards on this thread run on kernel `name`
+/// Makes the int8 products of plans built on this thread while it is set (a dynamic-size
+/// model builds one per input size, at its first run there) run on kernel `name`
 /// (one of [`int8_kernel_names`]) wherever that kernel can take them; `None` gives the choice
 /// back to tract. For tests and benchmarks: the default choice is the fast one.
 pub fn force_int8_kernel(name: Option<&str>) -> Result<()> {

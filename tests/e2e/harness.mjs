@@ -145,7 +145,7 @@ export async function openPage(browser, url, viewport = { width: 1200, height: 1
 }
 
 /** Waits until the page has no run in flight or queued: its result panel's aria-busy is
- *  not "true" (www/app.js sets it for the whole of a run, layers included). */
+ *  not "true" (www/actions/runs.js sets it for the whole of a run, layers included). */
 export function idle(page, timeout = 120_000) {
   return page.waitForFunction(() => document.querySelector("#result-panel")?.getAttribute("aria-busy") !== "true", null, { timeout });
 }

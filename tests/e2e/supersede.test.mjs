@@ -137,7 +137,7 @@ test("a model the user opened before the catalog arrived is not replaced by the 
   await waitText(p, "#model-status", /Loaded zoo_vgg16\.onnx/);
   catalogAsked();
   await p.locator("#model-select option[value=fashion-vgg]").waitFor({ state: "attached" });
-  // the page decides on the default in the same task that fills the picker (www/app.js,
+  // the page decides on the default in the same task that fills the picker (www/actions/models.js,
   // initCatalog): by the next frame a default load would have asked for its file
   await nextFrame(p);
   assert.deepEqual(modelFiles, [], "no catalog model was downloaded");

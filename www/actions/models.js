@@ -158,7 +158,7 @@ export async function requestModel(ctx, name, source, { options, id = null, cred
     const loadMs = performance.now() - t0;
     state.loading = null;
     // a file that carries its preprocessing in its metadata (a taught model's export) was
-    // not guessed: the crate names that source first in `detected` (src/pipeline.rs)
+    // not guessed: the crate names that source first in `detected` (src/pipeline/resolve.rs)
     const fromFile = loaded.info.detected.some((d) => d.includes("the model's metadata (\"preprocess\")"));
     const guessed = !options?.preprocess && !fromFile;
     // `reload` fetches it again into a new worker, should this one stop; `reloadWith` loads

@@ -128,8 +128,9 @@ function thumbnail({ width, height, rgba }, side) {
   return c.toDataURL("image/jpeg", 0.8);
 }
 
-/** Teaches images (or promises of them) to class `name`, one at a time, with progress.
- *  @param {Context} ctx  @param {string} name  @param {(Labelled | Promise<Labelled>)[]} images */
+/** Teaches images (or functions that make them: a file is decoded only when its turn comes,
+ *  so one batch never holds every file's pixels) to class `name`, one at a time, with progress.
+ *  @param {Context} ctx  @param {string} name  @param {(Labelled | (() => Promise<Labelled>))[]} images */
 async function teachImages(ctx, name, images) {
   const { state, engine, config } = ctx;
   const t = state.teach;
@@ -140,7 +141,7 @@ async function teachImages(ctx, name, images) {
   let done = 0, ms = 0;
   try {
     for (const next of images) {
-      const { label, image } = await next;
+      const { label, image } = typeof next === "function" ? await next() : next;
       teachStatus(`Adding ${label} to ${name} (${done + 1} of ${images.length})…`);
       const pixels = { width: image.width, height: image.height, rgba: image.rgba.slice().buffer };
       const { added } = await engine.teachAdd(name, pixels);
@@ -165,12 +166,12 @@ async function teachImages(ctx, name, images) {
  *  @param {Context} ctx  @param {string} name  @param {File[]} files */
 function teachFiles(ctx, name, files) {
   const canvas = document.createElement("canvas");
-  return teachImages(ctx, name, files.map((f) => (async () => {
+  return teachImages(ctx, name, files.map((f) => async () => {
     const image = await decodeToCanvas(f, canvas, ctx.config.MAX_SIDE_PX).catch(() => {
       throw new Error(`${f.name} is not an image this browser can decode`);
     });
     return { label: f.name, image };
-  })()));
+  }));
 }
 
 /** Opens the webcam in the teach panel; `null` with the reason said where it cannot. */

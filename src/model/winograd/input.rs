@@ -147,8 +147,8 @@ impl EvalOp for WinogradInput {
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let x = inputs[0].try_as_plain_ram()?.as_slice::<f32>()?;
         let g = &self.g;
-        // SAFETY: f32 has no invalid bit patterns, and `run` writes every element (its padding
-        // included) before the tensor is read
+        // SAFETY: a tensor tract leaves uninitialised (as its own ops make their outputs): `run`
+        // writes every element, the padding included, before anything reads one
         let mut v = unsafe { Tensor::uninitialized::<f32>(&[g.planes(), g.plane_len()])? };
         self.run(x, v.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?)?;
         Ok(tvec!(v.into_tvalue()))

@@ -159,8 +159,9 @@ impl EvalOp for WinogradOutput {
         let m = inputs[0].try_as_plain_ram()?.as_slice::<f32>()?;
         let g = &self.g;
         let [h, w] = self.out();
-        // SAFETY: f32 has no invalid bit patterns, and `run` writes every output pixel (each
-        // tile's 4x4 or 2x2 outputs, clipped at the edges) before the tensor is read
+        // SAFETY: a tensor tract leaves uninitialised (as its own ops make their outputs): `run`
+        // writes every output pixel (each tile's 4x4 or 2x2 outputs, clipped at the edges)
+        // before anything reads one
         let mut y = unsafe { Tensor::uninitialized::<f32>(&[1, g.cout, h, w])? };
         self.run(m, y.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?)?;
         Ok(tvec!(y.into_tvalue()))

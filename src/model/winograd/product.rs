@@ -224,8 +224,8 @@ impl EvalOp for WinogradProduct {
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let g = &self.g;
         let v = inputs[0].try_as_plain_ram()?.as_slice::<f32>()?;
-        // SAFETY: f32 has no invalid bit patterns, and `run` writes every plane's cout x tiles
-        // products before the tensor is read
+        // SAFETY: a tensor tract leaves uninitialised (as its own ops make their outputs): `run`
+        // writes every plane's cout x tiles products before anything reads one
         let mut m = unsafe { Tensor::uninitialized::<f32>(&[g.planes(), g.cout, g.n_tiles()])? };
         self.run(v, &mut m)?;
         Ok(tvec!(m.into_tvalue()))
