@@ -15,6 +15,19 @@ const NEEDED: [(&str, u32); 3] = [
     ("maxStorageBuffersPerShaderStage", 4),
 ];
 
+/// Why an adapter with `limits` cannot run the kernels (the first limit under `NEEDED`, named
+/// as WebGPU names it), or `None`.
+fn limits_too_low(limits: &wgpu::Limits, adapter_name: &str) -> Option<String> {
+    let have = [
+        limits.max_compute_invocations_per_workgroup,
+        limits.max_compute_workgroup_storage_size,
+        limits.max_storage_buffers_per_shader_stage,
+    ];
+    NEEDED.iter().zip(have).find(|((_, need), have)| have < need).map(|((what, need), have)| {
+        format!("the adapter's limits are too low: {what} needs {need}, {adapter_name} has {have}")
+    })
+}
+
 /// An adapter's device and queue.
 pub struct Gpu {
     pub(super) device: wgpu::Device,
@@ -58,17 +71,8 @@ impl Gpu {
         let adapter_name =
             format!("{} ({}{software})", name.unwrap_or_else(|| "an unnamed adapter".into()), info.backend);
         let limits = adapter.limits();
-        let have = [
-            limits.max_compute_invocations_per_workgroup,
-            limits.max_compute_workgroup_storage_size,
-            limits.max_storage_buffers_per_shader_stage,
-        ];
-        for ((what, need), have) in NEEDED.iter().zip(have) {
-            if have < *need {
-                return Err(format!(
-                    "the adapter's limits are too low: {what} needs {need}, {adapter_name} has {have}"
-                ));
-            }
+        if let Some(why) = limits_too_low(&limits, &adapter_name) {
+            return Err(why);
         }
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
@@ -198,4 +202,22 @@ fn navigator_has_gpu() -> bool {
 pub(super) fn f32_bytes(data: &[f32]) -> &[u8] {
     // SAFETY: f32 has no padding and any byte is a valid u8; the length is in bytes.
     unsafe { std::slice::from_raw_parts(data.as_ptr().cast::<u8>(), std::mem::size_of_val(data)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_adapter_below_the_kernels_limits_is_refused_naming_the_limit() {
+        // WebGPU's defaults are enough
+        assert_eq!(limits_too_low(&wgpu::Limits::default(), "A"), None);
+        let low = wgpu::Limits { max_compute_workgroup_storage_size: 4096, ..wgpu::Limits::default() };
+        assert_eq!(
+            limits_too_low(&low, "Tiny (vulkan)").as_deref(),
+            Some("the adapter's limits are too low: maxComputeWorkgroupStorageSize needs 8192, Tiny (vulkan) has 4096")
+        );
+        let low = wgpu::Limits { max_storage_buffers_per_shader_stage: 3, ..wgpu::Limits::default() };
+        assert!(limits_too_low(&low, "B").unwrap().contains("maxStorageBuffersPerShaderStage needs 4, B has 3"));
+    }
 }
