@@ -2,7 +2,7 @@
 //! input size: built on the first run at that size, kept until the size changes.
 
 use super::engine::Engine;
-use super::plan::Kernel;
+use super::plan::{Kernel, Window};
 use anyhow::{ensure, Result};
 
 /// `n` rounded up to a multiple of four.
@@ -76,24 +76,14 @@ impl Engine {
             match k {
                 Kernel::Conv { inputs, outputs, window: wd, relu, .. } => {
                     let (h, wi, oh, ow) = (prev_shape[1], prev_shape[2], shape[1], shape[2]);
-                    let p = self.gpu.uniform(&[
-                        u(*inputs),
-                        u(*outputs),
-                        u(h),
-                        u(wi),
-                        u(oh),
-                        u(ow),
-                        u(wd.kernel[0]),
-                        u(wd.kernel[1]),
-                        u(wd.stride[0]),
-                        u(wd.stride[1]),
-                        u(wd.pad_begin[0]),
-                        u(wd.pad_begin[1]),
-                        u(wd.dilation[0]),
-                        u(wd.dilation[1]),
-                        u(*relu as usize),
-                        u(inputs * wd.kernel[0] * wd.kernel[1]),
-                    ]);
+                    let p = self.gpu.uniform(
+                        &[
+                            &[u(*inputs), u(*outputs), u(h), u(wi), u(oh), u(ow)][..],
+                            &window_words(wd),
+                            &[u(*relu as usize), u(inputs * wd.kernel[0] * wd.kernel[1])],
+                        ]
+                        .concat(),
+                    );
                     let groups = ((oh * ow).div_ceil(64) as u32, outputs.div_ceil(64) as u32);
                     ensure!(
                         groups.0 <= 65535 && groups.1 <= 65535,
@@ -103,24 +93,14 @@ impl Engine {
                     dispatches.push(Dispatch { pipeline: 0, bind_group, groups });
                 }
                 Kernel::Pool { max, window: wd, count_pad } => {
-                    let p = self.gpu.uniform(&[
-                        u(shape[0]),
-                        u(prev_shape[1]),
-                        u(prev_shape[2]),
-                        u(shape[1]),
-                        u(shape[2]),
-                        u(wd.kernel[0]),
-                        u(wd.kernel[1]),
-                        u(wd.stride[0]),
-                        u(wd.stride[1]),
-                        u(wd.pad_begin[0]),
-                        u(wd.pad_begin[1]),
-                        u(wd.dilation[0]),
-                        u(wd.dilation[1]),
-                        u(*max as usize),
-                        u(*count_pad as usize),
-                        0,
-                    ]);
+                    let p = self.gpu.uniform(
+                        &[
+                            &[u(shape[0]), u(prev_shape[1]), u(prev_shape[2]), u(shape[1]), u(shape[2])][..],
+                            &window_words(wd),
+                            &[u(*max as usize), u(*count_pad as usize), 0],
+                        ]
+                        .concat(),
+                    );
                     let bind_group = bind(&self.pipelines.pool, &[&prev, &out, &p]);
                     dispatches.push(Dispatch { pipeline: 1, bind_group, groups: grid(n.div_ceil(256)) });
                 }
@@ -164,4 +144,11 @@ impl Engine {
             out_len,
         })
     }
+}
+
+/// A window's fields as the conv and pool kernels' uniforms lay them out: kernel, stride,
+/// padding before, dilation, each [height, width].
+fn window_words(wd: &Window) -> [u32; 8] {
+    let [k, s, p, d] = [wd.kernel, wd.stride, wd.pad_begin, wd.dilation];
+    [k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1]].map(|v| v as u32)
 }
