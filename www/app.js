@@ -12,6 +12,7 @@ import * as teach from "./actions/teach.js";
 import { $, $input, setText } from "./dom.js";
 import { Engine } from "./engine.js";
 import { initInputs } from "./inputs.js";
+import { placeAnswerBar } from "./panels/answer-bar.js";
 import { showDepthPanel } from "./panels/depth.js";
 import { isolateWithServiceWorker, showEngineProgress, showRuntime } from "./runtime.js";
 
@@ -19,6 +20,7 @@ import { isolateWithServiceWorker, showEngineProgress, showRuntime } from "./run
 const config = Object.freeze({
   TOP_K: 5, // predictions shown
   MAX_SIDE_PX: 4096, // larger images are scaled down before they are sent to the worker
+  MIN_IMAGE_PX: 168, // smaller images are shown enlarged by a whole factor to at least this (28×28 ×6)
   DEFAULT_MODEL: "fashion-vgg", // bundled and small (about 1.4 MB): useful at first open
   FEATURE_MAPS: 16, // feature maps shown for a model without a classifier
   STRIP_CHANNELS: 3, // channels shown per layer in the network strip
@@ -63,6 +65,7 @@ const state = {
   backend: BACKEND, // the user's choice, "webgpu" or "cpu"; the model's own is state.model.backend
   times: {}, // inference ms on the current image and model, by backend ("webgpu", "cpu")
   answerInView: true, // the answer's last line is on screen (else the answer bar shows)
+  using: null, // the element the person focused or touched last: the answer bar never covers it
   running: null, // the run in flight, if any: a newer image waits for it, then runs alone
   runAgain: false, // an image or model arrived during that run
   open: null, // {layer, channel} open in the inspector, reopened on the next image
@@ -91,7 +94,7 @@ const hooks = Object.freeze({
   showPreprocessPanel: (refresh) => preprocess.showPreprocessPanel(ctx, refresh),
   resetLayerViews: () => inspect.resetLayerViews(ctx),
   showView: (view) => inspect.showView(ctx, view),
-  openChannel: (layer, channel) => inspect.openChannel(ctx, layer, channel),
+  openChannel: (layer, channel) => inspect.openChannel(ctx, layer, channel, true), // a thumbnail the person chose
   reopenChannel: (layers) => inspect.reopenChannel(ctx, layers),
   predictTaught: (image) => teach.predictTaught(ctx, image),
 });
@@ -151,11 +154,24 @@ $("preprocess-undo").addEventListener("click", () => state.model && preprocess.s
 // --- section 2: images; 3: the answer; 4: the layers and the inspector ---
 
 $input("saliency").addEventListener("change", (ev) => inspect.toggleSaliency(ctx, /** @type {HTMLInputElement} */ (ev.target).checked));
-// the answer bar shows only while the answer (down to its timings line) is out of view
+// the answer bar shows only while the answer (down to its timings line) is out of view, and
+// steps aside from what the person focuses or touches; on scroll it may point the other way
+const placeBar = () => placeAnswerBar($("answer-bar"), $("result-panel"), state);
 new IntersectionObserver(([e]) => {
   state.answerInView = e.isIntersecting;
-  $("answer-bar").hidden = e.isIntersecting || !$("answer-bar").dataset.answer;
+  placeBar();
 }).observe($("timings"));
+for (const type of ["focusin", "pointerdown"]) {
+  document.addEventListener(type, (ev) => {
+    state.using = ev.target instanceof Element ? ev.target : null;
+    placeBar();
+  }, { capture: true, passive: true });
+}
+let barFrame = 0;
+addEventListener("scroll", () => {
+  cancelAnimationFrame(barFrame);
+  barFrame = requestAnimationFrame(placeBar);
+}, { passive: true });
 state.samples = initInputs($, {
   onImage: (name, blob, domain) => runs.setImage(ctx, name, blob, domain),
   onModelFile: (file) => models.requestModel(ctx, file.name, async () => ({ bytes: await file.arrayBuffer(), ms: null })),

@@ -71,21 +71,59 @@ const DOMAIN_ADVICE = {
  * when it is (or nothing is known). `fit`: the catalog's {domain, what} of the model, or
  * null; `domain`: the image's ("photo", "fashion") or null when unknown (the user's own).
  */
-export function fitNote(model, fit, domain) {
+export function fitNote(model, fit, domain, classifier = true) {
   if (!fit || domain === fit.domain) return "";
   if (domain == null) {
     // an image of unknown kind: only a narrow model needs saying so
     return fit.domain === "fashion" ? `${model} knows only ${fit.what}: whatever your image shows, its answer is one of them.` : "";
   }
   const words = DOMAIN_WORDS[domain] ?? `an image of kind ${domain}`;
-  return `${model} knows ${fit.what}; this is ${words}, so the answer above is one of those whatever it shows.` +
-    (DOMAIN_ADVICE[domain] ?? "");
+  // a model without a classifier gives no answer to be "one of those": its maps are what
+  // filters learnt on other images make of this one
+  const so = classifier ? "so the answer above is one of those whatever it shows" : "so its feature maps below show what filters learnt on those make of it";
+  return `${model} knows ${fit.what}; this is ${words}, ${so}.` + (DOMAIN_ADVICE[domain] ?? "");
 }
 
-/** Where the model runs, and why not on WebGPU.  @param {import("./pkg/vgg_wasm.js").Backend} backend */
+/** The sentence above a feature-map model's maps: this image's output shape beside the
+ *  declared one where they differ (a view that is not the size the graph declares), and
+ *  what is shown. */
+export function featureMapsLine(name, shape, declared, shown) {
+  const same = declared.length === shape.length && declared.every((d, i) => d == null || d === shape[i]);
+  const decl = same ? "" : ` (the graph declares ${formatShape(declared)}, for the view size it was exported with)`;
+  return `This model has no classifier: for ${name} it returns feature maps of shape [${shape.join(", ")}]${decl}. ` +
+    `The ${shown} channels with the largest mean, each in grey from 0 (black) to its own maximum (white):`;
+}
+
+// The engine's reasons for not using the GPU (src/gpu/device.rs, src/pipeline/) in plain
+// words; the engine's own text goes behind "Details" (backendDetail)
+/** @type {[RegExp, string][]} */
+const BACKEND_WORDS = [
+  [/navigator\.gpu is missing|WebGPU is not available/, "this browser offers no WebGPU here"],
+  [/^no WebGPU adapter/, "this browser found no GPU it can use (no WebGPU adapter)"],
+  [/limits are too low/, "this GPU's limits are too low for the model's kernels"],
+  [/gave no device/, "the GPU would not start"],
+  [/device was lost/, "the GPU stopped (its device was lost)"],
+  [/GPU cannot run this model/, "the GPU path cannot run one of this model's layers"],
+  [/last WebGPU run failed/, "the last GPU run failed, so the CPU answered"],
+];
+
+/** The words for `reason`, and whether the engine's own text says more than they do. */
+function backendWords(reason) {
+  const hit = BACKEND_WORDS.find(([re]) => re.test(reason));
+  return hit ? { words: hit[1], more: true } : { words: reason, more: false };
+}
+
+/** Where the model runs, and why not on WebGPU, in plain words.  @param {import("./pkg/vgg_wasm.js").Backend} backend */
 export function backendSummary({ name, adapter, reason }) {
-  if (name === "webgpu") return `Runs on WebGPU: ${adapter}.${reason ? ` ${reason}.` : ""}`;
-  return `Runs on the CPU${reason ? `: ${reason}` : ""}.`;
+  const why = reason ? backendWords(reason).words : "";
+  if (name === "webgpu") return `Runs on WebGPU: ${adapter}.${why ? ` ${why}.` : ""}`;
+  return `Runs on the CPU${why ? `: ${why}` : ""}.`;
+}
+
+/** The engine's own reason where the summary put it in other words, else "".
+ *  @param {import("./pkg/vgg_wasm.js").Backend} backend */
+export function backendDetail({ reason }) {
+  return reason && backendWords(reason).more ? reason : "";
 }
 
 // Multiplications per output, direct over Winograd: 9m²/(m+2)² for F(m×m, 3×3) (Lavin &

@@ -14,7 +14,13 @@ export const sampleDomain = (s) => s.kind ?? "photo";
 /** Wires every image source. `$` looks an element up by id. Returns the samples once their
  *  list arrived (an empty list when it could not be read), each with `pick()`, which hands
  *  it to onImage as a click does. */
-export function initInputs($, { onImage, onModelFile, onError }) {
+export function initInputs($, { onImage: handOn, onModelFile, onError }) {
+  // the sample picked last is marked (aria-current); an image from anywhere else unmarks it
+  const onImage = (name, blob, domain, sample = null) => {
+    for (const b of document.querySelectorAll(".sample[aria-current]")) b.removeAttribute("aria-current");
+    sample?.setAttribute("aria-current", "true");
+    return handOn(name, blob, domain);
+  };
   const samples = loadSamples($, onImage).catch((e) => {
     onError(`Could not read the sample list: ${e.message}`);
     return [];
@@ -56,7 +62,6 @@ async function loadSamples($, onImage) {
     const b = document.createElement("button");
     b.type = "button";
     b.className = "sample";
-    b.setAttribute("role", "listitem");
     b.title = `${s.name} (${s.credit}, ${s.license})`;
     b.setAttribute("aria-label", s.name);
     const img = document.createElement("img");
@@ -65,7 +70,7 @@ async function loadSamples($, onImage) {
     b.append(img);
     // the blob as a promise: the page's order of images is the order of the clicks
     const domain = sampleDomain(s);
-    const pick = () => onImage(s.name, fetch(img.src).then((r) => r.blob()), domain);
+    const pick = () => onImage(s.name, fetch(img.src).then((r) => r.blob()), domain, b);
     b.addEventListener("click", pick);
     $(domain === "fashion" ? "samples-fashion" : "samples-photo").append(b);
     samples.push({ ...s, domain, pick });

@@ -113,7 +113,10 @@ async function downloadFromMirrors(entry, { onProgress, onStage, signal }) {
  * Pure: `failures` are {url, error} with fetchBytes' `error.stage` and `error.status`.
  */
 export function downloadFailure(failures, { online, page }) {
-  const byHand = `download it yourself from ${page} and use “Open an ONNX file…”`;
+  // advice names another place than the one that failed (the model's page), or none
+  const byHand = failures.some(({ url }) => url === page)
+    ? "download it another way and use “Open an ONNX file…”"
+    : `download it yourself from ${page} and use “Open an ONNX file…”`;
   if (!online) {
     return "you are offline, and this model is not in this browser's cache yet (the bundled models work offline). " +
       `Connect and choose it again, or ${byHand}`;

@@ -157,8 +157,8 @@ test("the saliency toggle draws the top class's saliency over the view and takes
   await page.check("#saliency");
   await page.waitForFunction(() => document.querySelector("#view-canvas").dataset.heat === "1");
   const status = await page.textContent("#unit-status");
-  assert.match(status, /^Saliency of class \d+ \((.*)\): \|∂ score \/ ∂ pixel\|/);
-  assert.equal(status.match(/^Saliency of class \d+ \((.*)\): \|/)[1], top, "the saliency of the top class");
+  assert.match(status, /^Red: the saliency of class \d+ \((.*)\): \|∂ score \/ ∂ pixel\|/);
+  assert.equal(status.match(/^Red: the saliency of class \d+ \((.*)\): \|/)[1], top, "the saliency of the top class");
   await shot(page, "06-saliency");
   await page.uncheck("#saliency");
   await page.waitForFunction(() => document.querySelector("#view-canvas").dataset.heat === "");

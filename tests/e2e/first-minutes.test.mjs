@@ -144,7 +144,7 @@ test("at 1366 px every layer of VGG16 is on screen, the image stays beside the c
   // photos first now, clothing marked
   assert.equal(await page.getAttribute(".sample-group >> nth=0", "data-domain"), "photo");
   await page.click("#samples-photo .sample >> nth=0");
-  await waitText(page, "#result-status", /feature maps of shape \[1, 512, 7, 10\] for Chelsea/, 120_000);
+  await waitText(page, "#result-status", /for Chelsea.* returns feature maps of shape \[1, 512, 7, 10\]/, 120_000);
   await page.waitForFunction(() => document.querySelectorAll("#network .layer").length === 18, null, { timeout: 120_000 });
   const strip = await page.$eval("#network", (n) => ({
     scroll: n.scrollWidth - n.clientWidth,

@@ -126,9 +126,18 @@ test("the VGG16 conv base shows feature maps of a photo", async (t) => {
   const page = await open(t);
   await chooseModel(page, "vgg16-conv-base", "VGG16 convolutional base");
   await page.click("#samples-photo .sample >> nth=0");
-  await waitText(page, "#result-status", /feature maps of shape \[1, 512, 7, 10\] for Chelsea/);
+  await waitText(page, "#result-status", /for Chelsea.* returns feature maps of shape \[1, 512, 7, 10\]/);
   assert.equal(await page.locator("#feature-maps canvas").count(), 16);
   assert.equal(await page.locator("#predictions li").count(), 0);
+  // every map labelled (channel, maximum), and this image's shape set beside the declared one
+  const captions = await page.$$eval("#feature-maps figcaption", (cs) => cs.map((c) => c.textContent));
+  assert.equal(captions.length, 16);
+  for (const c of captions) assert.match(c, /^ch \d+ · max \d/);
+  assert.match(await page.textContent("#result-status"), /\(the graph declares \[1, 512, 7, 7\], for the view size it was exported with\)\. The 16 channels with the largest mean/);
+  // a clothing sample on a model of photo features: no "answer above" where there is none
+  await page.click("#samples-fashion .sample >> nth=0");
+  await waitText(page, "#fit-note", /^VGG16 conv base knows features of photos .*; this is a 28×28 Fashion-MNIST image of clothing, so its feature maps below show what filters learnt on those make of it\./);
+  await waitText(page, "#result-status", /returns feature maps/);
   assert.match(await page.textContent("#model-credit"), /Visual Geometry Group.*CC BY 4\.0/);
   // conv1_1 (3 input channels) direct, the other twelve by Winograd
   assert.match(await page.textContent("#convolution-status"), /1 of 13 by tract's direct.*12 of 13 by Winograd F\(4×4, 3×3\)/);

@@ -68,7 +68,7 @@ test("two classes taught from samples answer a held-out image, export as ONNX th
   assert.equal(await page.locator('#teach-classes li[data-name="tops"] img').count(), 3, "a thumbnail per example");
 
   await page.click("#teach-train");
-  await waitText(page, "#teach-report", /^Trained softmax regression on 10 descriptors of 2 classes in \d+ ms, \d+ L-BFGS iterations/);
+  await waitText(page, "#teach-report", /^Trained softmax regression on 5 images \(10 views with mirrors or scales\) of 2 classes in \d+ ms \(\d+ optimiser steps\)/);
   console.log(await page.textContent("#teach-report"));
   // held out: images no class was taught
   for (const [name, want] of [["Ankle boot", "shoes"], ["Coat", "tops"]]) {
@@ -105,7 +105,7 @@ test("two classes taught from samples answer a held-out image, export as ONNX th
   await page.click("#teach-start");
   await waitText(page, "#teach-status", /^Restored 2 classes \(5 images\) kept in this browser/, 120_000);
   await page.click("#teach-train");
-  await waitText(page, "#teach-report", /^Trained softmax regression on 10 descriptors/);
+  await waitText(page, "#teach-report", /^Trained softmax regression on 5 images \(10 views/);
   await answerTo(page, sample("Ankle boot"));
   await waitText(page, "#teach-answer", /^Your classes, for Ankle boot[^:]*: shoes \d/);
   await page.click("#teach-clear");
@@ -125,7 +125,7 @@ test("taught at two sizes, the model downloads as one graph with a base per size
   await teach(page, "Sneaker", "shoes");
   await teach(page, "T-shirt", "tops");
   await page.click("#teach-train");
-  await waitText(page, "#teach-report", /^Trained softmax regression on 2 descriptors of 2 classes/);
+  await waitText(page, "#teach-report", /^Trained softmax regression on 2 images of 2 classes/);
   const files = await exportModel(t, page);
   await answerTo(page, sample("Sandal"));
   await waitText(page, "#teach-answer", /^Your classes, for Sandal[^:]*: shoes \d/);
@@ -154,13 +154,13 @@ test("when the engine restarts, the taught classes come back from this browser's
   await waitText(page, "#teach-status", /^Restored 2 classes \(2 images\) kept in this browser/, 120_000);
   assert.equal(await page.textContent("#teach-report"), "The engine restarted: train again.");
   await page.click("#teach-train");
-  await waitText(page, "#teach-report", /^Trained softmax regression on 2 descriptors/);
+  await waitText(page, "#teach-report", /^Trained softmax regression on 2 images of 2 classes/);
   // Chromium's fake camera: a burst of frames as a class, then live answers until stopped
   await addClasses(page, ["camera"]);
   await page.click('#teach-classes li[data-name="camera"] button:has-text("+ webcam burst")');
   await waitText(page, "#teach-status", /^Added 10 images to camera \(10 in all\)/, 120_000);
   await page.click("#teach-train");
-  await waitText(page, "#teach-report", /^Trained softmax regression on 12 descriptors of 3 classes/);
+  await waitText(page, "#teach-report", /^Trained softmax regression on 12 images of 3 classes/);
   await page.click("#teach-live");
   await waitText(page, "#teach-answer", /^Your classes, for the webcam: camera \d/, 60_000);
   assert.equal(await page.getAttribute("#teach-live", "aria-pressed"), "true");

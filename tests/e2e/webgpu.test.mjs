@@ -62,17 +62,36 @@ test("a sample is answered on WebGPU as on the CPU, and the page says which ran"
 });
 
 test("without a WebGPU adapter the page runs on the CPU and says why", async () => {
-  const page = await openPage(plainBrowser, site.url);
+  const context = await plainBrowser.newContext();
+  // what the radio and the model's status said from the start, before the engine knew
+  await context.addInitScript(() => {
+    window.said = [];
+    document.addEventListener("DOMContentLoaded", () => {
+      window.tickedFirst = document.querySelector("input[name=backend]:checked")?.value ?? null;
+      new MutationObserver(() => window.said.push(document.querySelector("#model-status").textContent))
+        .observe(document.querySelector("#model-status"), { childList: true, characterData: true, subtree: true });
+    });
+  });
+  const page = await context.newPage();
+  await page.goto(site.url);
   await waitText(page, "#model-status", /Loaded Fashion-VGG/, 120_000);
-  await waitText(page, "#backend-status", /^Runs on the CPU: .*(WebGPU|adapter)/);
+  // in plain words, with the engine's own text behind "Details"
+  await waitText(page, "#backend-status", /^Runs on the CPU: this browser found no GPU it can use \(no WebGPU adapter\)\.$/);
+  assert.equal(await page.isVisible("#backend-details"), true);
+  assert.match(await page.textContent("#backend-detail"), /^no WebGPU adapter: /);
   assert.equal(await page.isChecked("input[name=backend][value=cpu]"), true);
+  // the radio never said WebGPU before it knew, and no status spoke of a GPU there is not
+  assert.notEqual(await page.evaluate(() => window.tickedFirst), "webgpu");
+  const said = await page.evaluate(() => window.said);
+  assert.ok(said.length > 1, `the loading said something: ${said}`);
+  assert.deepEqual(said.filter((s) => /GPU/.test(s)), [], "no GPU words without a GPU");
   // asking for WebGPU here says why not (and ticks the CPU again), and the CPU keeps answering
   await page.click("input[name=backend][value=webgpu]");
   await waitText(page, "#backend-status", /not available for this model/);
   await page.click("#samples-fashion .sample >> nth=1");
   await waitText(page, "#timings", /^CPU: preprocess/, 120_000);
   await shot(page, "webgpu-03-no-adapter");
-  await page.close();
+  await context.close();
 });
 
 test("the threaded build runs the GPU path too (shared wasm memory to WebGPU)", async () => {

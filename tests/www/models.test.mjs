@@ -89,6 +89,11 @@ test("a failed download says offline, not found and refused apart", () => {
   assert.match(downloadFailure([at("status", 403)], { online: true, page }), /the server refused https:\/\/a\.example\/m\.onnx \(403\)/);
   assert.match(downloadFailure([at("connect")], { online: true, page }), /no answer .*CORS/);
   assert.doesNotMatch(downloadFailure([at("status", 404)], { online: true, page }), /CORS|offline/);
+  // the advice never sends the person back to the address that just failed
+  assert.match(downloadFailure([at("status", 404)], { online: true, page }), /download it yourself from https:\/\/a\.example\/ /);
+  const failedPage = downloadFailure([at("status", 404)], { online: true, page: "https://a.example/m.onnx" });
+  assert.doesNotMatch(failedPage, /from https:\/\/a\.example\/m\.onnx and/);
+  assert.match(failedPage, /download it another way/);
 });
 
 test("bundled files lie next to the page and come first", () => {

@@ -87,12 +87,13 @@ test("a training report says what was trained, how well, and where the held-out 
     method: "softmax", classes: ["mug", "plant"], examples: 24, iterations: 31, loss: 0.0123,
     trainAccuracy: 1, ms: 12.4, heldOut: { examples: 4, accuracy: 0.75, confusion: [[2, 0], [1, 1]], seed: 0 },
   };
-  assert.equal(reportLine(report),
-    "Trained softmax regression on 24 descriptors of 2 classes in 12 ms, 31 L-BFGS iterations, loss 0.012; " +
-    "100% of the training images right. Held-out accuracy: 75% of 4 descriptors the classifier did not see " +
+  // counted in the person's terms: 12 images added, each with its mirror
+  assert.equal(reportLine(report, 12),
+    "Trained softmax regression on 12 images (24 views with mirrors or scales) of 2 classes in 12 ms (31 optimiser steps); " +
+    "100% of the training images right. Held-out accuracy: 75% of 2 images (4 views with mirrors or scales) the classifier did not see " +
     "(matrix below); the classifier kept is trained on all.");
-  assert.match(reportLine({ ...report, method: "nearestMean", heldOut: null }),
-    /^Trained nearest class mean on 24 descriptors of 2 classes in 12 ms; 100% .* With 5 images or more in every class/);
+  assert.match(reportLine({ ...report, method: "nearestMean", heldOut: null }, 24),
+    /^Trained nearest class mean on 24 images of 2 classes in 12 ms; 100% .* With 5 images or more in every class/);
 });
 
 test("an image being decoded is superseded by a newer image, not by the run of the one before", () => {

@@ -36,12 +36,12 @@
  *
  * @typedef {{engineReady: boolean, catalog: CatalogEntry[], samples: Promise<Sample[]> | null, model: Model | null,
  *   loading: string | null, image: PageImage | null, view: View | null, overlay: Overlay, download: AbortController | null,
- *   backend: "webgpu" | "cpu", times: {[backend: string]: number}, answerInView: boolean, running: Promise<void> | null,
+ *   backend: "webgpu" | "cpu", times: {[backend: string]: number}, answerInView: boolean, using: Element | null, running: Promise<void> | null,
  *   runAgain: boolean, open: {layer: string, channel: number} | null, teach: Teach,
  *   typing: ReturnType<typeof setTimeout> | null, chartObserver: ResizeObserver | null, tickets: Tickets}} State
  *   see app.js for each field
  *
- * @typedef {{TOP_K: number, MAX_SIDE_PX: number, DEFAULT_MODEL: string, FEATURE_MAPS: number, STRIP_CHANNELS: number,
+ * @typedef {{TOP_K: number, MAX_SIDE_PX: number, MIN_IMAGE_PX: number, DEFAULT_MODEL: string, FEATURE_MAPS: number, STRIP_CHANNELS: number,
  *   STRIP_THUMB_PX: number, ACTIVATIONS_MAX_BYTES: number, PREPROCESS_TYPING_MS: number, TEACH_BASE: string,
  *   TEACH_MAX_CLASSES: number, BURST_FRAMES: number, BURST_EVERY_MS: number, THUMB_PX: number, TEACH_SCALES: number[]}} Config
  *   the page's constants (app.js, with their units)
@@ -52,7 +52,7 @@
  * @property {(refresh?: boolean) => void} showPreprocessPanel  the model's preprocessing (preprocess.js)
  * @property {() => void} resetLayerViews  hides the views of the last run's layers (inspect.js)
  * @property {(view: View) => void} showView  draws the image as the model saw it (inspect.js)
- * @property {(layer: string, channel: number) => Promise<void>} openChannel  opens a channel in the inspector (inspect.js)
+ * @property {(layer: string, channel: number) => Promise<void>} openChannel  opens a channel the person chose in the inspector, and focuses it (inspect.js)
  * @property {(layers: Layers) => void} reopenChannel  opens the open channel again on a new image (inspect.js)
  * @property {(image: {name?: string, width: number, height: number, rgba: Uint8ClampedArray<ArrayBuffer>}) => Promise<boolean>} predictTaught
  *   the taught classes' answer for an image (teach.js)

@@ -52,20 +52,22 @@ function redraw({ state }) {
 export function reopenChannel(ctx, layers) {
   const open = ctx.state.open;
   const layer = open && layers.find((l) => l.label === open.layer);
-  if (layer && open.channel < layer.outShape[0]) openChannel(ctx, open.layer, open.channel);
+  if (layer && open.channel < layer.outShape[0]) openChannel(ctx, open.layer, open.channel, false);
   else ctx.state.open = null;
 }
 
-/** Opens `channel` of `layer` in the inspector.  @param {Context} ctx  @param {string} layer  @param {number} channel */
-export async function openChannel(ctx, layer, channel) {
+/** Opens `channel` of `layer` in the inspector; `byUser`: the person asked (focus goes to
+ *  it), not a new image's layers reopening it (the page stays where it is).
+ *  @param {Context} ctx  @param {string} layer  @param {number} channel  @param {boolean} [byUser] */
+export async function openChannel(ctx, layer, channel, byUser = false) {
   const { state, engine } = ctx;
   const current = ticket(state.tickets, "channel");
   try {
     const ch = await engine.channel(layer, channel);
     if (!current()) return;
     state.open = { layer, channel }; // the channel shown, opened again on the next image
-    showChannel({ inspector: $("inspector"), caption: $("inspector-caption") }, ch,
-      (y, x) => showUnit(ctx, layer, channel, y, x, ch.data[y * ch.w + x]));
+    showChannel({ inspector: $("inspector"), caption: $("inspector-caption"), cursor: $("inspector-cursor") }, ch,
+      (y, x) => showUnit(ctx, layer, channel, y, x, ch.data[y * ch.w + x]), { byUser });
   } catch (e) {
     if (current()) setText("unit-status", `Could not open ${layer} channel ${channel}: ${e.message}`, true);
   }
@@ -115,7 +117,9 @@ export async function toggleSaliency(ctx, on) {
     const s = await engine.saliency();
     if (!current()) return;
     state.overlay.heat = s.map;
-    setText("unit-status", `Saliency of ${s.target}: |∂ score / ∂ pixel|, largest over colour channels (Simonyan et al. 2014); ${s.ms.toFixed(0)} ms.`);
+    // the unit's boxes stay drawn under the saliency: the words say so
+    const boxes = state.overlay.field ? " The yellow and blue boxes are still the chosen unit's receptive fields; its own red field returns when this is off." : "";
+    setText("unit-status", `Red: the saliency of ${s.target}: |∂ score / ∂ pixel|, largest over colour channels (Simonyan et al. 2014); ${s.ms.toFixed(0)} ms.${boxes}`);
     redraw(ctx);
   } catch (e) {
     if (current()) setText("unit-status", `Saliency failed: ${e.message}`, true);

@@ -2,7 +2,7 @@
 // Section 1: which model the worker holds. From the catalog (the default one at first
 // open), a URL or the user's files; a later request supersedes an earlier one, and a failure
 // leaves the current model in place.
-import { $, $select, $progress, setText, ticket } from "../dom.js";
+import { $, $button, $select, $progress, setText, ticket } from "../dom.js";
 import { convolutionSummary, credit, formatBytes, loadedLine, modelSummary } from "../format.js";
 import { fitSamples } from "../inputs.js";
 import { clearCache, download, downloadFailure, fetchEntry, loadCatalog, sha256Hex } from "../models.js";
@@ -22,7 +22,7 @@ export async function initCatalog(ctx) {
     return setText("model-status", `Could not read the model catalog: ${e.message}`, true);
   }
   fillPicker(select, state.catalog);
-  select.addEventListener("change", () => chooseModel(ctx, select.value));
+  initPicker(ctx, select);
   // the default only while the user has asked for no model (the catalog can arrive late)
   const entry = state.catalog.find((m) => m.id === config.DEFAULT_MODEL);
   if (state.tickets.model === 0 && entry) {
@@ -30,6 +30,43 @@ export async function initCatalog(ctx) {
     const loading = chooseModel(ctx, config.DEFAULT_MODEL);
     await firstAnswer(ctx, entry);
     await loading;
+  }
+}
+
+/** The picker loads on an explicit choice only: a pick from its open list (mouse, touch, or
+ *  Enter in the list), Enter on it, or its Load button. Arrow keys and typing on the closed
+ *  picker change its value (and fire "change") in Chromium and Firefox; loading there would
+ *  start each download passed over, the 500 MB VGG16 among them, so they only offer Load.
+ *  @param {Context} ctx  @param {HTMLSelectElement} select */
+function initPicker(ctx, select) {
+  const load = $button("model-load");
+  let keyed = false; // the last change came from keys on the closed picker
+  select.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter") {
+      ev.preventDefault();
+      if (select.value && select.value !== (ctx.state.model?.id ?? "")) chooseModel(ctx, select.value);
+    } else if (ev.key !== "Tab" && !ev.altKey) {
+      keyed = true; // arrows, Page/Home/End and type-to-find (Alt+arrow opens the list)
+    }
+  });
+  select.addEventListener("pointerdown", () => (keyed = false));
+  select.addEventListener("change", () => {
+    if (keyed) return offerLoad(ctx);
+    chooseModel(ctx, select.value);
+  });
+  load.addEventListener("click", () => select.value && chooseModel(ctx, select.value));
+}
+
+/** After keys on the closed picker: what Enter or Load would load, and its size.
+ *  @param {Context} ctx */
+function offerLoad({ state }) {
+  const select = $select("model-select");
+  const entry = state.catalog.find((m) => m.id === select.value);
+  const differs = Boolean(entry) && select.value !== (state.model?.id ?? "");
+  $button("model-load").hidden = !differs;
+  $("model-pick-hint").hidden = !differs;
+  if (differs) {
+    setText("model-pick-hint", `Enter or Load loads ${entry.short ?? entry.name} (${formatBytes(entry.bytes)}${entry.bundled ? "" : ", a download"}).`);
   }
 }
 
@@ -67,6 +104,7 @@ function downloadProgress({ state }, name) {
 export function chooseModel(ctx, id) {
   const entry = ctx.state.catalog.find((m) => m.id === id);
   if (!entry) return;
+  $button("model-load").hidden = $("model-pick-hint").hidden = true;
   return requestModel(ctx, entry.name, async () => {
     const p = downloadProgress(ctx, entry.name);
     try {

@@ -2,8 +2,9 @@
 // Sections 2 and 3: a new image is drawn, then run on the current model (after the run in
 // flight, if any), and the answer shown; and the backend it runs on, chosen by the user.
 import { $, $canvas, setText, ticket } from "../dom.js";
-import { backendSummary, fitNote, timingsLine } from "../format.js";
+import { backendDetail, backendSummary, featureMapsLine, fitNote, timingsLine } from "../format.js";
 import { decodeToCanvas } from "../inputs.js";
+import { placeAnswerBar, setAnswer } from "../panels/answer-bar.js";
 import { showNetwork } from "../panels/network.js";
 import { showFeatureMaps, showPredictions } from "../panels/results.js";
 
@@ -26,8 +27,15 @@ export async function setImage(ctx, name, blob, domain = null) {
   }
   if (!pixels) return; // a newer image was chosen while this one decoded
   state.image = { name, domain, ...pixels };
+  // a small image (Fashion-MNIST's 28×28) is shown enlarged by a whole factor, crisp
+  const k = Math.max(1, Math.floor(config.MIN_IMAGE_PX / Math.max(pixels.width, pixels.height)));
+  $canvas("image-canvas").style.width = k > 1 ? `${pixels.width * k}px` : "";
+  $canvas("image-canvas").classList.toggle("upscaled", k > 1);
   state.times = {};
   setText("image-caption", `${name} · ${pixels.width}×${pixels.height}`);
+  // the taught classes' answer for the image before is gone with it
+  setAnswer($("answer-bar"), { taught: "" });
+  $("taught-answer").hidden = true;
   const taught = state.teach.report && !state.teach.live ? hooks.predictTaught(state.image) : null;
   await run(ctx);
   await taught;
@@ -95,8 +103,7 @@ async function runOnce(ctx) {
       setText("result-status", "Running…");
       const r = await engine.forward(pixels, config.FEATURE_MAPS, { onStatus });
       if (!current()) return;
-      setText("result-status", `This model has no classifier: it returns feature maps of shape [${r.shape.join(", ")}] ` +
-        `for ${image.name}. The ${r.channels.length} most active channels:`);
+      setText("result-status", featureMapsLine(image.name, r.shape, model.info.outputShape, r.channels.length));
       showFeatureMaps($("feature-maps"), r.channels);
       showAnswerBar(ctx, `${r.channels.length} feature maps`);
       ({ timings, view } = r);
@@ -125,19 +132,15 @@ async function runOnce(ctx) {
 /** Says next to the answer when the image is not of the kind the model knows.
  *  @param {import("./context.js").Model} model  @param {import("./context.js").PageImage} image */
 function showFit(model, image) {
-  const note = fitNote(model.short, model.fit, image.domain);
+  const note = fitNote(model.short, model.fit, image.domain, model.info.head.kind === "classifier");
   $("fit-note").hidden = !note;
   setText("fit-note", note);
 }
 
-/** The answer in a bar at the bottom of the screen, shown while the answer itself is out of
- *  view (on a phone it lies below the image): tapping it goes there.
- *  @param {Context} ctx  @param {string} text */
+/** The model's answer in the answer bar.  @param {Context} ctx  @param {string} text */
 function showAnswerBar({ state }, text) {
-  const bar = $("answer-bar");
-  bar.textContent = `${text} · see the answer ↓`;
-  bar.dataset.answer = text;
-  bar.hidden = state.answerInView;
+  setAnswer($("answer-bar"), { model: text });
+  placeAnswerBar($("answer-bar"), $("result-panel"), state);
 }
 
 /** Shows where the model runs and why, and ticks the matching choice.
@@ -146,6 +149,8 @@ export function showBackend({ state }, backend) {
   if (!backend) return;
   if (state.model) state.model.backend = backend;
   setText("backend-status", backendSummary(backend));
+  setText("backend-detail", backendDetail(backend));
+  $("backend-details").hidden = !backendDetail(backend);
   for (const input of backendInputs()) input.checked = input.value === backend.name;
 }
 
@@ -171,8 +176,11 @@ export async function chooseBackend(ctx, name) {
 /** The backend choices, ticked as the state says, each switching when chosen.
  *  @param {Context} ctx */
 export function initBackendChoice(ctx) {
+  // the truth from the start: the CPU where it is asked for or the browser has no WebGPU;
+  // otherwise nothing is ticked until the first model says where it runs
+  const cpu = ctx.state.backend === "cpu" || !("gpu" in navigator);
   for (const input of backendInputs()) {
-    input.checked = input.value === ctx.state.backend;
+    input.checked = cpu && input.value === "cpu";
     input.addEventListener("change", () => input.checked && chooseBackend(ctx, /** @type {"webgpu" | "cpu"} */ (input.value)));
   }
 }

@@ -7,7 +7,8 @@ import { $, $button, $input, $video, saveBlob, setText } from "../dom.js";
 import { formatBytes } from "../format.js";
 import { decodeToCanvas } from "../inputs.js";
 import { fetchEntry } from "../models.js";
-import { reportLine, showClasses, showConfusion } from "../panels/teach.js";
+import { placeAnswerBar, setAnswer } from "../panels/answer-bar.js";
+import { focusKey, reportLine, showClasses, showConfusion, showTray } from "../panels/teach.js";
 import { clearTaught, loadTaught, saveTaught } from "../teach-store.js";
 
 /** @typedef {import("./context.js").Context} Context
@@ -20,16 +21,24 @@ const teachStatus = (text, isError = false) => setText("teach-status", text, isE
 /** Draws the classes and enables what can be done now.  @param {Context} ctx */
 function showTeach(ctx) {
   const t = ctx.state.teach;
+  // the focused button is drawn anew: the focus goes to its counterpart
+  const focused = focusKey($("teach-classes")) ?? focusKey($("teach-tray-buttons"));
+  const root = focused && $("teach-tray-buttons").contains(document.activeElement) ? $("teach-tray-buttons") : $("teach-classes");
+  const onShown = (name) => ctx.state.image ? teachImages(ctx, name, [{ label: ctx.state.image.name, image: ctx.state.image }])
+    : teachStatus("Choose an image in the Image section first.", true);
   showClasses($("teach-classes"), t.classes, {
     busy: t.busy,
-    onShown: (name) => ctx.state.image ? teachImages(ctx, name, [{ label: ctx.state.image.name, image: ctx.state.image }])
-      : teachStatus("Choose an image in section 2 first.", true),
+    onShown,
     onFiles: (name, files) => teachFiles(ctx, name, files),
     onBurst: (name) => teachBurst(ctx, name),
     onRemove: (name) => removeTaughtClass(ctx, name),
   });
+  showTray($("teach-tray"), $("teach-tray-buttons"), t.classes, { busy: t.busy, onShown });
+  if (focused) /** @type {HTMLElement | null} */ (root.querySelector(focused))?.focus({ preventScroll: true });
   const counts = t.classes.map((c) => c.examples.length);
-  $button("teach-train").disabled = t.busy || counts.length < 2 || counts.some((n) => n === 0);
+  // busy: said, not disabled (a disabled button drops the keyboard's focus)
+  $button("teach-train").disabled = counts.length < 2 || counts.some((n) => n === 0);
+  $button("teach-train").setAttribute("aria-disabled", String(t.busy));
   $button("teach-export").disabled = t.busy || !t.report;
   $button("teach-live").disabled = t.busy || !t.report;
 }
@@ -72,6 +81,7 @@ export async function startTeaching(ctx) {
       : `Ready: the base sees ${[st.side, ...st.scales].map((s) => `${s}×${s}`).join(" and ")} pixels and describes each ` +
         `image with ${st.dim} numbers, ${st.backend.name === "webgpu" ? `on WebGPU (${st.backend.adapter})` : "on the CPU"}. Add a class.`);
     showTeach(ctx);
+    $input("teach-class-name").focus(); // what the action opened: the first thing to do there
   } catch (e) {
     $button("teach-start").disabled = false;
     teachStatus(`Could not start teaching: ${e.message}`, true);
@@ -209,14 +219,15 @@ async function teachBurst(ctx, name) {
 export async function trainTaught(ctx) {
   const { state, engine } = ctx;
   const t = state.teach;
+  if (t.busy) return;
   t.busy = true;
   showTeach(ctx);
   try {
     teachStatus("Training…");
     t.report = await engine.teachTrain({ seed: 0 });
-    setText("teach-report", reportLine(t.report));
+    setText("teach-report", reportLine(t.report, t.classes.reduce((n, c) => n + c.examples.length, 0)));
     showConfusion($("teach-confusion"), t.report);
-    teachStatus("Trained: choose any image in section 2, or predict from the webcam.");
+    teachStatus("Trained: choose any image (the Image section has buttons for your classes too), or predict from the webcam.");
     if (state.image) await predictTaught(ctx, state.image);
   } catch (e) {
     teachStatus(`Could not train: ${e.message}`, true);
@@ -228,15 +239,31 @@ export async function trainTaught(ctx) {
 
 /** The taught classes' answer for `image`; false where they could not answer (said).
  *  @param {Context} ctx  @param {Pixels & {name?: string}} image */
-export async function predictTaught({ engine }, image) {
+export async function predictTaught({ state, engine }, image) {
+  const live = image.name == null; // a webcam frame: answered in the teach panel only
   try {
     const pixels = { width: image.width, height: image.height, rgba: image.rgba.slice().buffer };
     const r = await engine.teachClassify(pixels, 3);
     const words = r.predictions.map((p) => `${p.label} ${(100 * p.probability).toFixed(1)}%`).join(" · ");
-    setText("teach-answer", `Your classes, for ${image.name ?? "the webcam"}: ${words} (${(r.timings.preprocessMs + r.timings.inferenceMs).toFixed(0)} ms)`);
+    // a classifier of n classes names one of them whatever the image shows: said beside it
+    const n = state.teach.report?.classes.length ?? r.predictions.length;
+    const line = `Your classes, for ${image.name ?? "the webcam"}: ${words} (${(r.timings.preprocessMs + r.timings.inferenceMs).toFixed(0)} ms). ` +
+      `They know only your ${n} classes, so the answer is one of them whatever the image shows.`;
+    setText("teach-answer", line);
+    if (!live) {
+      setText("taught-answer", line);
+      $("taught-answer").hidden = false;
+      const top = r.predictions[0];
+      setAnswer($("answer-bar"), { taught: `${top.label} ${(100 * top.probability).toFixed(1)}%` });
+      placeAnswerBar($("answer-bar"), $("result-panel"), state);
+    }
     return true;
   } catch (e) {
     setText("teach-answer", `Your classes could not answer: ${e.message}`, true);
+    if (!live) {
+      setText("taught-answer", `Your classes could not answer: ${e.message}`, true);
+      $("taught-answer").hidden = false;
+    }
     return false;
   }
 }
@@ -258,7 +285,7 @@ export async function toggleLive(ctx) {
   button.setAttribute("aria-pressed", "true");
   const stream = t.live;
   while (t.live === stream) {
-    if (!(await predictTaught(ctx, { name: "the webcam", ...framePixels($video("teach-video")) })) && t.live === stream) await toggleLive(ctx);
+    if (!(await predictTaught(ctx, framePixels($video("teach-video")))) && t.live === stream) await toggleLive(ctx);
   }
 }
 
@@ -271,7 +298,7 @@ export async function exportTaught({ state, engine }) {
     saveBlob(new Blob([onnx], { type: "application/octet-stream" }), `${stem}.onnx`);
     saveBlob(new Blob([JSON.stringify(sidecar, null, 1)], { type: "application/json" }), `${stem}.json`);
     teachStatus(`Downloaded ${stem}.onnx (${formatBytes(onnx.byteLength)}) and ${stem}.json: open both with ` +
-      "“Open an ONNX file…” in section 1, or in onnxruntime.");
+      "“Open an ONNX file…” in the Model section, or in onnxruntime.");
   } catch (e) {
     teachStatus(`Could not export: ${e.message}`, true);
   }
@@ -286,6 +313,8 @@ export async function clearTeach(ctx) {
     Object.assign(t, { classes: [], report: null });
     setText("teach-report", "");
     setText("teach-answer", "");
+    $("taught-answer").hidden = true;
+    setAnswer($("answer-bar"), { taught: "" });
     showConfusion($("teach-confusion"), null);
     teachStatus("Forgot every class, here and in this browser's storage.");
     showTeach(ctx);

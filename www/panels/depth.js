@@ -59,9 +59,15 @@ export async function showDepthPanel({ panel, intro, table, notes, source }, url
     "The paper's numbers are for ImageNet at full width and are quoted beside ours, not compared as equals.";
   const body = table.querySelector("tbody");
   body.replaceChildren();
+  // each cell carries its column's name: a phone shows a row as a card of labelled lines
+  const heads = [...table.querySelectorAll("thead th")].map((th) => th.textContent.replace(/\u00ad/g, ""));
   for (const cells of depthRows(d)) {
     const tr = document.createElement("tr");
-    for (const cell of cells) tr.append(Object.assign(document.createElement("td"), { textContent: cell }));
+    for (const [i, cell] of cells.entries()) {
+      const td = Object.assign(document.createElement("td"), { textContent: cell });
+      td.dataset.label = heads[i];
+      tr.append(td);
+    }
     body.append(tr);
   }
   const first = d.rows[0];

@@ -36,20 +36,59 @@ export function showNetwork(strip, layers, onOpen) {
 }
 
 /** Shows channel `ch` (the engine's channel reply) in the inspector; `onUnit(y, x)` runs
- *  for a clicked unit, or the centre unit on Enter. */
-export function showChannel({ inspector, caption }, ch, onUnit) {
+ *  for a clicked unit, or on Enter or Space for the unit the arrow keys moved to (each move
+ *  is announced in the caption, a live region: position and value). `byUser`: the person
+ *  opened it, so focus moves to it (scrolling only if it is out of view); a channel opened
+ *  again for a new image takes focus only from the one it replaces, without scrolling. */
+export function showChannel({ inspector, caption, cursor }, ch, onUnit, { byUser = false } = {}) {
   const canvas = greyMap(ch.data, ch.w, ch.h, INSPECT_PX);
   canvas.id = "inspector-canvas";
   canvas.tabIndex = 0;
-  canvas.setAttribute("aria-label", `${ch.layer} channel ${ch.channel}: click a unit`);
-  inspector.querySelector("#inspector-canvas").replaceWith(canvas);
+  // the arrow keys move over units: a screen reader passes them through to the page
+  canvas.setAttribute("role", "application");
+  canvas.setAttribute("aria-roledescription", "grid of units");
+  canvas.setAttribute("aria-label", `${ch.layer} channel ${ch.channel}, ${ch.h} by ${ch.w} units: arrow keys move, Enter shows a unit's field`);
+  canvas.setAttribute("aria-describedby", caption.id);
+  const old = inspector.querySelector("#inspector-canvas");
+  const hadFocus = document.activeElement === old;
+  old.replaceWith(canvas);
   inspector.hidden = false;
-  caption.textContent = `${ch.layer}, channel ${ch.channel}: ${ch.h}×${ch.w} units. Click one.`;
+  caption.textContent = `${ch.layer}, channel ${ch.channel}: ${ch.h}×${ch.w} units. Click one, or move with the arrow keys and press Enter.`;
+  let at = { y: ch.h >> 1, x: ch.w >> 1 }; // the keyboard's unit
+  cursor.hidden = true;
+  const place = () => {
+    const k = canvas.clientWidth / ch.w;
+    Object.assign(cursor.style, {
+      left: `${canvas.offsetLeft + at.x * k}px`, top: `${canvas.offsetTop + at.y * (canvas.clientHeight / ch.h)}px`,
+      width: `${Math.max(4, k)}px`, height: `${Math.max(4, canvas.clientHeight / ch.h)}px`,
+    });
+    cursor.hidden = false;
+  };
+  const value = () => ch.data[at.y * ch.w + at.x];
   canvas.addEventListener("click", (ev) => {
     const r = canvas.getBoundingClientRect();
-    onUnit(Math.min(ch.h - 1, Math.floor(((ev.clientY - r.top) / r.height) * ch.h)),
-      Math.min(ch.w - 1, Math.floor(((ev.clientX - r.left) / r.width) * ch.w)));
+    at = {
+      y: Math.min(ch.h - 1, Math.floor(((ev.clientY - r.top) / r.height) * ch.h)),
+      x: Math.min(ch.w - 1, Math.floor(((ev.clientX - r.left) / r.width) * ch.w)),
+    };
+    place();
+    onUnit(at.y, at.x);
   });
-  canvas.addEventListener("keydown", (ev) => ev.key === "Enter" && onUnit(ch.h >> 1, ch.w >> 1));
-  canvas.scrollIntoView({ block: "nearest" });
+  canvas.addEventListener("focus", place);
+  canvas.addEventListener("keydown", (ev) => {
+    const step = ev.shiftKey ? 4 : 1;
+    const moves = { ArrowUp: [-step, 0], ArrowDown: [step, 0], ArrowLeft: [0, -step], ArrowRight: [0, step], Home: [-ch.h, -ch.w], End: [ch.h, ch.w] };
+    if (ev.key === "Enter" || ev.key === " ") {
+      ev.preventDefault();
+      return onUnit(at.y, at.x);
+    }
+    const m = moves[ev.key];
+    if (!m) return;
+    ev.preventDefault(); // the page does not scroll under the arrow keys
+    at = { y: Math.max(0, Math.min(ch.h - 1, at.y + m[0])), x: Math.max(0, Math.min(ch.w - 1, at.x + m[1])) };
+    place();
+    caption.textContent = `Unit (${at.y}, ${at.x}) of ${ch.h}×${ch.w}, value ${value().toPrecision(3)}. Enter shows its field.`;
+  });
+  if (byUser) canvas.focus();
+  else if (hadFocus) canvas.focus({ preventScroll: true });
 }

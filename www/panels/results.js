@@ -13,6 +13,7 @@ export function showPredictions(list, predictions) {
     const label = document.createElement("span");
     label.className = "label";
     label.textContent = p.label;
+    label.title = p.label; // shown whole on hover where the line cuts it
     const bar = document.createElement("meter");
     bar.min = 0;
     bar.max = 1;
@@ -33,7 +34,15 @@ export function showFeatureMaps(grid, channels) {
     // a fixed width and the map's own aspect, whatever its orientation
     canvas.style.width = `${FEATURE_PX}px`;
     canvas.style.height = "";
-    canvas.title = `channel ${ch.index}, mean ${ch.mean.toFixed(2)}`;
-    grid.append(canvas);
+    let max = 0;
+    for (const v of ch.data) max = Math.max(max, v);
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", `channel ${ch.index}: mean ${ch.mean.toFixed(2)}, maximum ${max.toPrecision(3)}`);
+    // each map is labelled: which channel, and what its white stands for
+    const figure = document.createElement("figure");
+    const caption = document.createElement("figcaption");
+    caption.textContent = `ch ${ch.index} · max ${max.toPrecision(3)}`;
+    figure.append(canvas, caption);
+    grid.append(figure);
   }
 }

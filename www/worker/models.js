@@ -25,7 +25,8 @@ export function runtime(_request, held) {
 /** LoadRequest → LoadReply
  *  @param {import("../engine.js").LoadRequest} request  @param {Held} held  @param {Status} status  @returns {Promise<import("../engine.js").LoadReply>} */
 export async function load({ bytes, options, keepActivationsUpTo = 0, backend = "auto" }, held, status) {
-  status(backend === "cpu" ? "optimising the model" : "optimising the model and uploading it to the GPU");
+  // no GPU words before the engine knows there is one: the loaded line says where it went
+  status("optimising the model");
   let activations = bytes.byteLength <= keepActivationsUpTo;
   // throws on a bad model; "auto" takes the CPU, with the reason, where WebGPU cannot run it
   /** @param {boolean} keep */
