@@ -113,6 +113,20 @@ test("on a phone, a tapped sample's answer is on screen, and panels, chart and t
   }
   // the depth table fits, paper column included
   assert.ok(await page.$eval(".table-scroll", (d) => d.scrollWidth <= d.clientWidth), "the depth table is cut off");
+  // and no number or word in it is broken across lines: a cell's value is one word per
+  // line at most (a number like "154,026" is never split)
+  const broken = await page.$$eval("#depth-table td", (tds) => tds.flatMap((td) => {
+    const range = document.createRange();
+    range.selectNodeContents(td);
+    const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+    const words = td.textContent.trim().split(/\s+/).length;
+    return lines.size > words ? [`${td.dataset.label}: ${td.textContent} on ${lines.size} lines`] : [];
+  }));
+  assert.deepEqual(broken, [], "numbers or words broken in the depth table");
+  // the tapped Fashion-MNIST image (28×28) is shown enlarged, crisp, to a readable size
+  const image = await page.$eval("#image-canvas", (c) => ({ w: c.getBoundingClientRect().width, rendering: getComputedStyle(c).imageRendering }));
+  assert.ok(image.w >= 168, `the 28×28 image is shown ${image.w} px wide`);
+  assert.equal(image.rendering, "pixelated");
   // the chart's text is drawn at 12 px on the phone and none of it is clipped
   const chart = await page.$eval("#rf-chart", (svg) => {
     const [, , W, H] = svg.getAttribute("viewBox").split(" ").map(Number);
