@@ -42,9 +42,11 @@ const config = Object.freeze({
 // `?threads=N` in the page's address overrides the default thread count (onnxruntime-web's
 // rule); threads need a cross-origin isolated page, and the engine says when it has none.
 const THREADS = new URLSearchParams(location.search).get("threads");
-// `?backend=cpu` starts on the CPU; the default, WebGPU where the browser and the model allow
-// it, with the reason on the page where they do not.
-const BACKEND = new URLSearchParams(location.search).get("backend") === "cpu" ? "cpu" : "webgpu";
+// `?backend=cpu` starts on the CPU, `?backend=webgpu` on the GPU whatever it is (a software
+// one too); the default, "auto", WebGPU where the browser, its adapter and the model make it
+// worth it, with the reason on the page where they do not.
+const BACKEND_PARAM = new URLSearchParams(location.search).get("backend");
+const BACKEND = BACKEND_PARAM === "cpu" || BACKEND_PARAM === "webgpu" ? BACKEND_PARAM : "auto";
 
 const engine = Engine.start(undefined, { threads: THREADS == null ? null : Number(THREADS), onProgress: showEngineProgress });
 
@@ -62,7 +64,7 @@ const state = {
   view: null, // {width, height, rgba, geometry} the model saw in the last run
   overlay: {}, // {field, nested, heat, unitHeat, unitText} drawn over the view, and the unit's words
   download: null, // AbortController of the download in flight
-  backend: BACKEND, // the user's choice, "webgpu" or "cpu"; the model's own is state.model.backend
+  backend: BACKEND, // the user's choice: "auto" until one is made, then "webgpu" or "cpu"; the model's own is state.model.backend
   times: {}, // inference ms on the current image and model, by backend ("webgpu", "cpu")
   answerInView: true, // the answer's last line is on screen (else the answer bar shows)
   using: null, // the element the person focused or touched last: the answer bar never covers it
@@ -80,7 +82,7 @@ const state = {
     busy: false, // the worker is teaching (adding examples or training)
   },
   typing: null, // the timer that applies a preprocessing field once the user stops typing
-  chartObserver: null, // redraws the receptive-field chart (section 4) at its width; replaced with each model
+  chartObserver: null, // redraws the receptive-field chart (the paper panel) at its width; replaced with each model
   // Every request that draws takes a ticket; an answer whose ticket is no longer current
   // is dropped. A new run also retires the channel and overlay tickets of the old image.
   tickets: { model: 0, image: 0, run: 0, channel: 0, overlay: 0, preprocess: 0 },
@@ -120,7 +122,7 @@ engine.onRestart = async (reason) => {
 isolateWithServiceWorker();
 showRuntime(ctx);
 
-// --- section 1: the model ---
+// --- the Model section ---
 
 $("download-cancel").addEventListener("click", () => state.download?.abort());
 $("url-form").addEventListener("submit", (ev) => {
@@ -136,7 +138,7 @@ $input("model-file").addEventListener("change", (ev) => {
 });
 runs.initBackendChoice(ctx);
 
-// --- section 1: the model's preprocessing ---
+// --- the Model section: its preprocessing ---
 
 // a field is tried as soon as the user stops typing in it, not only when it loses focus
 $("preprocess-form").addEventListener("input", () => {
@@ -151,7 +153,7 @@ $("preprocess-form").addEventListener("submit", (ev) => ev.preventDefault());
 $("preprocess-save").addEventListener("click", () => preprocess.savePreprocess(ctx));
 $("preprocess-undo").addEventListener("click", () => state.model && preprocess.showPreprocessPanel(ctx, true));
 
-// --- section 2: images; 3: the answer; 4: the layers and the inspector ---
+// --- the Image section, the answer, the layers and the inspector ---
 
 $input("saliency").addEventListener("change", (ev) => inspect.toggleSaliency(ctx, /** @type {HTMLInputElement} */ (ev.target).checked));
 // the answer bar shows only while the answer (down to its timings line) is out of view, and
@@ -161,9 +163,13 @@ new IntersectionObserver(([e]) => {
   state.answerInView = e.isIntersecting;
   placeBar();
 }).observe($("timings"));
+// what is in use: a focused element, or a control or canvas touched (a finger that lands on
+// text to scroll the page leaves the focused element the one in use)
+const USED = "button, a[href], input, select, textarea, summary, label, canvas, video, [tabindex]";
 for (const type of ["focusin", "pointerdown"]) {
   document.addEventListener(type, (ev) => {
-    state.using = ev.target instanceof Element ? ev.target : null;
+    const target = ev.target instanceof Element ? ev.target : null;
+    state.using = type === "focusin" ? target : target?.closest(USED) ?? document.activeElement;
     placeBar();
   }, { capture: true, passive: true });
 }
@@ -179,9 +185,9 @@ state.samples = initInputs($, {
 });
 models.initCatalog(ctx);
 
-// --- section 5: teaching ---
+// --- the teaching section ---
 
-$("teach-start").addEventListener("click", () => teach.startTeaching(ctx));
+$("teach-start").addEventListener("click", () => teach.startTeaching(ctx, true));
 $("teach-new-class").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const name = $input("teach-class-name").value.trim();

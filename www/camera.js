@@ -1,6 +1,6 @@
 // @ts-check
 // The one webcam: opened into a <video>, read as frames, closed. Used by the snapshot in
-// section 2 (inputs.js) and by teaching's bursts and live predictions (actions/teach.js).
+// the Image section (inputs.js) and by teaching's bursts and live predictions (actions/teach.js).
 
 const NO_CAMERA = "This browser offers no camera here (it needs a secure page: https or localhost).";
 

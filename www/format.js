@@ -100,6 +100,7 @@ export function featureMapsLine(name, shape, declared, shown) {
 const BACKEND_WORDS = [
   [/navigator\.gpu is missing|WebGPU is not available/, "this browser offers no WebGPU here"],
   [/^no WebGPU adapter/, "this browser found no GPU it can use (no WebGPU adapter)"],
+  [/software one/, "the only GPU here is a software one, slower than the CPU (choose WebGPU to use it anyway)"],
   [/limits are too low/, "this GPU's limits are too low for the model's kernels"],
   [/gave no device/, "the GPU would not start"],
   [/device was lost/, "the GPU stopped (its device was lost)"],

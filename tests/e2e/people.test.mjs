@@ -75,11 +75,14 @@ for (const [size, viewport] of SIZES) {
     await waitText(page, "#image-caption", /^fashion-coat\.png/);
     await idle(page);
     const label = await openChannel(page);
-    // the person scrolls a little further and reads; then a new image comes from the file picker
-    await page.evaluate(() => window.scrollBy(0, 120));
+    // the person scrolls on until the channel is partly out of view at the top (where
+    // bringing it "into view" would move the page), and reads; then a new image comes from
+    // the file picker
+    await page.evaluate(() => window.scrollBy(0, document.querySelector("#inspector-canvas").getBoundingClientRect().top + 60));
     await nextFrame(page);
     const y = await page.evaluate(() => window.scrollY);
     assert.ok(y > 0, "the channel lies below the page's top");
+    assert.ok(await page.evaluate(() => document.querySelector("#inspector-canvas").getBoundingClientRect().top < 0), "the channel is partly out of view");
     await page.setInputFiles("#image-file", FILES[1]);
     await waitText(page, "#image-caption", /^fashion-bag\.png/);
     await idle(page);
@@ -87,6 +90,8 @@ for (const [size, viewport] of SIZES) {
       document.querySelector("#inspector-canvas").getAttribute("aria-label").startsWith(l), label);
     await nextFrame(page);
     assert.equal(await page.evaluate(() => window.scrollY), y, "scrollY after the new image's answer, layers and channel");
+    // the channel the person opened keeps the focus through the new image
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "inspector-canvas");
     await shot(page, `people-${size}-stays`);
   });
 
@@ -96,12 +101,30 @@ for (const [size, viewport] of SIZES) {
     await page.evaluate(() => document.querySelector("#teach-panel").scrollIntoView({ block: "start" }));
     await page.waitForFunction(() => !document.querySelector("#answer-bar").hidden);
     assert.match(await page.textContent("#answer-bar"), /^.+ \d+\.\d% · the answer ↑$/);
+    // a finger that lands on text to scroll uses nothing: the bar stays
+    const text = await page.locator("#teach-panel .hint").first().boundingBox();
+    await page.mouse.move(text.x + 5, text.y + 5);
+    await page.mouse.down();
+    await page.mouse.up();
+    await nextFrame(page);
+    assert.equal(await page.isVisible("#answer-bar"), true, "a touch on text hid the bar");
     // the channel, focused, at the bottom of the screen where the bar sits: the bar steps aside
     await openChannel(page);
     await page.evaluate(() => document.querySelector("#inspector-canvas").scrollIntoView({ block: "end" }));
     await nextFrame(page);
     assert.equal(await page.evaluate(() => document.activeElement?.id), "inspector-canvas");
     assert.equal(await barCoversFocus(page), false, "the bar covers the focused channel");
+    // where the channel lies under the bar's place (a phone's single column), the bar is hidden;
+    // scrolled up out of the bar's way, the bar shows again
+    const under = await page.evaluate(() => {
+      const c = document.querySelector("#inspector-canvas").getBoundingClientRect();
+      return c.bottom > innerHeight - 60 && c.left < innerWidth / 2 + 40 && c.right > innerWidth / 2 - 40;
+    });
+    if (under) {
+      assert.equal(await page.isHidden("#answer-bar"), true, "the bar shows over the channel");
+      await page.evaluate(() => window.scrollBy(0, document.querySelector("#inspector-canvas").getBoundingClientRect().bottom - innerHeight / 2));
+      await page.waitForFunction(() => !document.querySelector("#answer-bar").hidden);
+    }
     // a unit tapped there: still nothing covered
     const box = await page.locator("#inspector-canvas").boundingBox();
     await page.mouse.click(box.x + box.width / 2, box.y + box.height - 4);
@@ -161,6 +184,7 @@ test("keyboard only: a sample, its answer, a channel, a unit's field, teaching t
   // unit by unit with the arrow keys, each announced with its position and value
   await page.keyboard.press("ArrowRight");
   await page.keyboard.press("ArrowDown");
+  await waitText(page, "#inspector-caption", /^Unit \(/);
   const caption = await page.textContent("#inspector-caption");
   const [, y, x] = caption.match(/^Unit \((\d+), (\d+)\) of (\d+)×(\d+), value [\d.e+-]+\. Enter shows its field\.$/) ?? [];
   assert.ok(y, `the caption announces the unit: ${caption}`);

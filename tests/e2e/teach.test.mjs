@@ -11,7 +11,7 @@ import { answerTo, contextKeepingWorkers, idle, openPage, shot, waitText, pageSe
 const env = pageServerAndBrowser();
 const sample = (name) => `#samples-fashion .sample[title^="${name}"]`;
 
-/** Shows sample `name` in section 2, then adds it to class `cls`. */
+/** Shows sample `name` in the Image section, then adds it to class `cls`. */
 async function teach(page, name, cls) {
   await page.click(sample(name));
   await waitText(page, "#image-caption", new RegExp(`^${name}`));

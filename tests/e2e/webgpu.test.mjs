@@ -32,7 +32,13 @@ async function predictions(page) {
 test("a sample is answered on WebGPU as on the CPU, and the page says which ran", async () => {
   const page = await openPage(gpuBrowser, site.url);
   await waitText(page, "#model-status", /Loaded Fashion-VGG/, 120_000);
-  await waitText(page, "#backend-status", /^Runs on WebGPU: .+/);
+  // "auto" leaves the only adapter here, a software one (SwiftShader), for the CPU, and says why
+  await waitText(page, "#backend-status", /^Runs on the CPU: the only GPU here is a software one, slower than the CPU \(choose WebGPU to use it anyway\)\.$/);
+  assert.match(await page.textContent("#backend-detail"), /^the only WebGPU adapter is a software one, .*swiftshader.*: the CPU is faster here$/i);
+  assert.equal(await page.isChecked("input[name=backend][value=cpu]"), true);
+  // chosen, WebGPU runs there all the same: the model is loaded again onto the GPU
+  await page.check("input[name=backend][value=webgpu]");
+  await waitText(page, "#backend-status", /^Runs on WebGPU: .+/, 120_000);
   assert.equal(await page.isChecked("input[name=backend][value=webgpu]"), true);
   await answerTo(page, "#samples-fashion .sample >> nth=0", /^Top \d+ for/, 120_000);
   await waitText(page, "#timings", /^WebGPU: preprocess [\d.]+ ms · inference [\d.]+ ms/);

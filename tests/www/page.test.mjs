@@ -90,7 +90,7 @@ test("a training report says what was trained, how well, and where the held-out 
   // counted in the person's terms: 12 images added, each with its mirror
   assert.equal(reportLine(report, 12),
     "Trained softmax regression on 12 images (24 views with mirrors or scales) of 2 classes in 12 ms (31 optimiser steps); " +
-    "100% of the training images right. Held-out accuracy: 75% of 2 images (4 views with mirrors or scales) the classifier did not see " +
+    "100% of the training views right. Held-out accuracy: 75% of 2 images (4 views with mirrors or scales) the classifier did not see " +
     "(matrix below); the classifier kept is trained on all.");
   assert.match(reportLine({ ...report, method: "nearestMean", heldOut: null }, 24),
     /^Trained nearest class mean on 24 images of 2 classes in 12 ms; 100% .* With 5 images or more in every class/);

@@ -20,7 +20,7 @@
  *   sha256: string, options?: object, recognises?: Fit, page?: string}} CatalogEntry  one model of www/models/catalog.json
  * @typedef {{name: string, domain: string | null, pick: () => Promise<void>}} Sample  one of www/samples, picked as a click does
  *
- * @typedef {LoadReply & {name: string, bytes: number, id: string | null, loadedFor: "webgpu" | "cpu", fit: Fit | null,
+ * @typedef {LoadReply & {name: string, bytes: number, id: string | null, loadedFor: "auto" | "webgpu" | "cpu", fit: Fit | null,
  *   options: import("../pkg/vgg_wasm.js").VggOptions | undefined, guessed: boolean, from: string, short: string, reload: () => Promise<void>,
  *   reloadWith: (options: object) => Promise<void>}} Model
  *   the model the worker holds: the load's reply (its `backend` kept current), its file's name and
@@ -36,7 +36,7 @@
  *
  * @typedef {{engineReady: boolean, catalog: CatalogEntry[], samples: Promise<Sample[]> | null, model: Model | null,
  *   loading: string | null, image: PageImage | null, view: View | null, overlay: Overlay, download: AbortController | null,
- *   backend: "webgpu" | "cpu", times: {[backend: string]: number}, answerInView: boolean, using: Element | null, running: Promise<void> | null,
+ *   backend: "auto" | "webgpu" | "cpu", times: {[backend: string]: number}, answerInView: boolean, using: Element | null, running: Promise<void> | null,
  *   runAgain: boolean, open: {layer: string, channel: number} | null, teach: Teach,
  *   typing: ReturnType<typeof setTimeout> | null, chartObserver: ResizeObserver | null, tickets: Tickets}} State
  *   see app.js for each field
@@ -53,7 +53,7 @@
  * @property {() => void} resetLayerViews  hides the views of the last run's layers (inspect.js)
  * @property {(view: View) => void} showView  draws the image as the model saw it (inspect.js)
  * @property {(layer: string, channel: number) => Promise<void>} openChannel  opens a channel the person chose in the inspector, and focuses it (inspect.js)
- * @property {(layers: Layers) => void} reopenChannel  opens the open channel again on a new image (inspect.js)
+ * @property {(layers: Layers) => Promise<void>} reopenChannel  opens the open channel again on a new image (inspect.js)
  * @property {(image: {name?: string, width: number, height: number, rgba: Uint8ClampedArray<ArrayBuffer>}) => Promise<boolean>} predictTaught
  *   the taught classes' answer for an image (teach.js)
  *

@@ -1,5 +1,5 @@
 // @ts-check
-// Section 4: the image as the model saw it, the network strip's channels in the inspector,
+// "What each layer sees": the image as the model saw it, the network strip's channels in the inspector,
 // a unit's receptive fields (theoretical and effective) and the saliency map.
 import { $, $canvas, $input, setText, ticket } from "../dom.js";
 import { formatBytes, viewCaption } from "../format.js";
@@ -16,6 +16,7 @@ export function resetLayerViews({ state }) {
   $("view-figure").hidden = true;
   $("network-panel").hidden = true;
   $("inspector").hidden = true;
+  $("inspector").classList.remove("stale");
   $("network").replaceChildren();
   $input("saliency").checked = false;
   $("saliency-toggle").hidden = true;
@@ -49,10 +50,10 @@ function redraw({ state }) {
 
 /** After a new image's layers arrived: the channel that was open opens again on it, if the
  *  layer and channel still exist.  @param {Context} ctx  @param {import("./context.js").Layers} layers */
-export function reopenChannel(ctx, layers) {
+export async function reopenChannel(ctx, layers) {
   const open = ctx.state.open;
   const layer = open && layers.find((l) => l.label === open.layer);
-  if (layer && open.channel < layer.outShape[0]) openChannel(ctx, open.layer, open.channel, false);
+  if (layer && open.channel < layer.outShape[0]) await openChannel(ctx, open.layer, open.channel, false);
   else ctx.state.open = null;
 }
 

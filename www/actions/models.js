@@ -1,5 +1,5 @@
 // @ts-check
-// Section 1: which model the worker holds. From the catalog (the default one at first
+// The Model section: which model the worker holds. From the catalog (the default one at first
 // open), a URL or the user's files; a later request supersedes an earlier one, and a failure
 // leaves the current model in place.
 import { $, $button, $select, $progress, setText, ticket } from "../dom.js";
@@ -39,22 +39,44 @@ export async function initCatalog(ctx) {
  *  start each download passed over, the 500 MB VGG16 among them, so they only offer Load.
  *  @param {Context} ctx  @param {HTMLSelectElement} select */
 function initPicker(ctx, select) {
-  const load = $button("model-load");
-  let keyed = false; // the last change came from keys on the closed picker
+  let keyed = false; // the value was last changed by keys on the closed picker
+  // the keys that change a closed picker's value: arrows, Page/Home/End, type-to-find; not
+  // the ones that open its list (Space, F4, Alt+arrow) nor modifiers alone
+  const changing = (ev) => !ev.altKey && !ev.ctrlKey && !ev.metaKey &&
+    (/^(Arrow(Up|Down|Left|Right)|Page(Up|Down)|Home|End)$/.test(ev.key) || (ev.key.length === 1 && ev.key !== " "));
   select.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter") {
       ev.preventDefault();
-      if (select.value && select.value !== (ctx.state.model?.id ?? "")) chooseModel(ctx, select.value);
-    } else if (ev.key !== "Tab" && !ev.altKey) {
-      keyed = true; // arrows, Page/Home/End and type-to-find (Alt+arrow opens the list)
+      loadChosen(ctx);
+    } else if (changing(ev)) {
+      keyed = true;
+    } else if (ev.key === " " || ev.key === "F4" || ev.altKey) {
+      keyed = false; // the list opens: a pick there is explicit
     }
   });
   select.addEventListener("pointerdown", () => (keyed = false));
   select.addEventListener("change", () => {
-    if (keyed) return offerLoad(ctx);
-    chooseModel(ctx, select.value);
+    const byKeys = keyed;
+    keyed = false;
+    if (byKeys) return offerLoad(ctx);
+    loadChosen(ctx);
   });
-  load.addEventListener("click", () => select.value && chooseModel(ctx, select.value));
+  $button("model-load").addEventListener("click", () => loadChosen(ctx));
+}
+
+/** Loads the picker's model, unless it is the one loaded or loading.  @param {Context} ctx */
+function loadChosen(ctx) {
+  const { state } = ctx;
+  const id = $select("model-select").value;
+  const entry = state.catalog.find((m) => m.id === id);
+  if (!entry || id === (state.model?.id ?? "") || state.loading === entry.name) return;
+  chooseModel(ctx, id);
+}
+
+/** Hides the Load offer (a load started or ended: the picker shows what is loaded). */
+function withdrawLoad() {
+  $button("model-load").hidden = $("model-pick-hint").hidden = true;
+  setText("model-pick-hint", "");
 }
 
 /** After keys on the closed picker: what Enter or Load would load, and its size.
@@ -104,7 +126,7 @@ function downloadProgress({ state }, name) {
 export function chooseModel(ctx, id) {
   const entry = ctx.state.catalog.find((m) => m.id === id);
   if (!entry) return;
-  $button("model-load").hidden = $("model-pick-hint").hidden = true;
+  withdrawLoad();
   return requestModel(ctx, entry.name, async () => {
     const p = downloadProgress(ctx, entry.name);
     try {
@@ -188,8 +210,9 @@ export async function requestModel(ctx, name, source, { options, id = null, cred
     const t0 = performance.now();
     const loaded = await engine.load(got.bytes, {
       options, keepActivationsUpTo: config.ACTIVATIONS_MAX_BYTES,
-      // "auto" never fails for want of a GPU: the CPU answers, and the page says why
-      backend: state.backend === "cpu" ? "cpu" : "auto",
+      // "auto" never fails for want of a GPU: the CPU answers, and the page says why; "webgpu"
+      // (the person chose it) takes a software adapter too, or fails, keeping the model before
+      backend: state.backend,
       onStatus: (s) => current() && setText("model-status", `Loading ${name}: ${s}…`),
     });
     if (!current()) return; // a newer model follows this one into the worker
@@ -211,6 +234,7 @@ export async function requestModel(ctx, name, source, { options, id = null, cred
     const notKept = got.notKept ? ` It could not be kept for next time (${got.notKept}): it will be downloaded again.` : "";
     setText("model-status", loadedLine(name, { fetched, loadMs, backend: loaded.backend.name }) + notKept);
     $select("model-select").value = id ?? "";
+    withdrawLoad();
     setText("model-credit", got.credit ?? credit);
     setText("model-summary", modelSummary({ ...loaded, bytes: size }));
     hooks.showPreprocessPanel();
@@ -225,6 +249,7 @@ export async function requestModel(ctx, name, source, { options, id = null, cred
     if (!current()) return;
     state.loading = null;
     $select("model-select").value = state.model?.id ?? "";
+    withdrawLoad();
     const kept = state.model ? " The previous model is still loaded." : "";
     setText("model-status", `Could not load ${name}: ${e.message}.${kept}`, true);
     if (state.image && !state.model) setText("result-status", `${state.image.name} waits for a model that loads.`, true);

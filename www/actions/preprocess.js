@@ -1,5 +1,5 @@
 // @ts-check
-// Section 1's preprocessing panel: the loaded model's preprocessing, as a form. A change is
+// The Model section's preprocessing panel: the loaded model's preprocessing, as a form. A change is
 // applied at once (a new layout loads the model again); the form can be saved as the
 // model's sidecar .json.
 import { $, $form, saveBlob, setText, ticket } from "../dom.js";

@@ -1,5 +1,5 @@
 // @ts-check
-// Sections 2 and 3: a new image is drawn, then run on the current model (after the run in
+// The Image and answer sections: a new image is drawn, then run on the current model (after the run in
 // flight, if any), and the answer shown; and the backend it runs on, chosen by the user.
 import { $, $canvas, setText, ticket } from "../dom.js";
 import { backendDetail, backendSummary, featureMapsLine, fitNote, timingsLine } from "../format.js";
@@ -86,8 +86,13 @@ async function runOnce(ctx) {
   $("feature-maps").replaceChildren();
   setText("timings", "");
   showFit(model, image);
-  // the open channel shows the old image: hidden until the new one's layers are here
-  $("inspector").hidden = true;
+  // the open channel shows the old image: dimmed (not hidden, which would move the page and
+  // drop the focus) until the new one's layers are here; a focused thumbnail is drawn anew
+  // then, and gets the focus back
+  const focused = document.activeElement;
+  const refocus = focused?.classList.contains("thumb") ? focused.getAttribute("aria-label") : null;
+  $("inspector").classList.add("stale");
+  $("inspector").setAttribute("aria-busy", "true");
   try {
     let timings, view;
     if (model.info.head.kind === "classifier") {
@@ -122,10 +127,16 @@ async function runOnce(ctx) {
       showNetwork($("network"), layers, hooks.openChannel);
       $("network").hidden = false;
       $("network-hint").hidden = false;
-      hooks.reopenChannel(layers);
+      if (refocus) {
+        /** @type {HTMLElement | null} */ ($("network").querySelector(`.thumb[aria-label="${CSS.escape(refocus)}"]`))?.focus({ preventScroll: true });
+      }
+      await hooks.reopenChannel(layers);
     }
   } catch (e) {
     if (current()) setText("result-status", `Failed: ${e.message}`, true);
+  } finally {
+    // a channel that was not opened again (gone from this model, or the run failed) goes
+    if (current() && $("inspector").classList.contains("stale")) $("inspector").hidden = true;
   }
 }
 
@@ -159,14 +170,20 @@ export function showBackend({ state }, backend) {
  *  @param {Context} ctx  @param {"webgpu" | "cpu"} name */
 export async function chooseBackend(ctx, name) {
   const { state, engine } = ctx;
+  const before = state.backend;
   state.backend = name;
   const { model } = state;
   if (!model) return;
   try {
     showBackend(ctx, await engine.setBackend(name));
   } catch (e) {
-    // loaded for the CPU alone: load it again, for the GPU
-    if (name === "webgpu" && model.loadedFor === "cpu") return model.reload();
+    // loaded for the CPU alone, or "auto" left a software adapter: load it again, for the
+    // GPU whatever it is; where that fails the model before stays, on the CPU
+    if (name === "webgpu" && (model.loadedFor === "cpu" || /software one/.test(model.backend?.reason ?? ""))) {
+      await model.reload();
+      if (state.model !== model) return; // loaded onto the GPU (and run again)
+      state.backend = before;
+    }
     showBackend(ctx, model.backend);
     return setText("backend-status", `${e.message}.`, true);
   }
@@ -179,8 +196,10 @@ export function initBackendChoice(ctx) {
   // the truth from the start: the CPU where it is asked for or the browser has no WebGPU;
   // otherwise nothing is ticked until the first model says where it runs
   const cpu = ctx.state.backend === "cpu" || !("gpu" in navigator);
+  // (with `?backend=webgpu` the GPU is asked for: ticked until the load says otherwise)
+  const gpu = ctx.state.backend === "webgpu" && !cpu;
   for (const input of backendInputs()) {
-    input.checked = cpu && input.value === "cpu";
+    input.checked = (cpu && input.value === "cpu") || (gpu && input.value === "webgpu");
     input.addEventListener("change", () => input.checked && chooseBackend(ctx, /** @type {"webgpu" | "cpu"} */ (input.value)));
   }
 }

@@ -1,5 +1,5 @@
 // @ts-check
-// Section 5: teaching new classes on the VGG16 convolutional base. The worker holds the base
+// The teaching section: teaching new classes on the VGG16 convolutional base. The worker holds the base
 // and a teacher apart from the model shown; the classes and their examples are kept in this
 // browser (teach-store.js) and restored at the next start.
 import { closeCamera, framePixels, openCamera } from "../camera.js";
@@ -50,12 +50,17 @@ function saveTeach({ state }) {
     teachStatus(`Taught, but not kept for next time: ${e.message}`, true));
 }
 
-/** Loads the base into the worker and restores what this browser kept.  @param {Context} ctx */
-export async function startTeaching(ctx) {
+/** Loads the base into the worker and restores what this browser kept; `byUser`: the person
+ *  pressed Start (the class name takes the focus if it is still on Start), not an engine
+ *  restart.  @param {Context} ctx  @param {boolean} [byUser] */
+export async function startTeaching(ctx, byUser = false) {
   const { state, engine, config } = ctx;
   const entry = state.catalog.find((m) => m.id === config.TEACH_BASE);
   if (!entry) return teachStatus("The catalog has no VGG16 conv base to teach on.", true);
-  $button("teach-start").disabled = true;
+  const start = $button("teach-start");
+  if (start.getAttribute("aria-disabled") === "true") return;
+  // said, not disabled: a disabled button drops the keyboard's focus to the page's start
+  start.setAttribute("aria-disabled", "true");
   try {
     teachStatus(`Fetching ${entry.short ?? entry.name}…`);
     const got = await fetchEntry(entry);
@@ -68,7 +73,7 @@ export async function startTeaching(ctx) {
     teachStatus(`Loading ${entry.short ?? entry.name}…`);
     const st = await engine.teachStart(got.bytes, {
       options: entry.options, teacher: { flip, scales, side: fits?.side }, items,
-      backend: state.backend === "cpu" ? "cpu" : "auto", onStatus: (s) => teachStatus(`${s}…`),
+      backend: state.backend, onStatus: (s) => teachStatus(`${s}…`),
     });
     Object.assign(state.teach, { base: entry.sha256, side: st.side, flip: st.flip, scales: st.scales, classes: fits?.classes ?? [], report: null });
     $input("teach-flip").checked = st.flip;
@@ -81,9 +86,11 @@ export async function startTeaching(ctx) {
       : `Ready: the base sees ${[st.side, ...st.scales].map((s) => `${s}×${s}`).join(" and ")} pixels and describes each ` +
         `image with ${st.dim} numbers, ${st.backend.name === "webgpu" ? `on WebGPU (${st.backend.adapter})` : "on the CPU"}. Add a class.`);
     showTeach(ctx);
-    $input("teach-class-name").focus(); // what the action opened: the first thing to do there
+    // what the action opened, the first thing to do there, unless the person moved on
+    const at = document.activeElement;
+    if (byUser && (at === start || at === document.body || at === null)) $input("teach-class-name").focus();
   } catch (e) {
-    $button("teach-start").disabled = false;
+    start.setAttribute("aria-disabled", "false");
     teachStatus(`Could not start teaching: ${e.message}`, true);
   }
 }
@@ -92,6 +99,8 @@ export async function startTeaching(ctx) {
 export function restartTeaching(ctx) {
   if (!ctx.state.teach.base) return;
   Object.assign(ctx.state.teach, { report: null, busy: false });
+  $("taught-answer").hidden = true;
+  setAnswer($("answer-bar"), { taught: "" });
   showConfusion($("teach-confusion"), null);
   setText("teach-report", "The engine restarted: train again.");
   startTeaching(ctx);
@@ -119,7 +128,10 @@ async function removeTaughtClass(ctx, name) {
     ctx.state.teach.classes = ctx.state.teach.classes.filter((c) => c.name !== name);
     await saveTeach(ctx);
     teachStatus(`Forgot ${name}. Train again to use the change.`);
+    const inRows = $("teach-classes").contains(document.activeElement);
     showTeach(ctx);
+    // the row with the pressed button is gone: the focus goes to the class name field
+    if (inRows && !$("teach-classes").contains(document.activeElement)) $input("teach-class-name").focus({ preventScroll: true });
   } catch (e) {
     teachStatus(`Could not remove ${name}: ${e.message}`, true);
   }
@@ -241,6 +253,8 @@ export async function trainTaught(ctx) {
  *  @param {Context} ctx  @param {Pixels & {name?: string}} image */
 export async function predictTaught({ state, engine }, image) {
   const live = image.name == null; // a webcam frame: answered in the teach panel only
+  // the image's answer, drawn only while it is still the image shown
+  const shown = () => state.image === image;
   try {
     const pixels = { width: image.width, height: image.height, rgba: image.rgba.slice().buffer };
     const r = await engine.teachClassify(pixels, 3);
@@ -250,7 +264,7 @@ export async function predictTaught({ state, engine }, image) {
     const line = `Your classes, for ${image.name ?? "the webcam"}: ${words} (${(r.timings.preprocessMs + r.timings.inferenceMs).toFixed(0)} ms). ` +
       `They know only your ${n} classes, so the answer is one of them whatever the image shows.`;
     setText("teach-answer", line);
-    if (!live) {
+    if (!live && shown()) {
       setText("taught-answer", line);
       $("taught-answer").hidden = false;
       const top = r.predictions[0];
@@ -260,7 +274,7 @@ export async function predictTaught({ state, engine }, image) {
     return true;
   } catch (e) {
     setText("teach-answer", `Your classes could not answer: ${e.message}`, true);
-    if (!live) {
+    if (!live && shown()) {
       setText("taught-answer", `Your classes could not answer: ${e.message}`, true);
       $("taught-answer").hidden = false;
     }
@@ -315,6 +329,7 @@ export async function clearTeach(ctx) {
     setText("teach-answer", "");
     $("taught-answer").hidden = true;
     setAnswer($("answer-bar"), { taught: "" });
+    placeAnswerBar($("answer-bar"), $("result-panel"), ctx.state);
     showConfusion($("teach-confusion"), null);
     teachStatus("Forgot every class, here and in this browser's storage.");
     showTeach(ctx);

@@ -6,6 +6,7 @@ import { greyMap } from "../render/maps.js";
 
 const THUMB_PX = 64; // displayed size of a layer's channel thumbnail
 const INSPECT_PX = 256; // an opened channel is drawn this many pixels on its longer side
+const ANNOUNCE_MS = 250; // a unit reached with the arrow keys is announced once the keys rest this long
 
 /** Fills the strip with `layers` (the engine's layers reply); `onOpen(layer, channel)`
  *  runs when a thumbnail is clicked. */
@@ -37,9 +38,10 @@ export function showNetwork(strip, layers, onOpen) {
 
 /** Shows channel `ch` (the engine's channel reply) in the inspector; `onUnit(y, x)` runs
  *  for a clicked unit, or on Enter or Space for the unit the arrow keys moved to (each move
- *  is announced in the caption, a live region: position and value). `byUser`: the person
- *  opened it, so focus moves to it (scrolling only if it is out of view); a channel opened
- *  again for a new image takes focus only from the one it replaces, without scrolling. */
+ *  is announced in the caption, a live region: position and value, once the keys rest).
+ *  `byUser`: the person opened it, so focus moves to it (scrolling only if it is out of
+ *  view); a channel opened again for a new image takes the focus only where the one it
+ *  replaces had it, without scrolling. */
 export function showChannel({ inspector, caption, cursor }, ch, onUnit, { byUser = false } = {}) {
   const canvas = greyMap(ch.data, ch.w, ch.h, INSPECT_PX);
   canvas.id = "inspector-canvas";
@@ -48,24 +50,33 @@ export function showChannel({ inspector, caption, cursor }, ch, onUnit, { byUser
   canvas.setAttribute("role", "application");
   canvas.setAttribute("aria-roledescription", "grid of units");
   canvas.setAttribute("aria-label", `${ch.layer} channel ${ch.channel}, ${ch.h} by ${ch.w} units: arrow keys move, Enter shows a unit's field`);
-  canvas.setAttribute("aria-describedby", caption.id);
   const old = inspector.querySelector("#inspector-canvas");
   const hadFocus = document.activeElement === old;
   old.replaceWith(canvas);
   inspector.hidden = false;
+  inspector.classList.remove("stale"); // it shows the current image again
+  inspector.removeAttribute("aria-busy");
   caption.textContent = `${ch.layer}, channel ${ch.channel}: ${ch.h}×${ch.w} units. Click one, or move with the arrow keys and press Enter.`;
   let at = { y: ch.h >> 1, x: ch.w >> 1 }; // the keyboard's unit
   cursor.hidden = true;
+  // the cursor over the unit: inside the canvas's border, at least 4 px, centred on the unit
   const place = () => {
-    const k = canvas.clientWidth / ch.w;
+    const kx = canvas.clientWidth / ch.w;
+    const ky = canvas.clientHeight / ch.h;
+    const [w, h] = [Math.max(4, kx), Math.max(4, ky)];
     Object.assign(cursor.style, {
-      left: `${canvas.offsetLeft + at.x * k}px`, top: `${canvas.offsetTop + at.y * (canvas.clientHeight / ch.h)}px`,
-      width: `${Math.max(4, k)}px`, height: `${Math.max(4, canvas.clientHeight / ch.h)}px`,
+      left: `${canvas.offsetLeft + canvas.clientLeft + (at.x + 0.5) * kx - w / 2}px`,
+      top: `${canvas.offsetTop + canvas.clientTop + (at.y + 0.5) * ky - h / 2}px`,
+      width: `${w}px`, height: `${h}px`,
     });
     cursor.hidden = false;
   };
+  let announce = 0;
   const value = () => ch.data[at.y * ch.w + at.x];
+  // the image before's channel, dimmed while the new one's layers come, answers nothing
+  const stale = () => inspector.classList.contains("stale");
   canvas.addEventListener("click", (ev) => {
+    if (stale()) return;
     const r = canvas.getBoundingClientRect();
     at = {
       y: Math.min(ch.h - 1, Math.floor(((ev.clientY - r.top) / r.height) * ch.h)),
@@ -80,14 +91,18 @@ export function showChannel({ inspector, caption, cursor }, ch, onUnit, { byUser
     const moves = { ArrowUp: [-step, 0], ArrowDown: [step, 0], ArrowLeft: [0, -step], ArrowRight: [0, step], Home: [-ch.h, -ch.w], End: [ch.h, ch.w] };
     if (ev.key === "Enter" || ev.key === " ") {
       ev.preventDefault();
-      return onUnit(at.y, at.x);
+      return stale() ? undefined : onUnit(at.y, at.x);
     }
     const m = moves[ev.key];
     if (!m) return;
     ev.preventDefault(); // the page does not scroll under the arrow keys
     at = { y: Math.max(0, Math.min(ch.h - 1, at.y + m[0])), x: Math.max(0, Math.min(ch.w - 1, at.x + m[1])) };
     place();
-    caption.textContent = `Unit (${at.y}, ${at.x}) of ${ch.h}×${ch.w}, value ${value().toPrecision(3)}. Enter shows its field.`;
+    // said once the keys rest: a held arrow key does not queue a sentence per unit
+    clearTimeout(announce);
+    announce = setTimeout(() => {
+      if (canvas.isConnected) caption.textContent = `Unit (${at.y}, ${at.x}) of ${ch.h}×${ch.w}, value ${value().toPrecision(3)}. Enter shows its field.`;
+    }, ANNOUNCE_MS);
   });
   if (byUser) canvas.focus();
   else if (hadFocus) canvas.focus({ preventScroll: true });

@@ -114,7 +114,7 @@ export function reportLine(r, images = r.examples) {
     ? ` Held-out accuracy: ${(100 * r.heldOut.accuracy).toFixed(0)}% of ${imagesLine(Math.round((r.heldOut.examples * images) / r.examples), r.heldOut.examples)} the classifier did not see (matrix below); the classifier kept is trained on all.`
     : " With 5 images or more in every class, some are held out to measure accuracy.";
   return `Trained ${method} on ${imagesLine(images, r.examples)} of ${r.classes.length} classes in ${r.ms.toFixed(0)} ms${fit}; ` +
-    `${(100 * r.trainAccuracy).toFixed(0)}% of the training images right.${held}`;
+    `${(100 * r.trainAccuracy).toFixed(0)}% of the training ${images === r.examples ? "images" : "views"} right.${held}`;
 }
 
 /** The held-out confusion matrix, or nothing when none was held out. */
