@@ -272,7 +272,8 @@ fn auto_leaves_a_software_adapter_for_the_cpu_and_says_why() {
     let gpu = gpu();
     if !gpu.adapter.contains("software") {
         // a machine with a real GPU: "auto" takes it (the CPU is not known to be faster)
-        let p = pollster::block_on(Pipeline::create(fixture("zoo_vgg16").model.to_vec(), on(BackendChoice::Auto))).unwrap();
+        let p =
+            pollster::block_on(Pipeline::create(fixture("zoo_vgg16").model.to_vec(), on(BackendChoice::Auto))).unwrap();
         assert_eq!(p.info().unwrap().backend.name, BackendKind::Webgpu);
         return;
     }
@@ -280,7 +281,11 @@ fn auto_leaves_a_software_adapter_for_the_cpu_and_says_why() {
     let backend = p.info().unwrap().backend;
     assert_eq!(backend.name, BackendKind::Cpu);
     let reason = backend.reason.unwrap_or_default();
-    assert!(reason.starts_with("the only WebGPU adapter is a software one, ") && reason.ends_with(": the CPU is faster here"), "{reason}");
+    assert!(
+        reason.starts_with("the only WebGPU adapter is a software one, ")
+            && reason.ends_with(": the CPU is faster here"),
+        "{reason}"
+    );
     assert!(reason.contains(&gpu.adapter), "{reason} names {}", gpu.adapter);
 }
 

@@ -128,7 +128,11 @@ async fn auto_leaves_a_software_adapter_for_the_cpu_and_says_why() {
     let backend = vgg.backend().unwrap();
     assert_eq!(text(&backend, "name"), "cpu");
     let reason = text(&backend, "reason");
-    assert!(reason.starts_with("the only WebGPU adapter is a software one, ") && reason.ends_with(": the CPU is faster here"), "{reason}");
+    assert!(
+        reason.starts_with("the only WebGPU adapter is a software one, ")
+            && reason.ends_with(": the CPU is faster here"),
+        "{reason}"
+    );
     assert!(reason.to_lowercase().contains("swiftshader"), "{reason}");
 }
 
