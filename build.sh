@@ -161,6 +161,11 @@ setup_python() {
         "$VENV/bin/pip" install -q -r tests/fixtures/requirements.txt
         cp tests/fixtures/requirements.txt "$VENV/.requirements.txt"
     fi
+    if ! cmp -s tools/requirements.txt "$VENV/.tools-requirements.txt"; then
+        say "pip install -r tools/requirements.txt (into .venv: the workflow linter)"
+        "$VENV/bin/pip" install -q -r tools/requirements.txt
+        cp tools/requirements.txt "$VENV/.tools-requirements.txt"
+    fi
 }
 
 # Installs `npm ci` of a folder's lock file into its node_modules, once per lock file.
@@ -445,6 +450,14 @@ lint() {
     say "cargo fmt --check; cargo clippy --all-targets --features threads,webgpu -- -D warnings"
     cargo fmt --check
     cargo clippy --all-targets --features threads,webgpu -- -D warnings
+    say "GitHub workflows against GitHub's schema (check-jsonschema, offline); CI runs .ci/run, Pages deploys build.sh dist"
+    "$VENV/bin/check-jsonschema" --builtin-schema vendor.github-workflows .github/workflows/*.yml
+    # the commands the workflows run are the ones this suite runs (the dist step below is
+    # the Pages build, run here)
+    grep -qx '        run: .ci/run' .github/workflows/ci.yml
+    grep -qx '        run: ./build.sh dist' .github/workflows/pages.yml
+    grep -qx '          path: dist' .github/workflows/pages.yml
+    grep -qx '        run: ./build.sh pack' .github/workflows/publish.yml
 }
 
 # The browser tests: `cargo test` for wasm32 with wasm-bindgen-test-runner as the runner

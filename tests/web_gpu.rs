@@ -48,7 +48,7 @@ async fn every_fixture_runs_on_webgpu_as_on_the_cpu_or_says_why_not() {
         // "webgpu": the test browser's adapter (SwiftShader) is a software one, which "auto" leaves
         let created = create(fx.model, r#"{"backend": "webgpu"}"#).await;
         if fx.name.contains("int8") {
-            let reason = created.err().expect("an int8 model is refused for the GPU");
+            let Err(reason) = created else { panic!("{}: an int8 model is refused for the GPU", fx.name) };
             assert!(reason.contains("unsupported op `") && reason.contains("QuantizeLinear`"), "{}: {reason}", fx.name);
             continue;
         }

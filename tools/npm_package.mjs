@@ -23,6 +23,11 @@ for (const f of ["common.js", "index.js", "node.js", "index.d.ts"]) copyFileSync
 mkdirSync(path.join(out, "worker"));
 for (const f of ["fetch.js", "worker.js", "engine.js", "builds.js", ...WORKER_MODULES]) copyFileSync(path.join(root, "www", f), path.join(out, f));
 copyFileSync(path.join(root, "README.md"), path.join(out, "README.md"));
+// the changelog is the README's "Changes" section (one text, kept where the rest is)
+const readme = readFileSync(path.join(root, "README.md"), "utf8");
+const changes = readme.match(/^## Changes\n([\s\S]*?)(?=^## )/m);
+if (!changes) throw new Error("README.md has no \"## Changes\" section for the package's CHANGELOG.md");
+writeFileSync(path.join(out, "CHANGELOG.md"), `# Changelog\n${changes[1].replace(/^The npm package's .*\n\n/m, "")}`);
 
 const pkg = {
   name: "vgg-wasm",
@@ -49,7 +54,7 @@ const pkg = {
     "./package.json": "./package.json",
   },
   files: ["index.js", "node.js", "common.js", "fetch.js", "engine.js", "worker.js", "builds.js", ...WORKER_MODULES, "index.d.ts", "pkg/vgg_wasm.js", "pkg/vgg_wasm.d.ts", "pkg/vgg_wasm_bg.wasm",
-    "pkg/vgg_wasm_bg.wasm.d.ts", "README.md"],
+    "pkg/vgg_wasm_bg.wasm.d.ts", "README.md", "CHANGELOG.md"],
   // worker.js answers messages as soon as it is imported: a bundler must keep it
   sideEffects: ["./worker.js"],
   engines: { node: ">=18" },

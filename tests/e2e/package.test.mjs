@@ -35,9 +35,35 @@ before(() => {
 test("npm pack ships only what a user needs", () => {
   const [{ files }] = JSON.parse(run("npm", ["pack", "--dry-run", "--json", "./vgg-wasm"], NPM));
   const names = files.map((f) => f.path).sort();
-  assert.deepEqual(names, ["README.md", "builds.js", "common.js", "engine.js", "fetch.js", "index.d.ts", "index.js", "node.js", "package.json",
+  assert.deepEqual(names, ["CHANGELOG.md", "README.md", "builds.js", "common.js", "engine.js", "fetch.js", "index.d.ts", "index.js", "node.js", "package.json",
     "pkg/vgg_wasm.d.ts", "pkg/vgg_wasm.js", "pkg/vgg_wasm_bg.wasm", "pkg/vgg_wasm_bg.wasm.d.ts", "worker.js",
     "worker/boot.js", "worker/held.js", "worker/inspect.js", "worker/models.js", "worker/teach.js"]);
+});
+
+test("the tarball would publish (npm publish --dry-run), with the README's Changes as its changelog", () => {
+  const tgz = readdirSync(NPM).find((f) => /^vgg-wasm-.*\.tgz$/.test(f));
+  // npm checks the tarball and its package.json as the registry would, and uploads nothing
+  const out = execFileSync("npm", ["publish", "--dry-run", "--json", tgz], { cwd: NPM, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  // (keyed by package name in npm 11's output)
+  const json = JSON.parse(out.slice(out.indexOf("{")));
+  const published = json["vgg-wasm"] ?? json;
+  assert.equal(published.name, "vgg-wasm");
+  assert.ok(published.files.some((f) => f.path === "CHANGELOG.md"));
+  const changelog = readFileSync(path.join(NPM, "vgg-wasm/CHANGELOG.md"), "utf8");
+  const version = JSON.parse(readFileSync(path.join(NPM, "vgg-wasm/package.json"), "utf8")).version;
+  assert.match(changelog, new RegExp(`^# Changelog\n\n### ${version.replace(/\./g, "\\.")} `), "the changelog starts with this version");
+  // what the README's npm section names is in the package: its entry points and types
+  const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("### Use it from npm"), readme.indexOf("### API reference"));
+  for (const name of ["index.d.ts", "pkg/vgg_wasm.d.ts", "index.js"]) {
+    assert.ok(section.includes(name), `the README's npm section names ${name}`);
+    assert.ok(published.files.some((f) => f.path === name), `${name} is in the tarball`);
+  }
+  const index = readFileSync(path.join(NPM, "vgg-wasm/index.js"), "utf8");
+  for (const name of ["ready", "fromUrl", "fetchBytes"]) {
+    assert.ok(section.includes(`\`${name}\``), `the README's npm section names ${name}`);
+    assert.match(index, new RegExp(`export[^;]*\\b${name}\\b`), `index.js exports ${name}`);
+  }
 });
 
 test("the package's Vgg says so when it is used after free()", () => {
