@@ -454,10 +454,11 @@ lint() {
     "$VENV/bin/check-jsonschema" --builtin-schema vendor.github-workflows .github/workflows/*.yml
     # the commands the workflows run are the ones this suite runs (the dist step below is
     # the Pages build, run here)
-    grep -qx '        run: .ci/run' .github/workflows/ci.yml
-    grep -qx '        run: ./build.sh dist' .github/workflows/pages.yml
-    grep -qx '          path: dist' .github/workflows/pages.yml
-    grep -qx '        run: ./build.sh pack' .github/workflows/publish.yml
+    local w
+    for w in "ci.yml:run: .ci/run" "pages.yml:run: ./build.sh dist" "pages.yml:path: dist" "publish.yml:run: .ci/run"; do
+        grep -Eq "^ +${w#*:}\$" ".github/workflows/${w%%:*}" ||
+            { echo ".github/workflows/${w%%:*} no longer has the step \"${w#*:}\"" >&2; exit 1; }
+    done
 }
 
 # The browser tests: `cargo test` for wasm32 with wasm-bindgen-test-runner as the runner

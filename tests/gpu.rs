@@ -291,6 +291,20 @@ fn auto_leaves_a_software_adapter_for_the_cpu_and_says_why() {
 }
 
 #[test]
+fn auto_on_the_gpu_falls_back_to_the_cpu_on_an_op_it_lacks_naming_it() {
+    // (softwareGpu: "auto" takes the tests' software adapter, so that it reaches the op check)
+    let opts = Options { software_gpu: true, ..on(BackendChoice::Auto) };
+    let p = pollster::block_on(Pipeline::create(fixture("zoo_vgg16_int8").model.to_vec(), opts.clone())).unwrap();
+    let backend = p.info().unwrap().backend;
+    assert_eq!(backend.name, BackendKind::Cpu);
+    let reason = backend.reason.unwrap_or_default();
+    assert!(reason.contains("unsupported op `") && reason.contains("QuantizeLinear`"), "{reason}");
+    // and a model it runs goes to the GPU
+    let p = pollster::block_on(Pipeline::create(fixture("zoo_vgg16").model.to_vec(), opts)).unwrap();
+    assert_eq!(p.info().unwrap().backend.name, BackendKind::Webgpu);
+}
+
+#[test]
 fn asking_for_webgpu_where_it_cannot_run_fails_with_the_reason() {
     let e = pollster::block_on(Pipeline::create(fixture("zoo_vgg16_int8").model.to_vec(), on(BackendChoice::Webgpu)))
         .unwrap_err();

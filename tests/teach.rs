@@ -154,7 +154,7 @@ fn vgg16_features_beat_raw_pixels_on_fashion_mnist() {
 }
 
 #[test]
-#[ignore = "minutes: the README's table (run in release)"]
+#[ignore = "minutes: checks the README's table (run in release)"]
 fn fashion_mnist_table() {
     let side = std::env::var("SIDE").ok().and_then(|v| v.parse().ok()).unwrap_or(224);
     let s = split(40, 50);
@@ -163,7 +163,16 @@ fn fashion_mnist_table() {
     let (desc, ms) = describe_all(&mut p, &s, all.into_iter(), side);
     println!("{side} px: {ms:.0} ms per descriptor (native, {} thread(s))", vgg_wasm::model::threads());
     let vgg = |i: usize| desc[&i].clone();
+    // the README's table, which this test printed: at 224 px each row must come out the same
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let quoted: Vec<String> = readme
+        .lines()
+        .filter(|l| l.starts_with("| 5 |") || l.starts_with("| 10 |") || l.starts_with("| 20 |"))
+        .map(String::from)
+        .collect();
+    assert_eq!(quoted.len(), 9, "the README's few-shot table has 9 rows");
     println!("| k | seed | VGG16 + softmax | VGG16 + nearest mean | pixels + nearest mean |");
+    let mut rows = Vec::new();
     for k in [5, 10, 20] {
         for seed in [1, 2, 3] {
             let train = draw(&s, k, seed);
@@ -172,8 +181,15 @@ fn fashion_mnist_table() {
                 accuracy(&vgg, &s, &train, Method::NearestMean),
                 pixel_nearest_mean(&s, &train),
             ];
-            println!("| {k} | {seed} | {:.1}% | {:.1}% | {:.1}% |", r[0] * 100.0, r[1] * 100.0, r[2] * 100.0);
+            let row = format!("| {k} | {seed} | {:.1}% | {:.1}% | {:.1}% |", r[0] * 100.0, r[1] * 100.0, r[2] * 100.0);
+            println!("{row}");
+            // what the README says of it: ImageNet features beat raw pixels at every k here
+            assert!(r[0] > r[2] && r[1] > r[2], "k = {k}, seed {seed}: VGG16 features do not beat pixels: {row}");
+            rows.push(row);
         }
+    }
+    if side == 224 {
+        assert_eq!(rows, quoted, "the README's few-shot table differs from what this test measures");
     }
 }
 

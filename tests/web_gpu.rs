@@ -116,7 +116,12 @@ async fn auto_without_navigator_gpu_takes_the_cpu_and_says_why() {
 }
 
 #[wasm_bindgen_test]
-async fn an_int8_model_is_refused_for_the_gpu_naming_the_op() {
+async fn an_int8_model_falls_back_naming_the_op_or_is_refused_for_the_gpu() {
+    // (softwareGpu: "auto" takes SwiftShader, so that it reaches the op check)
+    let vgg = create(fixture("zoo_vgg16_int8").model, r#"{"backend": "auto", "softwareGpu": true}"#).await.unwrap();
+    let backend = vgg.backend().unwrap();
+    assert_eq!(text(&backend, "name"), "cpu");
+    assert!(text(&backend, "reason").contains("QuantizeLinear"), "{}", text(&backend, "reason"));
     let e = create(fixture("zoo_vgg16_int8").model, r#"{"backend": "webgpu"}"#).await.err().unwrap();
     assert!(e.contains("QuantizeLinear"), "{e}");
 }

@@ -12,8 +12,9 @@ export interface Prediction { index: number; label: string; probability: number;
  *  the model (after a failed WebGPU run, the CPU answers the same call). */
 export interface Timings { preprocessMs: number; inferenceMs: number; backend: "webgpu" | "cpu"; }
 /** Where `classifyAsync` and `forwardAsync` run: `adapter` names the GPU for "webgpu";
- *  `reason` says in words why the CPU answers (no `navigator.gpu`, no adapter, limits too
- *  low, an op the GPU path does not run, a lost device, the user's choice). */
+ *  `reason` says in words why the CPU answers (no `navigator.gpu`, no adapter, only a
+ *  software adapter, limits too low, an op the GPU path does not run, a lost device, the
+ *  user's choice). */
 export interface Backend { name: "webgpu" | "cpu"; adapter?: string; reason?: string; }
 /** Top-k predictions, most probable first, with the call's timings. */
 export type Classification = Prediction[] & { timings: Timings };
@@ -41,9 +42,12 @@ export interface PreprocessOptions {
  *  `saliency`, `effectiveReceptiveField`), at some cost in memory and speed. */
 export interface VggOptions {
   preprocess?: PreprocessOptions; labels?: string[]; activations?: boolean;
-  /** `Vgg.create` only: "auto" (default) uses WebGPU where it can, "webgpu" fails where it
-   *  cannot, "cpu" never tries it. */
+  /** `Vgg.create` only: "auto" (default) uses WebGPU where it can on a hardware adapter,
+   *  "webgpu" on any adapter and fails where it cannot, "cpu" never tries it. */
   backend?: "auto" | "webgpu" | "cpu";
+  /** `Vgg.create` only: lets "auto" take a software adapter (SwiftShader, lavapipe) too;
+   *  default false, since the CPU path is faster there. */
+  softwareGpu?: boolean;
   /** How the CPU runs 3x3 stride-1 convolutions: "auto" (default: Winograd F(4x4,3x3)
    *  where the bench measured it faster, tract's convolution elsewhere), "direct" (tract's
    *  convolution everywhere), "winograd-f2" or "winograd-f4" (that tile on every 3x3

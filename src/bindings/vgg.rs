@@ -35,9 +35,11 @@ impl Vgg {
     }
 
     /// Loads a model on the backend `options.backend` asks for: "auto" (default) runs on
-    /// WebGPU when an adapter and a device are obtained and the GPU path supports every op
-    /// of the model, else on the CPU, with the reason in `backend.reason`; "webgpu" rejects
-    /// with that reason instead; "cpu" is `new Vgg`. WebGPU needs the package built with
+    /// WebGPU when a hardware adapter (the high-performance one) and a device are obtained
+    /// and the GPU path supports every op of the model, else on the CPU, with the reason in
+    /// `backend.reason` (a software adapter such as SwiftShader is left to the CPU, which is
+    /// faster there, unless `options.softwareGpu`); "webgpu" takes any adapter and rejects
+    /// with the reason where it cannot; "cpu" is `new Vgg`. WebGPU needs the package built with
     /// the `webgpu` feature (the npm package is). Use `classifyAsync`/`forwardAsync` to run
     /// on the backend; the synchronous methods always run on the CPU.
     pub async fn create(

@@ -207,7 +207,8 @@ impl Scope {
 /// The adapter's vendor and architecture as the browser reports them (e.g. "google
 /// swiftshader"), and whether the browser marks it a fallback adapter (`info.isFallbackAdapter`,
 /// or the older `isFallbackAdapter` on the adapter): wgpu names a browser adapter by its
-/// `description`, which browsers usually leave empty, and does not pass the fallback flag on.
+/// `description`, which browsers usually leave empty (it reads `info.isFallbackAdapter` as
+/// `DeviceType::Cpu`, but not the older flag on the adapter).
 #[cfg(target_arch = "wasm32")]
 async fn browser_adapter() -> Option<(String, bool)> {
     use wasm_bindgen::JsCast;

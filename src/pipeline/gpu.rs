@@ -20,8 +20,9 @@ pub(super) async fn attach(
     options: Options,
     choice: BackendChoice,
 ) -> Result<std::result::Result<(Pipeline, Backend), (Pipeline, String)>> {
-    // "auto" leaves a software adapter for the CPU path; "webgpu" takes whatever is there
-    let gpu = match crate::gpu::Gpu::acquire(choice == BackendChoice::Webgpu).await {
+    // "auto" leaves a software adapter for the CPU path (unless told otherwise); "webgpu"
+    // takes whatever is there
+    let gpu = match crate::gpu::Gpu::acquire(choice == BackendChoice::Webgpu || options.software_gpu).await {
         Ok(gpu) => gpu,
         // fail before the (long) load where the answer is already known
         Err(e) if choice == BackendChoice::Webgpu => bail!("options.backend \"webgpu\": {e}"),

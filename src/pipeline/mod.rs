@@ -83,9 +83,9 @@ impl Pipeline {
     }
 
     /// Loads ONNX `bytes` with `options`, on the backend `options.backend` asks for
-    /// (default "auto": WebGPU when an adapter, a device and every op of the model are
-    /// there, else the CPU with the reason in [`ModelInfo::backend`]). "webgpu" fails with
-    /// the reason instead of falling back.
+    /// (default "auto": WebGPU when a hardware adapter, a device and every op of the model
+    /// are there, else the CPU with the reason in [`ModelInfo::backend`]). "webgpu" takes a
+    /// software adapter too, and fails with the reason instead of falling back.
     pub async fn create(bytes: Vec<u8>, options: Options) -> Result<Pipeline> {
         let choice = options.backend.unwrap_or(BackendChoice::Auto);
         if choice == BackendChoice::Cpu {

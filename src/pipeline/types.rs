@@ -18,9 +18,14 @@ pub struct Options {
     /// Costs memory and some speed (the optimiser may not fuse what must stay visible).
     #[serde(default)]
     pub activations: bool,
-    /// Where inference runs: WebGPU when it can ("auto", the default of `create`), only
-    /// WebGPU ("webgpu": an error where it cannot), or the CPU.
+    /// Where inference runs: WebGPU when it can ("auto", the default of `create`: a
+    /// hardware adapter), only WebGPU ("webgpu": any adapter, an error where it cannot), or
+    /// the CPU.
     pub backend: Option<BackendChoice>,
+    /// Lets "auto" take a software adapter (SwiftShader, lavapipe) as well: slower than the
+    /// CPU path for VGG, but "auto" still falls back to the CPU on an op the GPU path lacks.
+    #[serde(default)]
+    pub software_gpu: bool,
     /// How the CPU runs the 3×3 convolutions: "auto" (the default: Winograd where the bench
     /// measured it faster), "direct" (tract's convolution), "winograd-f2" or "winograd-f4"
     /// (that tile on every 3×3 stride-1 convolution).

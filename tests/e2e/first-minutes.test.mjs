@@ -181,7 +181,7 @@ test("at 1366 px every layer of VGG16 is on screen, the image stays beside the c
   // a square image: pool5 is 7×7 now; the same channel opens on it, nothing of the old one stays
   const astronaut = SAMPLES.findIndex((s) => /Astronaut/.test(s.name));
   await page.click(`#samples-photo .sample >> nth=${astronaut}`);
-  await waitText(page, "#result-status", /\[1, 512, 7, 7\] for Astronaut/, 120_000);
+  await waitText(page, "#result-status", /for Astronaut.* returns feature maps of shape \[1, 512, 7, 7\]/, 120_000);
   await waitText(page, "#inspector-caption", re(caption.replace("7×10", "7×7").split(":")[0] + ": 7×7 units"), 120_000);
   assert.equal(await page.getAttribute("#view-canvas", "data-field"), "", "the old unit's box is gone");
   assert.doesNotMatch(await page.textContent("#unit-status"), /unit \(/);

@@ -42,8 +42,11 @@ test("npm pack ships only what a user needs", () => {
 
 test("the tarball would publish (npm publish --dry-run), with the README's Changes as its changelog", () => {
   const tgz = readdirSync(NPM).find((f) => /^vgg-wasm-.*\.tgz$/.test(f));
-  // npm checks the tarball and its package.json as the registry would, and uploads nothing
-  const out = execFileSync("npm", ["publish", "--dry-run", "--json", tgz], { cwd: NPM, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  // npm checks the tarball and its package.json as the registry would, and uploads nothing;
+  // a registry that does not answer, so that the check does not depend on the network or on
+  // what is published already (npm asks the registry for the published versions even then)
+  const offline = ["--registry=http://127.0.0.1:9", "--fetch-retries=0"];
+  const out = execFileSync("npm", ["publish", "--dry-run", "--json", ...offline, tgz], { cwd: NPM, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   // (keyed by package name in npm 11's output)
   const json = JSON.parse(out.slice(out.indexOf("{")));
   const published = json["vgg-wasm"] ?? json;

@@ -64,6 +64,11 @@ test("a sample is answered on WebGPU as on the CPU, and the page says which ran"
   await waitText(page, "#backend-status", /^Runs on WebGPU/);
   await waitText(page, "#timings", /^WebGPU: .* · on CPU before: [\d.]+ ms/, 120_000);
   await shot(page, "webgpu-02-both-timings");
+  // with WebGPU chosen, a model the GPU path cannot run still loads, on the CPU, saying why
+  await page.setInputFiles("#model-file", path.join(ROOT, "tests/fixtures/gen/zoo_vgg16_int8.onnx"));
+  await waitText(page, "#model-status", /^Loaded zoo_vgg16_int8\.onnx/, 120_000);
+  await waitText(page, "#backend-status", /^Runs on the CPU: the GPU path cannot run one of this model's layers\.$/);
+  assert.match(await page.textContent("#backend-detail"), /unsupported op `(Dynamic)?QuantizeLinear`/);
   await page.close();
 });
 

@@ -11,6 +11,13 @@ import { fillPicker } from "../panels/picker.js";
 
 /** @typedef {import("./context.js").Context} Context */
 
+/** A model's options as loaded: with `softwareGpu` where the person chose WebGPU (the CPU is
+ *  faster than a software adapter, so "auto" alone leaves it).
+ *  @param {import("./context.js").State} state  @param {import("../pkg/vgg_wasm.js").VggOptions | undefined} options */
+export function gpuOptions(state, options) {
+  return state.backend === "webgpu" ? { ...options, softwareGpu: true } : options;
+}
+
 /** Reads the catalog into the picker; at first open, loads the default model and runs a
  *  sample on it.  @param {Context} ctx */
 export async function initCatalog(ctx) {
@@ -209,10 +216,11 @@ export async function requestModel(ctx, name, source, { options, id = null, cred
     setText("model-status", `Loading ${name} (${formatBytes(size)}): parsing and optimising…`);
     const t0 = performance.now();
     const loaded = await engine.load(got.bytes, {
-      options, keepActivationsUpTo: config.ACTIVATIONS_MAX_BYTES,
-      // "auto" never fails for want of a GPU: the CPU answers, and the page says why; "webgpu"
-      // (the person chose it) takes a software adapter too, or fails, keeping the model before
-      backend: state.backend,
+      // "auto" never fails for want of a GPU: the CPU answers, and the page says why; where
+      // the person chose WebGPU it takes a software adapter too (softwareGpu), and an int8
+      // model still loads, on the CPU, saying why
+      options: gpuOptions(state, options), keepActivationsUpTo: config.ACTIVATIONS_MAX_BYTES,
+      backend: state.backend === "cpu" ? "cpu" : "auto",
       onStatus: (s) => current() && setText("model-status", `Loading ${name}: ${s}…`),
     });
     if (!current()) return; // a newer model follows this one into the worker

@@ -177,8 +177,9 @@ export async function chooseBackend(ctx, name) {
   try {
     showBackend(ctx, await engine.setBackend(name));
   } catch (e) {
-    // loaded for the CPU alone, or "auto" left a software adapter: load it again, for the
-    // GPU whatever it is; where that fails the model before stays, on the CPU
+    // loaded for the CPU alone, or "auto" left a software adapter: load it again, taking the
+    // GPU whatever it is (actions/models.js gpuOptions); where that fails the model before
+    // stays, on the CPU
     if (name === "webgpu" && (model.loadedFor === "cpu" || /software one/.test(model.backend?.reason ?? ""))) {
       await model.reload();
       if (state.model !== model) return; // loaded onto the GPU (and run again)

@@ -7,6 +7,7 @@ import { $, $button, $input, $video, saveBlob, setText } from "../dom.js";
 import { formatBytes } from "../format.js";
 import { decodeToCanvas } from "../inputs.js";
 import { fetchEntry } from "../models.js";
+import { gpuOptions } from "./models.js";
 import { placeAnswerBar, setAnswer } from "../panels/answer-bar.js";
 import { focusKey, reportLine, showClasses, showConfusion, showTray } from "../panels/teach.js";
 import { clearTaught, loadTaught, saveTaught } from "../teach-store.js";
@@ -72,8 +73,8 @@ export async function startTeaching(ctx, byUser = false) {
       ? c.examples.map((e) => ({ label: c.name, features: e.features })) : [{ label: c.name }]);
     teachStatus(`Loading ${entry.short ?? entry.name}…`);
     const st = await engine.teachStart(got.bytes, {
-      options: entry.options, teacher: { flip, scales, side: fits?.side }, items,
-      backend: state.backend, onStatus: (s) => teachStatus(`${s}…`),
+      options: gpuOptions(state, entry.options), teacher: { flip, scales, side: fits?.side }, items,
+      backend: state.backend === "cpu" ? "cpu" : "auto", onStatus: (s) => teachStatus(`${s}…`),
     });
     Object.assign(state.teach, { base: entry.sha256, side: st.side, flip: st.flip, scales: st.scales, classes: fits?.classes ?? [], report: null });
     $input("teach-flip").checked = st.flip;
@@ -81,6 +82,7 @@ export async function startTeaching(ctx, byUser = false) {
     $input("teach-flip").disabled = $input("teach-scales").disabled = true;
     $("teach-work").hidden = false;
     $("teach-start").hidden = true;
+    start.setAttribute("aria-disabled", "false"); // (an engine restart starts it again)
     const n = state.teach.classes.reduce((a, c) => a + c.examples.length, 0);
     teachStatus(fits ? `Restored ${state.teach.classes.length} classes (${n} images) kept in this browser. Train when ready.`
       : `Ready: the base sees ${[st.side, ...st.scales].map((s) => `${s}×${s}`).join(" and ")} pixels and describes each ` +

@@ -21,7 +21,8 @@ function teachState(held) {
 /** TeachStartRequest → TeachState
  *  @param {import("../engine.js").TeachStartRequest} request  @param {Held} held  @param {Status} status  @returns {Promise<import("../engine.js").TeachState>} */
 export async function teachStart({ bytes, options, teacher: teacherOptions, items, backend = "auto" }, held, status) {
-  status(backend === "cpu" ? "loading the convolutional base" : "loading the convolutional base (onto the GPU where there is one)");
+  // (no GPU words before the engine knows there is one)
+  status("loading the convolutional base");
   const base = await held.api.Vgg.create(new Uint8Array(bytes), { ...options, backend });
   let made;
   try {
