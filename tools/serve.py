@@ -5,6 +5,10 @@ add as response headers:
   the worker, which a meta tag does not reach, runs under the same policy;
 - cross-origin isolation (COOP same-origin, COEP require-corp), without which browsers
   give no shared memory, so no threads.
+Where a file has a precompressed copy beside it (FILE.br, FILE.gz: `./build.sh dist` writes
+them, tools/compress.mjs) and the browser accepts that encoding, the copy is sent with
+Content-Encoding, as nginx's brotli_static and gzip_static do: the tests then measure the
+bytes a user of such a host downloads.
 
     python3 tools/serve.py DIR [PORT] [--not-isolated]
         PORT 0 picks a free one; the port is printed. A DIR whose index.html has no policy
@@ -13,6 +17,7 @@ add as response headers:
 """
 import functools
 import http.server
+import os
 import re
 import sys
 from pathlib import Path
@@ -36,6 +41,22 @@ def main():
     csp = policy(root)
 
     class Handler(http.server.SimpleHTTPRequestHandler):
+        def send_head(self):
+            path = self.translate_path(self.path)
+            accepted = {e.split(";")[0].strip() for e in self.headers.get("Accept-Encoding", "").split(",")}
+            for encoding, ext in (("br", ".br"), ("gzip", ".gz")):
+                if encoding in accepted and os.path.isfile(path) and os.path.isfile(path + ext):
+                    f = open(path + ext, "rb")
+                    size = os.fstat(f.fileno()).st_size
+                    self.send_response(200)
+                    self.send_header("Content-Type", self.guess_type(path))
+                    self.send_header("Content-Encoding", encoding)
+                    self.send_header("Content-Length", str(size))
+                    self.send_header("Vary", "Accept-Encoding")
+                    self.end_headers()
+                    return f
+            return super().send_head()
+
         def end_headers(self):
             if csp:
                 self.send_header("Content-Security-Policy", csp)

@@ -4,7 +4,8 @@
 
 /**
  * Fetches `url` as bytes, calling `onProgress({loaded, total})` for each chunk (`total` is
- * the Content-Length, else `expectedBytes`, else 0). Errors say which stage failed:
+ * the Content-Length of an unencoded response, else `expectedBytes`, else 0: a compressed
+ * response's length is not that of the bytes read). Errors say which stage failed:
  * `error.stage` is "connect" (no answer: offline, refused, or blocked by CORS), "status"
  * (an HTTP error; `error.status` is its code), "cancelled" (the `signal` aborted) or "transfer" (broke off midway).
  * @param {string} url
@@ -23,7 +24,7 @@ export async function fetchBytes(url, { onProgress, signal, expectedBytes = 0 } 
   if (!response.ok) {
     throw Object.assign(fail("status", `the server answered ${response.status} ${response.statusText} for ${url}`), { status: response.status });
   }
-  const total = Number(response.headers.get("content-length")) || expectedBytes;
+  const total = (!response.headers.get("content-encoding") && Number(response.headers.get("content-length"))) || expectedBytes;
   const reader = response.body.getReader();
   const chunks = [];
   let loaded = 0;

@@ -65,12 +65,14 @@ async function loadSamples($, onImage) {
     b.title = `${s.name} (${s.credit}, ${s.license})`;
     b.setAttribute("aria-label", s.name);
     const img = document.createElement("img");
-    img.src = `samples/${s.file}`;
+    // the button shows a small thumbnail where there is one (tools/sample_thumbs.py): a
+    // first visit does not fetch every photo whole; the image itself comes when picked
+    img.src = `samples/${s.thumb ?? s.file}`;
     img.alt = "";
     b.append(img);
     // the blob as a promise: the page's order of images is the order of the clicks
     const domain = sampleDomain(s);
-    const pick = () => onImage(s.name, fetch(img.src).then((r) => r.blob()), domain, b);
+    const pick = () => onImage(s.name, fetch(`samples/${s.file}`).then((r) => r.blob()), domain, b);
     b.addEventListener("click", pick);
     $(domain === "fashion" ? "samples-fashion" : "samples-photo").append(b);
     samples.push({ ...s, domain, pick });

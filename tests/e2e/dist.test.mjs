@@ -6,7 +6,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { launch, openPage, ROOT, serve, shot, waitText } from "./harness.mjs";
+import { idle, launch, openPage, ROOT, serve, shot, waitText } from "./harness.mjs";
 
 test("dist/ served from another directory without headers works, on threads", async () => {
   assert.ok(existsSync(path.join(ROOT, "dist/index.html")), "./build.sh dist writes dist/");
@@ -34,4 +34,44 @@ test("dist/ served from another directory without headers works, on threads", as
     await browser.close();
     server.close();
   }
+});
+
+test("a first visit to dist/ at 20 Mbit/s downloads under 5 MB, compressed, and answers (time logged)", async (t) => {
+  // the builds and scripts have .br copies beside them (tools/compress.mjs), which the server
+  // sends as a host serving precompressed files does
+  for (const f of ["pkg/vgg_wasm_bg.wasm", "pkg-relaxed/vgg_wasm_bg.wasm", "pkg-threads/vgg_wasm_bg.wasm", "app.js"]) {
+    assert.ok(existsSync(path.join(ROOT, "dist", `${f}.br`)), `dist/${f}.br`);
+  }
+  const server = await serve(path.join(ROOT, "dist"));
+  const browser = await launch();
+  t.after(async () => {
+    await browser.close();
+    server.close();
+  });
+  const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("Network.enable");
+  // 20 Mbit/s down, 5 up, 20 ms: a slow home connection
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 20, downloadThroughput: 20e6 / 8, uploadThroughput: 5e6 / 8 });
+  const got = [];
+  page.on("requestfinished", async (r) => {
+    const s = await r.sizes().catch(() => null);
+    const response = await r.response();
+    if (s) got.push({ url: r.url(), bytes: s.responseBodySize + s.responseHeadersSize, encoding: (await response?.allHeaders())?.["content-encoding"] ?? "" });
+  });
+  const t0 = Date.now();
+  await page.goto(server.url);
+  // the first answer comes by itself (a sample the default model knows)
+  await waitText(page, "#result-status", /^Top 5 for /, 120_000);
+  const ms = Date.now() - t0;
+  await idle(page);
+  await page.waitForLoadState("networkidle");
+  const total = got.reduce((a, b) => a + b.bytes, 0);
+  const wasm = got.find((g) => g.url.endsWith("_bg.wasm"));
+  console.log(`dist/ at 20 Mbit/s: first answer ${ms} ms after navigation; first visit ${(total / 1e6).toFixed(2)} MB in ${got.length} requests ` +
+    `(the engine ${(wasm.bytes / 1e6).toFixed(2)} MB, ${wasm.encoding}; largest: ${got.sort((a, b) => b.bytes - a.bytes).slice(0, 3).map((g) => `${g.url.split("/").slice(-2).join("/")} ${(g.bytes / 1e6).toFixed(2)} MB`).join(", ")})`);
+  assert.equal(wasm.encoding, "br", "the engine came brotli-compressed");
+  assert.ok(total <= 5e6, `a first visit downloads ${(total / 1e6).toFixed(2)} MB`);
+  await shot(page, "09-dist-first-visit");
 });

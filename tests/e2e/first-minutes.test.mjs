@@ -185,6 +185,8 @@ test("at 1366 px every layer of VGG16 is on screen, the image stays beside the c
   await waitText(page, "#inspector-caption", re(caption.replace("7×10", "7×7").split(":")[0] + ": 7×7 units"), 120_000);
   assert.equal(await page.getAttribute("#view-canvas", "data-field"), "", "the old unit's box is gone");
   assert.doesNotMatch(await page.textContent("#unit-status"), /unit \(/);
+  // (the page stayed at the samples: the person scrolls back down to the channel)
+  await page.locator("#inspector-canvas").scrollIntoViewIfNeeded();
   const again = await page.locator("#inspector-canvas").boundingBox();
   await page.mouse.click(again.x + again.width - 2, again.y + again.height / 2);
   await waitText(page, "#unit-status", /pool5, channel \d+, unit \(\d, 6\)/);
