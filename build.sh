@@ -302,8 +302,11 @@ dist() {
     # reach; and cross-origin isolation for threads. Elsewhere coi-sw.js adds the latter.
     printf '/*\n  Content-Security-Policy: %s\n  Cross-Origin-Opener-Policy: same-origin\n  Cross-Origin-Embedder-Policy: require-corp\n' \
         "$(sed -n 's/.*http-equiv="Content-Security-Policy" content="\([^"]*\)".*/\1/p' www/index.html)" > dist/_headers
-    # .br and .gz beside the builds, scripts and JSON, for hosts that serve them as they are
-    # (tools/serve.py does): a first visit's bytes compressed, not compressed per request
+    # the list of the page's own files that its service worker keeps for offline use (and the
+    # mark on index.html that turns that on); then .br and .gz beside the builds, scripts and
+    # JSON, for hosts that serve them as they are (tools/serve.py does): a first visit's
+    # bytes compressed, not compressed per request
+    node tools/offline_list.mjs dist
     node tools/compress.mjs dist
     du -sh dist | awk '{print "    dist/: " $1}'
 }

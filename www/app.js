@@ -14,7 +14,7 @@ import { Engine } from "./engine.js";
 import { initInputs } from "./inputs.js";
 import { placeAnswerBar } from "./panels/answer-bar.js";
 import { showDepthPanel } from "./panels/depth.js";
-import { isolateWithServiceWorker, showEngineProgress, showRuntime } from "./runtime.js";
+import { isolateWithServiceWorker, keepForOffline, showEngineProgress, showRuntime } from "./runtime.js";
 
 /** @type {import("./actions/context.js").Config} */
 const config = Object.freeze({
@@ -183,7 +183,8 @@ state.samples = initInputs($, {
   onModelFile: (file) => models.requestModel(ctx, file.name, async () => ({ bytes: await file.arrayBuffer(), ms: null })),
   onError: (text) => setText("image-status", text, true),
 });
-models.initCatalog(ctx);
+// the hosted page keeps what its first answer used, for offline use
+models.initCatalog(ctx).then(() => keepForOffline(engine)).catch(() => {});
 
 // --- the teaching section ---
 

@@ -1,7 +1,7 @@
 // @ts-check
 // The engine's own line on the page: the download of its WebAssembly (a bar), which build
-// runs on how many threads, and the isolation service worker that makes threads possible on
-// hosts that cannot send the headers.
+// runs on how many threads; and the service worker (coi-sw.js) that makes threads possible
+// on hosts that cannot send the headers, and keeps the hosted page working offline.
 import { $, $progress, setText } from "./dom.js";
 import { engineProgress, runtimeSummary } from "./format.js";
 
@@ -28,14 +28,19 @@ export function showRuntime({ state, engine }) {
   });
 }
 
-/** On a host that cannot send COOP and COEP, coi-sw.js adds them and the page reloads once
- *  under it, so that threads are possible. Never twice in a session: where the worker
- *  cannot isolate the page (a browser that ignores it), the page stays single-threaded. */
+/** The hosted page's list of its own files for offline use (`./build.sh dist` writes it and
+ *  names it on the html element); none elsewhere. */
+const OFFLINE_LIST = document.documentElement.dataset.offline ?? null;
+
+/** Registers coi-sw.js where it is needed: on a host that cannot send COOP and COEP it adds
+ *  them and the page reloads once under it, so that threads are possible (never twice in a
+ *  session: where the worker cannot isolate the page, the page stays single-threaded); on
+ *  the hosted page it also keeps the page for offline use (see keepForOffline). */
 export async function isolateWithServiceWorker() {
-  if (crossOriginIsolated || !isSecureContext || !("serviceWorker" in navigator)) return;
-  if (sessionStorage.getItem("coi-reloaded")) return;
+  if ((crossOriginIsolated && !OFFLINE_LIST) || !isSecureContext || !("serviceWorker" in navigator)) return;
   try {
-    const registration = await navigator.serviceWorker.register("./coi-sw.js");
+    const registration = await navigator.serviceWorker.register(OFFLINE_LIST ? `./coi-sw.js?offline=${encodeURIComponent(OFFLINE_LIST)}` : "./coi-sw.js");
+    if (crossOriginIsolated || sessionStorage.getItem("coi-reloaded")) return;
     if (navigator.serviceWorker.controller) return; // it controls the page, yet no isolation
     await new Promise((resolve) => {
       const worker = registration.installing ?? registration.waiting ?? registration.active;
@@ -47,4 +52,20 @@ export async function isolateWithServiceWorker() {
   } catch {
     // service workers blocked (private browsing, a policy): one thread, as the page says
   }
+}
+
+/** On the hosted page, once it has answered: asks the service worker to keep what it ran on
+ *  (the engine build this browser chose, its glue, the model and samples the page fetched),
+ *  so that it answers again without a network. Files the worker already holds are taken
+ *  from the browser's HTTP cache, not downloaded again.
+ *  @param {import("./engine.js").Engine} engine */
+export async function keepForOffline(engine) {
+  if (!OFFLINE_LIST || !("serviceWorker" in navigator)) return;
+  const { build } = await engine.started;
+  const registration = await navigator.serviceWorker.ready;
+  const own = (/** @type {string} */ url) => new URL(url, location.href).origin === location.origin;
+  const used = performance.getEntriesByType("resource").map((e) => e.name).filter(own);
+  // (the threaded build's helper script is on the offline list already)
+  const files = [`${build}/vgg_wasm.js`, `${build}/vgg_wasm_bg.wasm`];
+  registration.active?.postMessage({ type: "keep", urls: [...new Set([...files, ...used])] });
 }

@@ -75,3 +75,31 @@ test("a first visit to dist/ at 20 Mbit/s downloads under 5 MB, compressed, and 
   assert.ok(total <= 5e6, `a first visit downloads ${(total / 1e6).toFixed(2)} MB`);
   await shot(page, "09-dist-first-visit");
 });
+
+test("after one visit, dist/ answers with the network off (the service worker's cache), and is installable", async (t) => {
+  const server = await serve(path.join(ROOT, "dist"));
+  const browser = await launch();
+  t.after(async () => {
+    await browser.close();
+    server.close();
+  });
+  const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(server.url);
+  await waitText(page, "#result-status", /^Top 5 for /, 120_000);
+  // the worker has kept the engine build the page ran on and its model
+  await page.waitForFunction(async () => {
+    const keys = (await (await caches.open("vgg-wasm-offline-v1")).keys()).map((r) => new URL(r.url).pathname);
+    return keys.some((k) => k.endsWith("_bg.wasm")) && keys.includes("/models/fashion-vgg.onnx") && keys.includes("/");
+  }, null, { timeout: 60_000, polling: 250 });
+  const manifest = await page.evaluate(async () => (await fetch(document.querySelector("link[rel=manifest]").href)).json());
+  assert.equal(manifest.start_url, "./");
+  assert.ok(manifest.icons.length > 0 && manifest.display === "standalone");
+  // no network at all: the browser is offline and the server is gone
+  await context.setOffline(true);
+  server.close();
+  await page.reload();
+  await waitText(page, "#result-status", /^Top 5 for /, 120_000);
+  assert.match(await page.textContent("#model-status"), /^Loaded Fashion-VGG/);
+  await shot(page, "09-dist-offline");
+});
