@@ -6,7 +6,20 @@ import { cpSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { idle, launch, openPage, ROOT, serve, shot, waitText } from "./harness.mjs";
+import { idle, launch, openPage, ROOT, serve, shot, slowNetwork, waitText } from "./harness.mjs";
+
+/** dist/ served as a host that isolates it and serves precompressed files, and a page in a
+ *  fresh browser (1366×900), all closed after the test. */
+async function distPage(t) {
+  const server = await serve(path.join(ROOT, "dist"));
+  const browser = await launch();
+  t.after(async () => {
+    await browser.close();
+    server.close();
+  });
+  const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+  return { server, context, page: await context.newPage() };
+}
 
 test("dist/ served from another directory without headers works, on threads", async () => {
   assert.ok(existsSync(path.join(ROOT, "dist/index.html")), "./build.sh dist writes dist/");
@@ -42,18 +55,8 @@ test("a first visit to dist/ at 20 Mbit/s downloads under 5 MB, compressed, and 
   for (const f of ["pkg/vgg_wasm_bg.wasm", "pkg-relaxed/vgg_wasm_bg.wasm", "pkg-threads/vgg_wasm_bg.wasm", "app.js"]) {
     assert.ok(existsSync(path.join(ROOT, "dist", `${f}.br`)), `dist/${f}.br`);
   }
-  const server = await serve(path.join(ROOT, "dist"));
-  const browser = await launch();
-  t.after(async () => {
-    await browser.close();
-    server.close();
-  });
-  const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
-  const page = await context.newPage();
-  const cdp = await context.newCDPSession(page);
-  await cdp.send("Network.enable");
-  // 20 Mbit/s down, 5 up, 20 ms: a slow home connection
-  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 20, downloadThroughput: 20e6 / 8, uploadThroughput: 5e6 / 8 });
+  const { server, context, page } = await distPage(t);
+  await slowNetwork(context, page);
   const got = [];
   page.on("requestfinished", async (r) => {
     const s = await r.sizes().catch(() => null);
@@ -77,14 +80,7 @@ test("a first visit to dist/ at 20 Mbit/s downloads under 5 MB, compressed, and 
 });
 
 test("after one visit, dist/ answers with the network off (the service worker's cache), and is installable", async (t) => {
-  const server = await serve(path.join(ROOT, "dist"));
-  const browser = await launch();
-  t.after(async () => {
-    await browser.close();
-    server.close();
-  });
-  const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
-  const page = await context.newPage();
+  const { server, context, page } = await distPage(t);
   await page.goto(server.url);
   await waitText(page, "#result-status", /^Top 5 for /, 120_000);
   // the worker has kept the engine build the page ran on and its model

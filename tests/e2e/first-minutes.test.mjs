@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { idle, nextFrame, openPage, ROOT, shot, waitText, pageServerAndBrowser } from "./harness.mjs";
+import { idle, nextFrame, openPage, ROOT, shot, slowNetwork, waitText, pageServerAndBrowser } from "./harness.mjs";
 
 const env = pageServerAndBrowser();
 const SAMPLES = JSON.parse(readFileSync(path.join(ROOT, "www/samples/samples.json"), "utf8"));
@@ -275,10 +275,7 @@ test("at 20 Mbit/s the engine's download shows its progress, a click meanwhile i
   const context = await env.browser.newContext({ viewport: WIDE });
   t.after(() => context.close());
   const page = await context.newPage();
-  const cdp = await context.newCDPSession(page);
-  await cdp.send("Network.enable");
-  // 20 Mbit/s down, 5 up, 20 ms: a slow home connection
-  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 20, downloadThroughput: 20e6 / 8, uploadThroughput: 5e6 / 8 });
+  await slowNetwork(context, page);
   const sizes = [];
   page.on("requestfinished", async (r) => {
     const s = await r.sizes().catch(() => null);
