@@ -129,6 +129,11 @@ for (const [size, viewport] of SIZES) {
     const box = await page.locator("#inspector-canvas").boundingBox();
     await page.mouse.click(box.x + box.width / 2, box.y + box.height - 4);
     await waitText(page, "#unit-status", /receptive field/);
+    // the boxes' colours are said beside the image they are drawn on, on screen with it
+    // (on a phone the unit's words lie below the channel)
+    const legend = await page.$eval("#view-legend", (l) => ({ shown: !l.hidden, top: l.getBoundingClientRect().top, bottom: l.getBoundingClientRect().bottom }));
+    assert.ok(legend.shown && legend.top >= 0 && legend.bottom <= viewport.height, `the legend at ${JSON.stringify(legend)}`);
+    assert.match(await page.textContent("#view-legend"), /the unit's receptive field[\s\S]*its fields at earlier layers[\s\S]*its effective field/);
     assert.equal(await barCoversFocus(page), false, "the bar covers the tapped channel");
     // and scrolled away from it, to the top: the answer is below (on the phone) or in view
     await page.evaluate(() => window.scrollTo(0, 0));

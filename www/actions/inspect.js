@@ -14,6 +14,7 @@ export function resetLayerViews({ state }) {
   state.overlay = {};
   state.open = null;
   $("view-figure").hidden = true;
+  $("view-legend").hidden = true;
   $("network-panel").hidden = true;
   $("inspector").hidden = true;
   $("inspector").classList.remove("stale");
@@ -31,6 +32,7 @@ export function showView({ state, config }, view) {
   const { model } = state;
   $input("saliency").checked = false;
   $("view-figure").hidden = false;
+  $("view-legend").hidden = true; // until a unit is open on this image
   $("network-panel").hidden = false;
   const layers = Boolean(model.activations && model.layers);
   $("network").hidden = !layers;
@@ -93,6 +95,7 @@ async function showUnit(ctx, layer, channel, y, x, value) {
       ? `Red: its effective receptive field, |∂ unit / ∂ pixel| (Luo et al. 2016), ${u.erf.ms.toFixed(0)} ms.`
       : `No red: no pixel changes this unit on this image (its value is ${value === 0 ? "0" : value.toPrecision(3)}; every path ` +
         "from the image to it passes a ReLU that is off), so its effective receptive field is empty. Try a brighter unit.";
+    $("view-legend").hidden = false;
     state.overlay.unitText = `${layer}, channel ${channel}, unit (${y}, ${x}): receptive field ${b.bottom - b.top + 1}×${b.right - b.left + 1} px, ` +
       `rows ${b.top}…${b.bottom}, columns ${b.left}…${b.right} of the model's view (yellow; hatched where it is padding). ` +
       `Blue: the units it depends on at each earlier layer. ${heat}`;
@@ -111,6 +114,7 @@ export async function toggleSaliency(ctx, on) {
     // back to the unit's field and its words, if one was open; else nothing
     state.overlay.heat = state.overlay.unitHeat ?? null;
     setText("unit-status", state.overlay.unitText ?? "");
+    setText("legend-red", "its effective field");
     return redraw(ctx);
   }
   try {
@@ -120,6 +124,7 @@ export async function toggleSaliency(ctx, on) {
     state.overlay.heat = s.map;
     // the unit's boxes stay drawn under the saliency: the words say so
     const boxes = state.overlay.field ? " The yellow and blue boxes are still the chosen unit's receptive fields; its own red field returns when this is off." : "";
+    setText("legend-red", `the saliency of ${s.target}`);
     setText("unit-status", `Red: the saliency of ${s.target}: |∂ score / ∂ pixel|, largest over colour channels (Simonyan et al. 2014); ${s.ms.toFixed(0)} ms.${boxes}`);
     redraw(ctx);
   } catch (e) {
