@@ -8,6 +8,7 @@ import * as inspect from "./actions/inspect.js";
 import * as models from "./actions/models.js";
 import * as preprocess from "./actions/preprocess.js";
 import * as runs from "./actions/runs.js";
+import * as taught from "./actions/taught.js";
 import * as teach from "./actions/teach.js";
 import { $, $input, setText } from "./dom.js";
 import { Engine } from "./engine.js";
@@ -98,7 +99,7 @@ const hooks = Object.freeze({
   showView: (view) => inspect.showView(ctx, view),
   openChannel: (layer, channel) => inspect.openChannel(ctx, layer, channel, true), // a thumbnail the person chose
   reopenChannel: (layers) => inspect.reopenChannel(ctx, layers),
-  predictTaught: (image) => teach.predictTaught(ctx, image),
+  predictTaught: (image) => taught.predictTaught(ctx, image),
 });
 
 /** What every action receives.  @type {import("./actions/context.js").Context} */
@@ -197,7 +198,7 @@ $("teach-new-class").addEventListener("submit", (ev) => {
 });
 $("teach-train").addEventListener("click", () => teach.trainTaught(ctx));
 $("teach-export").addEventListener("click", () => teach.exportTaught(ctx));
-$("teach-live").addEventListener("click", () => teach.toggleLive(ctx));
+$("teach-live").addEventListener("click", () => taught.toggleLive(ctx));
 $("teach-clear").addEventListener("click", () => teach.clearTeach(ctx));
 
 // --- the depth panel ---
