@@ -407,12 +407,13 @@ for i, m in enumerate(re.findall(r"options: r#\"(.*?)\"#", open(sys.argv[1]).rea
 # Without `--features webgpu` the crate and its .wasm hold no wgpu: the dependency graph for
 # wasm32 with the default features must not contain it (what links into a .wasm is the
 # crate and that graph), while the webgpu build's graph and .wasm do; and the crate must
-# compile for wasm32 with the default features (its not-webgpu code paths compile nowhere
-# else). `cargo check`, not a build: a default-feature cdylib in target/ would replace the
-# SIMD128 build's (cargo keeps one fingerprint per crate and profile there, whatever the
-# features), and every warm run would then compile the crate twice.
+# compile (and pass clippy) for wasm32 with the default features: its not-webgpu code paths
+# compile nowhere else. Compiled as an rlib, not a build: a default-feature cdylib would
+# replace the relaxed build's .wasm in target/relaxed (one output file name per crate), and
+# every warm run would then compile the crate twice. Beside the relaxed build, so that the
+# dependencies are its own, already compiled.
 check_default_wasm() {
-    say "the default features hold no wgpu (cargo tree); clippy for wasm32 (default features; relaxed SIMD + webgpu)"
+    say "the default features hold no wgpu (cargo tree); the crate for wasm32 with the default features (clippy)"
     if cargo tree --target wasm32-unknown-unknown -e normal --prefix none | grep -q '^wgpu '; then
         echo "the default features' dependency graph for wasm32 contains wgpu: the webgpu feature leaks into it" >&2
         exit 1
@@ -422,11 +423,8 @@ check_default_wasm() {
         echo "the webgpu build has no wgpu in its graph or no WebGPU path in www/pkg: the check above proves nothing" >&2
         exit 1
     fi
-    # clippy is cargo check plus the lints: the default features, then relaxed SIMD with the
-    # GPU path (the int8 kernels of src/model/int8_mmm.rs exist only there), warnings as errors
-    cargo clippy --release --lib --target wasm32-unknown-unknown -- -D warnings
     CARGO_TARGET_DIR=target/relaxed CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$SIMD128,+relaxed-simd" \
-        cargo clippy --release --lib --target wasm32-unknown-unknown --features webgpu -- -D warnings
+        cargo rustc --release --lib --target wasm32-unknown-unknown --crate-type rlib
 }
 
 # tract picks its kernels by the CPU's features, probed once per process; TRACT_CPU_ISA (a
@@ -450,12 +448,13 @@ other_cpus() {
     done
 }
 
-# rustfmt (rustfmt.toml), and clippy natively over every target with every feature, warnings as
-# errors; Cargo.toml's [lints] make an unsafe block without its SAFETY comment one of them.
+# rustfmt (rustfmt.toml). clippy runs inside the builds themselves: the suite compiles this
+# crate and its tests with tools/lint-rustc.sh (clippy-driver, warnings as errors; see
+# run_tests), so each build is also linted with its own features and target. Cargo.toml's
+# [lints] make an unsafe block without its SAFETY comment one of them.
 lint() {
-    say "cargo fmt --check; cargo clippy --all-targets --features threads,webgpu -- -D warnings"
+    say "cargo fmt --check (clippy, warnings as errors, ran in every build of this crate)"
     cargo fmt --check
-    cargo clippy --all-targets --features threads,webgpu -- -D warnings
     say "GitHub workflows against GitHub's schema (check-jsonschema, offline); CI runs .ci/run, Pages deploys build.sh dist"
     "$VENV/bin/check-jsonschema" --builtin-schema vendor.github-workflows .github/workflows/*.yml
     # the commands the workflows run are the ones this suite runs (the dist step below is
@@ -484,6 +483,8 @@ browser_test() {
 run_tests() {
     # for the test that a tampered wheel is refused
     export VGG16_WHEEL_SHA256 VGG16_WHEEL
+    # every compilation of this crate and its tests is also its clippy run (see lint)
+    export RUSTC_WORKSPACE_WRAPPER="$ROOT/tools/lint-rustc.sh"
     models
     fixtures
     say "native tests: cargo test --features threads,webgpu (the threaded executor; the GPU path on lavapipe)"

@@ -67,7 +67,23 @@ pub struct Activation<'a> {
 
 /// Backpropagates `grad` (the gradient at the output of layer `from`) down to the input of
 /// layer 0. `steps[i]` and `acts[i]` describe layer i.
-pub fn backward(steps: &[Step], acts: &[Activation], from: usize, mut grad: Vec<f32>) -> Result<Vec<f32>> {
+pub fn backward(steps: &[Step], acts: &[Activation], from: usize, grad: Vec<f32>) -> Result<Vec<f32>> {
+    backward_with(steps, acts, from, grad, &mut |_, _| None)
+}
+
+/// A faster way to take a convolution's gradient, where there is one: given the layer's
+/// index and the gradient at its output, the gradient at its input, or `None` to have
+/// [`backward_with`] compute it here.
+pub type ConvBackward<'a> = dyn FnMut(usize, &[f32]) -> Option<Result<Vec<f32>>> + 'a;
+
+/// [`backward`], with each convolution first offered to `conv`.
+pub fn backward_with(
+    steps: &[Step],
+    acts: &[Activation],
+    from: usize,
+    mut grad: Vec<f32>,
+    conv: &mut ConvBackward,
+) -> Result<Vec<f32>> {
     ensure!(from < steps.len() && steps.len() == acts.len(), "layer {from} is outside the chain of {}", steps.len());
     for i in (0..=from).rev() {
         let a = &acts[i];
@@ -105,18 +121,21 @@ pub fn backward(steps: &[Step], acts: &[Activation], from: usize, mut grad: Vec<
                 }
                 dx
             }
-            Step::Conv { weights, out_channels, groups, kernel, stride, pad, dilation } => conv_backward(
-                &grad,
-                a.in_shape,
-                a.out_shape,
-                weights,
-                *out_channels,
-                *groups,
-                *kernel,
-                *stride,
-                *pad,
-                *dilation,
-            )?,
+            Step::Conv { weights, out_channels, groups, kernel, stride, pad, dilation } => match conv(i, &grad) {
+                Some(dx) => dx?,
+                None => conv_backward(
+                    &grad,
+                    a.in_shape,
+                    a.out_shape,
+                    weights,
+                    *out_channels,
+                    *groups,
+                    *kernel,
+                    *stride,
+                    *pad,
+                    *dilation,
+                )?,
+            },
             Step::MaxPool { kernel, stride, pad, dilation } => {
                 let Some(input) = a.input else { bail!("layer {i} (MaxPool): its input was not kept") };
                 maxpool_backward(&grad, input, a.in_shape, a.out_shape, *kernel, *stride, *pad, *dilation)

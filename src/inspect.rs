@@ -5,10 +5,14 @@
 
 use crate::clock::now_ms;
 use crate::gradients::{self, Activation, Step};
+use crate::model::transposed::TransposedConv;
 use crate::preprocess::Geometry;
 use crate::receptive_field::{self, Layer, LayerAnalysis, LayerKind, Nested, UnitField};
+use crate::visualize::Target;
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use image::RgbaImage;
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// One output of the plan: shape (batch 1 first) and row-major data.
 pub type Tensor = (Vec<usize>, Vec<f32>);
@@ -73,11 +77,54 @@ pub struct View {
 }
 
 /// What the backward pass needs besides the run: the model's steps, the names of the
-/// plan's outputs (graph output first, then the kept layers) and the input's channels.
+/// plan's outputs (graph output first, then the kept layers), the input's channels, and
+/// the convolutions' backward passes on tract.
 pub struct Backward<'a> {
     pub steps: &'a [Step],
     pub output_names: &'a [String],
     pub channels: usize,
+    pub transposed: &'a TransposedConvs,
+}
+
+/// The backward pass of each stride-1 convolution as a convolution on tract
+/// ([`TransposedConv`]), built the first time a dense gradient reaches the layer (`None`
+/// where it could not be: `gradients` computes that layer).
+#[derive(Default)]
+pub struct TransposedConvs(RefCell<HashMap<usize, Option<TransposedConv>>>);
+
+impl std::fmt::Debug for TransposedConvs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TransposedConvs({} layers)", self.0.borrow().len())
+    }
+}
+
+impl TransposedConvs {
+    /// The gradient at the input of convolution `i` from `g` at its output, on tract; `None`
+    /// where `gradients`' loops do better: another stride, dilation or grouping, or a
+    /// sparse gradient (one unit's, whose rows they skip; the convolution computes every
+    /// row).
+    fn run(&self, steps: &[Step], acts: &[Activation], i: usize, g: &[f32]) -> Option<Result<Vec<f32>>> {
+        let Step::Conv {
+            weights,
+            out_channels,
+            groups: 1,
+            kernel: [k, kw],
+            stride: [1, 1],
+            pad: [p, pw],
+            dilation: [1, 1],
+        } = &steps[i]
+        else {
+            return None;
+        };
+        if k != kw || p != pw || 2 * p >= *k || g.iter().filter(|v| **v != 0.0).count() * 8 < g.len() {
+            return None;
+        }
+        let (&[_, h, w], &[cin, ..]) = (acts[i].out_shape, acts[i].in_shape) else { return None };
+        let mut cache = self.0.borrow_mut();
+        let conv =
+            cache.entry(i).or_insert_with(|| TransposedConv::new(weights, *out_channels, cin, *k, *p, [h, w]).ok());
+        conv.as_mut().map(|c| c.run(g.to_vec(), [h, w]))
+    }
 }
 
 /// The gradient of one scalar with respect to the input tensor.
@@ -154,7 +201,7 @@ impl LastRun {
                 output: data(&l.name),
             })
             .collect();
-        gradients::backward(b.steps, &acts, from, seed)
+        gradients::backward_with(b.steps, &acts, from, seed, &mut |i, g| b.transposed.run(b.steps, &acts, i, g))
     }
 
     fn gradient(&self, channels: usize, data: Vec<f32>, target: String, t0: f64, reduce_max: bool) -> Gradient {
@@ -171,6 +218,75 @@ impl LastRun {
             })
             .collect();
         Gradient { shape: [channels, h, w], data, map, target, ms: now_ms() - t0 }
+    }
+
+    /// A visualisation's objective on this run ([`Target`]): its value and, when asked, its
+    /// gradient with respect to the input tensor. A class's value is its unnormalised
+    /// score; a channel's the mean of its map and a unit's its value, before the ReLU where
+    /// the run kept it (else after; the gradient is always taken before it, so that it flows
+    /// also where the unit is off).
+    pub fn objective(
+        &self,
+        b: &Backward,
+        classes: Option<usize>,
+        target: &Target,
+        gradient: bool,
+    ) -> Result<(f32, Option<Vec<f32>>)> {
+        ensure!(!self.kept.is_empty(), "visualize needs the activations: load with options.activations = true");
+        let layers = self.analysis.layers()?;
+        let (from, seed) = match target {
+            Target::Class(class) => {
+                let classes = classes.context("a class target needs a classifier; this model outputs feature maps")?;
+                ensure!(*class < classes, "class {class} is out of range: the model has {classes} classes");
+                let from = layers
+                    .iter()
+                    .rposition(|l| l.kind == LayerKind::Fc)
+                    .filter(|&i| layers[i].out_shape == vec![classes])
+                    .context("no fully connected layer gives the class scores")?;
+                let mut seed = vec![0f32; classes];
+                seed[*class] = 1.0;
+                (from, seed)
+            }
+            Target::Channel { layer, channel } | Target::Unit { layer, channel, .. } => {
+                let mut from = self.analysis.index(layer)?;
+                if layers[from].kind == LayerKind::Relu && from > 0 {
+                    from -= 1;
+                }
+                let shape = &layers[from].out_shape;
+                let &[c, h, w] = shape.as_slice() else {
+                    bail!("layer '{layer}' has no channels of maps (shape {shape:?}): target a class or a convolution")
+                };
+                ensure!(*channel < c, "channel {channel} is outside layer '{layer}', which has {c}");
+                let mut seed = vec![0f32; c * h * w];
+                let plane = &mut seed[channel * h * w..(channel + 1) * h * w];
+                if let Target::Unit { y, x, .. } = target {
+                    ensure!(
+                        *y < h && *x < w,
+                        "unit (y {y}, x {x}) is outside layer '{layer}', whose maps are {h} x {w}"
+                    );
+                    plane[y * w + x] = 1.0;
+                } else {
+                    plane.fill(1.0 / (h * w) as f32);
+                }
+                (from, seed)
+            }
+        };
+        let after = (from + 1 < layers.len() && layers[from + 1].kind == LayerKind::Relu).then_some(from + 1);
+        let out = [Some(from), after]
+            .into_iter()
+            .flatten()
+            .find_map(|i| self.kept(b.output_names, &layers[i].name))
+            .with_context(|| format!("the output of layer {} was not kept", layers[from].name))?;
+        ensure!(
+            out.1.len() == seed.len(),
+            "layer {} kept {} values for {}",
+            layers[from].name,
+            out.1.len(),
+            seed.len()
+        );
+        let value = out.1.iter().zip(&seed).map(|(v, s)| v * s).sum();
+        let grad = if gradient { Some(self.backprop(b, from, seed)?) } else { None };
+        Ok((value, grad))
     }
 
     /// Class saliency (Simonyan, Vedaldi & Zisserman 2014): the gradient of the unnormalised

@@ -20,6 +20,7 @@ pub mod predictions;
 pub mod preprocess;
 pub mod receptive_field;
 pub mod teach;
+pub mod visualize;
 
 use wasm_bindgen::prelude::*;
 

@@ -5,6 +5,7 @@
 // camera.js gather images, render/ and panels/ draw. Untrusted text (labels, file names) is
 // rendered with textContent only.
 import * as inspect from "./actions/inspect.js";
+import * as looksFor from "./actions/looks-for.js";
 import * as models from "./actions/models.js";
 import * as preprocess from "./actions/preprocess.js";
 import * as runs from "./actions/runs.js";
@@ -86,7 +87,7 @@ const state = {
   chartObserver: null, // redraws the receptive-field chart (the paper panel) at its width; replaced with each model
   // Every request that draws takes a ticket; an answer whose ticket is no longer current
   // is dropped. A new run also retires the channel and overlay tickets of the old image.
-  tickets: { model: 0, image: 0, run: 0, channel: 0, overlay: 0, preprocess: 0 },
+  tickets: { model: 0, image: 0, run: 0, channel: 0, overlay: 0, preprocess: 0, looksFor: 0 },
 };
 
 /** How one section asks another; each hook is an action of the section named.
@@ -156,6 +157,8 @@ $("preprocess-undo").addEventListener("click", () => state.model && preprocess.s
 
 // --- the Image section, the answer, the layers and the inspector ---
 
+$("looks-for-run").addEventListener("click", () => looksFor.lookFor(ctx));
+$("looks-for-stop").addEventListener("click", () => looksFor.stopLooking(ctx));
 $input("saliency").addEventListener("change", (ev) => inspect.toggleSaliency(ctx, /** @type {HTMLInputElement} */ (ev.target).checked));
 // the answer bar shows only while the answer (down to its timings line) is out of view, and
 // steps aside from what the person focuses or touches; on scroll it may point the other way

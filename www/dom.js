@@ -27,19 +27,20 @@ export function setText(id, text, isError = false) {
 }
 
 /**
- * @typedef {{model: number, image: number, run: number, channel: number, overlay: number, preprocess: number}} Tickets
+ * @typedef {{model: number, image: number, run: number, channel: number, overlay: number, preprocess: number, looksFor: number}} Tickets
  *   the latest ticket of each kind of request that draws
  */
 
 /** A new ticket of `kind`; the function it returns says whether it is still current: no
- *  newer ticket of its kind, and (but for a model or an image) no newer run. An image being
+ *  newer ticket of its kind, and (but for a model, an image, or what a channel looks for, which
+ *  is the same on any image) no newer run. An image being
  *  decoded is superseded only by a newer image: a run that starts meanwhile is for an older
  *  one (the queued run of the image before), and must not drop it.
  *  @param {Tickets} tickets  @param {keyof Tickets} kind  @returns {() => boolean} */
 export function ticket(tickets, kind) {
   const n = ++tickets[kind];
   const run = tickets.run;
-  return () => tickets[kind] === n && (kind === "model" || kind === "image" || tickets.run === run);
+  return () => tickets[kind] === n && (kind === "model" || kind === "image" || kind === "looksFor" || tickets.run === run);
 }
 
 /** Offers `blob` as a download named `name`. */

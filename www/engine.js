@@ -50,6 +50,16 @@ import { checkThreads } from "./builds.js";
  * @typedef {{field: UnitField, nested: NestedField[], erf: GradientMap}} UnitFieldReply
  * @typedef {{type: "saliency", classIndex?: number}} SaliencyRequest
  * @typedef {GradientMap} SaliencyReply
+ * @typedef {import("./pkg/vgg_wasm.js").VisualizeOptions} VisualizeOptions
+ * @typedef {{type: "visualize"} & VisualizeOptions} VisualizeRequest  starts a visualisation of the model shown (replacing
+ *   the one before, which is freed); replies with its first frame, before any step
+ * @typedef {Omit<import("./pkg/vgg_wasm.js").VisualizationFrame, "rgba"> & {rgba: Uint8ClampedArray<ArrayBuffer>}} VisualizeReply
+ *   the image now (transferred) and what the model makes of it
+ * @typedef {{type: "visualizeStep", steps: number}} VisualizeStepRequest  takes that many more steps of the visualisation
+ * @typedef {{type: "visualizeStop"}} VisualizeStopRequest  frees the visualisation (a cancel)
+ * @typedef {{type: "patches", layer: string, channel: number, k: number, files: ArrayBuffer[]}} PatchesRequest  the k units of
+ *   the channel that fire most over the encoded image files (transferred); the last run is left as it was
+ * @typedef {import("./pkg/vgg_wasm.js").Patch[]} PatchesReply
  * @typedef {{type: "forwardTensor", data: ArrayBuffer, shape: number[]}} ForwardTensorRequest  an input tensor already
  *   preprocessed (Float32 values; transferred)
  * @typedef {{shape: number[], data: Float32Array, timings: Timings}} ForwardTensorReply
@@ -88,6 +98,8 @@ import { checkThreads } from "./builds.js";
  *   preprocess: [PreprocessRequest, PreprocessReply], backend: [BackendRequest, BackendReply], classify: [ClassifyRequest, ClassifyReply],
  *   forward: [ForwardRequest, ForwardReply], layers: [LayersRequest, LayersReply], channel: [ChannelRequest, ChannelReply],
  *   unitField: [UnitFieldRequest, UnitFieldReply], saliency: [SaliencyRequest, SaliencyReply], profile: [ProfileRequest, ProfileReply],
+ *   visualize: [VisualizeRequest, VisualizeReply], visualizeStep: [VisualizeStepRequest, VisualizeReply],
+ *   visualizeStop: [VisualizeStopRequest, null], patches: [PatchesRequest, PatchesReply],
  *   forwardTensor: [ForwardTensorRequest, ForwardTensorReply], teachStart: [TeachStartRequest, TeachState],
  *   teachAdd: [TeachAddRequest, TeachAddReply], teachClass: [TeachClassRequest, TeachState], teachTrain: [TeachTrainRequest, TeachTrainReply],
  *   teachClassify: [TeachClassifyRequest, TeachClassifyReply], teachExport: [TeachExportRequest, TeachExportReply],
@@ -262,6 +274,28 @@ export class Engine {
   /** @param {number} [classIndex]  @param {Listen} [how]  @returns {Promise<SaliencyReply>} */
   saliency(classIndex, { onStatus } = {}) {
     return this.call({ type: "saliency", classIndex }, { onStatus });
+  }
+
+  /** Starts a visualisation of what a class or channel wants to see: its first frame.
+   *  @param {VisualizeOptions} options  @returns {Promise<VisualizeReply>} */
+  visualize(options) {
+    return this.call({ type: "visualize", ...options });
+  }
+
+  /** @param {number} steps  @returns {Promise<VisualizeReply>} the frame after that many more steps */
+  visualizeStep(steps) {
+    return this.call({ type: "visualizeStep", steps });
+  }
+
+  /** Frees the visualisation in progress, if any.  @returns {Promise<null>} */
+  visualizeStop() {
+    return this.call({ type: "visualizeStop" });
+  }
+
+  /** @param {string} layer  @param {number} channel  @param {number} k  @param {ArrayBuffer[]} files encoded images, transferred
+   *  @param {Listen} [how]  @returns {Promise<PatchesReply>} */
+  patches(layer, channel, k, files, { onStatus } = {}) {
+    return this.call({ type: "patches", layer, channel, k, files }, { transfer: files, onStatus });
   }
 
   /** Loads the base to teach on (its bytes are transferred) and restores `items`.

@@ -2,12 +2,14 @@
 // The module worker that owns the wasm module and the models: every engine call happens
 // here, so the page's main thread never blocks on inference. Its protocol is declared in
 // engine.js, its only client; this file dispatches each request to its handler in worker/
-// (models.js: the model shown; inspect.js: looking inside it; teach.js: new classes) and
+// (models.js: the model shown; inspect.js: looking inside it; visualize.js: what a unit wants to
+// see; teach.js: new classes) and
 // posts the envelopes. The first request starts the build (worker/boot.js).
 import { boot } from "./worker/boot.js";
 import * as inspect from "./worker/inspect.js";
 import * as models from "./worker/models.js";
 import * as teach from "./worker/teach.js";
+import * as visualize from "./worker/visualize.js";
 
 /** The worker's one state object; only a successful load replaces its model.
  *  @type {import("./worker/held.js").Held} */
@@ -17,6 +19,7 @@ const held = {
   runtime: null, // which build runs, on how many threads, and how its .wasm loaded
   vgg: null, // the model shown on the page
   cpuBehind: false, // the last run was on WebGPU and the CPU has not computed its activations yet
+  visualization: null, // what a class or channel wants to see, forming (worker/visualize.js)
   teach: null, // {base, bytes, teacher} for teaching new classes, apart from the model shown
 };
 
@@ -36,6 +39,10 @@ const handlers = {
   channel: inspect.channel,
   unitField: inspect.unitField,
   saliency: inspect.saliency,
+  visualize: visualize.start,
+  visualizeStep: visualize.step,
+  visualizeStop: visualize.stop,
+  patches: visualize.patches,
   teachStart: teach.teachStart,
   teachAdd: teach.teachAdd,
   teachClass: teach.teachClass,

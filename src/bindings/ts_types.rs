@@ -143,6 +143,36 @@ export interface TrainReport {
   method: "softmax" | "nearestMean"; classes: string[]; examples: number; iterations: number;
   loss: number; trainAccuracy: number; heldOut: HeldOut | null; ms: number;
 }
+/** What `vgg.visualize` maximises: a class's unnormalised score (`{ class }`), a channel's
+ *  mean (`{ layer, channel }`), or one unit (`{ layer, channel, unit: [y, x] }`), each
+ *  before its ReLU. */
+export type VisualizeTarget = { class: number } | { layer: string; channel: number; unit?: [number, number] };
+/** Options of `vgg.visualize`. `size`: the side of the image, for a model of any size
+ *  (default 128; a fixed-size model uses its own). `steps` (default 64), `seed` (default 0:
+ *  the same seed gives the same image), Adam's `learningRate` (0.05), the `l2` and `tv`
+ *  (total variation) penalties per pixel relative to the objective's first value (0.0005
+ *  each), and each step's random warp: `jitter` px (size / 16), `rotate` degrees (5),
+ *  `scale` (0.05: 95 % to 105 %). */
+export interface VisualizeOptions {
+  target: VisualizeTarget; size?: number; steps?: number; seed?: number; learningRate?: number;
+  l2?: number; tv?: number; jitter?: number; rotate?: number; scale?: number;
+}
+/** The image after `step` of `steps` steps, as straight RGBA, and what the model makes of
+ *  it: `value` (the objective), `activation` (a channel's mean after its ReLU, as
+ *  `activation()` shows it, comparable with real images), `top` (a classifier's answer);
+ *  `ms` spent in steps so far. */
+export interface VisualizationFrame {
+  width: number; height: number; rgba: Uint8ClampedArray; step: number; steps: number; target: string;
+  value: number; activation: number | null; top: Prediction | null; ms: number; msPerStep: number; backend: "cpu";
+}
+/** One of a channel's strongest units over the images given to `topPatches`: which image
+ *  (index), the unit, its value, its receptive field (`field`, input tensor pixels) and the
+ *  crop of that field clipped at the image (`rgba`, `width` x `height`; where
+ *  `field.unclipped` exceeds `field.clipped`, the unit also saw padding). */
+export interface Patch {
+  image: number; y: number; x: number; value: number; field: UnitField; width: number; height: number;
+  rgba: Uint8ClampedArray;
+}
 /** The JSON sidecar of an exported model (what `new Vgg(bytes, sidecar)` takes). */
 export interface TaughtSidecar { preprocess: PreprocessOptions; labels: string[]; }
 "#;

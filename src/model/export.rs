@@ -157,7 +157,7 @@ pub fn with_classifier(base: &[u8], info: &GraphInfo, channels_last: bool, head:
     Ok(proto.encode_to_vec())
 }
 
-fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<pb::AttributeProto>) -> pb::NodeProto {
+pub(super) fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<pb::AttributeProto>) -> pb::NodeProto {
     pb::NodeProto {
         input: inputs.iter().map(|s| s.to_string()).collect(),
         output: vec![output.into()],
@@ -195,7 +195,7 @@ pub(super) fn ints(name: &str, v: &[i64]) -> pb::AttributeProto {
     }
 }
 
-fn f32_tensor(name: &str, dims: &[i64], data: &[f32]) -> pb::TensorProto {
+pub(super) fn f32_tensor(name: &str, dims: &[i64], data: &[f32]) -> pb::TensorProto {
     pb::TensorProto {
         name: name.into(),
         dims: dims.to_vec(),
@@ -206,7 +206,7 @@ fn f32_tensor(name: &str, dims: &[i64], data: &[f32]) -> pb::TensorProto {
     }
 }
 
-fn tensor_type(dims: &[i64]) -> pb::TypeProto {
+pub(super) fn tensor_type(dims: &[i64]) -> pb::TypeProto {
     use pb::tensor_shape_proto::{dimension::Value, Dimension};
     pb::TypeProto {
         value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {

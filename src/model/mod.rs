@@ -19,6 +19,7 @@ mod int8_mmm;
 mod lower;
 mod qgemm;
 mod quant;
+pub mod transposed;
 pub mod winograd;
 
 pub use graph::{fmt_shape, metadata_value, GraphInfo, LABELS_KEY, PREPROCESS_KEY};

@@ -59,7 +59,12 @@ impl Pipeline {
 
     pub(super) fn backward(&self) -> Result<Backward<'_>> {
         let steps = self.model.steps().map_err(|e| anyhow::anyhow!("gradients are not available: {e}"))?;
-        Ok(Backward { steps, output_names: self.model.output_names(), channels: self.channels() })
+        Ok(Backward {
+            steps,
+            output_names: self.model.output_names(),
+            channels: self.channels(),
+            transposed: &self.transposed,
+        })
     }
 
     /// Class saliency (Simonyan, Vedaldi & Zisserman 2014) of `class` (default: the last

@@ -12,14 +12,16 @@ mod gpu;
 mod inspect;
 mod resolve;
 mod types;
+mod visualize;
 
 #[cfg(feature = "webgpu")]
 pub use gpu::{GpuDone, GpuJob};
 use resolve::{file_preprocess, head_of, plan_hw, resolve_preprocess, Resolved};
 pub use types::*;
+pub use visualize::{Frame, Patch, Visualizing, DEFAULT_SIZE, MAX_PATCH_IMAGES};
 
 use crate::clock::now_ms;
-use crate::inspect::{Analysis, LastRun};
+use crate::inspect::{Analysis, LastRun, TransposedConvs};
 pub use crate::inspect::{Gradient, Tensor, View};
 use crate::labels::Labels;
 use crate::model::{GraphInfo, Model, Planning};
@@ -60,6 +62,8 @@ pub struct Pipeline {
     backend: Backend,
     /// The model on the GPU, where it was loaded there (nothing without the `webgpu` feature).
     gpu: gpu::Slot,
+    /// The convolutions' backward passes on tract, built when a gradient first needs them.
+    transposed: TransposedConvs,
 }
 
 impl Pipeline {
@@ -153,6 +157,7 @@ impl Pipeline {
             cpu_pending: None,
             backend: Backend::cpu(None),
             gpu: Default::default(),
+            transposed: Default::default(),
         })
     }
 

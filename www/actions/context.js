@@ -18,7 +18,7 @@
  * @typedef {{domain: string, what?: string}} Fit  what a model recognises (the catalog's `recognises`)
  * @typedef {{id: string, name: string, short?: string, file?: string, bundled?: boolean, bytes?: number,
  *   sha256: string, options?: object, recognises?: Fit, page?: string}} CatalogEntry  one model of www/models/catalog.json
- * @typedef {{name: string, domain: string | null, pick: () => Promise<void>}} Sample  one of www/samples, picked as a click does
+ * @typedef {{name: string, file: string, domain: string | null, pick: () => Promise<void>}} Sample  one of www/samples, picked as a click does
  *
  * @typedef {LoadReply & {name: string, bytes: number, id: string | null, loadedFor: "auto" | "webgpu" | "cpu", fit: Fit | null,
  *   options: import("../pkg/vgg_wasm.js").VggOptions | undefined, guessed: boolean, from: string, short: string, reload: () => Promise<void>,

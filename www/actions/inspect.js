@@ -5,11 +5,14 @@ import { $, $canvas, $input, setText, ticket } from "../dom.js";
 import { formatBytes, viewCaption } from "../format.js";
 import { showChannel } from "../panels/network.js";
 import { drawFieldView } from "../render/field-view.js";
+import { resetLooksFor } from "./looks-for.js";
 
 /** @typedef {import("./context.js").Context} Context */
 
 /** Hides the views of the last run's layers (a new model).  @param {Context} ctx */
-export function resetLayerViews({ state }) {
+export function resetLayerViews(ctx) {
+  const { state } = ctx;
+  resetLooksFor(ctx);
   state.view = null;
   state.overlay = {};
   state.open = null;
@@ -68,6 +71,8 @@ export async function openChannel(ctx, layer, channel, byUser = false) {
   try {
     const ch = await engine.channel(layer, channel);
     if (!current()) return;
+    // another channel: what the last one looked for goes (a new image keeps it: it does not depend on the image)
+    if (byUser) resetLooksFor(ctx);
     state.open = { layer, channel }; // the channel shown, opened again on the next image
     showChannel({ inspector: $("inspector"), caption: $("inspector-caption"), cursor: $("inspector-cursor") }, ch,
       (y, x) => showUnit(ctx, layer, channel, y, x, ch.data[y * ch.w + x]), { byUser });

@@ -16,6 +16,7 @@
  * @property {Omit<Runtime, "memoryBytes"> | null} runtime  which build runs, on how many threads, and how it loaded
  * @property {Vgg | null} vgg  the model shown on the page
  * @property {boolean} cpuBehind  the last run was on WebGPU and the CPU has not computed its activations yet
+ * @property {import("../pkg/vgg_wasm.js").Visualization | null} visualization  the visualisation in progress on `vgg`
  * @property {{base: Vgg, bytes: Uint8Array, teacher: Teacher} | null} teach  the base and the teacher for
  *   new classes, apart from the model shown; `bytes`: the base's file, which the export appends to
  *

@@ -43,6 +43,9 @@ export async function load({ bytes, options, keepActivationsUpTo = 0, backend = 
   }
   held.vgg?.free();
   held.vgg = next;
+  // a visualisation holds the model it was made on: it goes with it
+  held.visualization?.free();
+  held.visualization = null;
   held.cpuBehind = false;
   let layers = null, layersError = null, convStack = null;
   try {

@@ -1,0 +1,106 @@
+// @ts-check
+// "What this channel looks for" (the open channel's visualisation, forming step by step:
+// Simonyan et al. 2013, Olah et al. 2017) beside "Where it fired most" (its strongest units
+// over the samples the model knows, each a crop of the unit's receptive field). Each step is
+// one request, so the worker answers other requests between them, a newer request (another
+// channel, a new model) supersedes this one, and Stop ends it.
+import { $, $canvas, setText, ticket } from "../dom.js";
+
+/** @typedef {import("./context.js").Context} Context */
+
+/** Side and steps of the page's visualisations on a model that takes any size; the words
+ *  beside it say the time they took. */
+export const LOOK_SIZE = 96;
+export const LOOK_STEPS = 48;
+/** Steps per request: a frame drawn every few steps. */
+const CHUNK = 4;
+
+/** Hides the panel and frees a visualisation in progress (a new model, a new channel).
+ *  @param {Context} ctx */
+export function resetLooksFor({ state, engine }) {
+  ticket(state.tickets, "looksFor"); // retires a run in progress
+  $("looks-for-out").hidden = true;
+  $("looks-for-stop").hidden = true;
+  setText("looks-for-status", "");
+  engine.visualizeStop().catch(() => {});
+}
+
+/** Draws straight RGBA into a canvas of its size.  @param {HTMLCanvasElement} canvas
+ *  @param {{width: number, height: number, rgba: Uint8ClampedArray<ArrayBuffer>}} image */
+function draw(canvas, { width, height, rgba }) {
+  canvas.width = width;
+  canvas.height = height;
+  canvas.getContext("2d")?.putImageData(new ImageData(rgba, width, height), 0, 0);
+}
+
+/** The open channel's top patches over the model's samples, then its visualisation.
+ *  @param {Context} ctx */
+export async function lookFor(ctx) {
+  const { state, engine } = ctx;
+  const open = state.open;
+  if (!open || !state.model) return;
+  const { layer, channel } = open;
+  const current = ticket(state.tickets, "looksFor");
+  $("looks-for-out").hidden = false;
+  $("looks-for-stop").hidden = false;
+  $("patches").replaceChildren();
+  setText("patches-caption", "");
+  setText("looks-for-caption", "");
+  try {
+    // where it fired most: the samples of what the model knows (all of them if it says not)
+    setText("looks-for-status", `Running the samples through the model to find where ${layer} channel ${channel} fires most…`);
+    const domain = state.model.fit?.domain ?? null;
+    const samples = (await state.samples ?? []).filter((s) => !domain || s.domain === domain);
+    const files = await Promise.all(samples.map((s) => fetch(`samples/${s.file}`).then((r) => r.arrayBuffer())));
+    const patches = await engine.patches(layer, channel, 9, files);
+    if (!current()) return;
+    $("patches").replaceChildren(...patches.map((p) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "patch";
+      const name = samples[p.image].name;
+      b.title = `${name}: unit (${p.y}, ${p.x}), ${p.value.toPrecision(3)}`;
+      b.setAttribute("aria-label", `${name}, unit (${p.y}, ${p.x}), activation ${p.value.toPrecision(3)}`);
+      const c = document.createElement("canvas");
+      if (p.width > 0) draw(c, { width: p.width, height: p.height, rgba: new Uint8ClampedArray(p.rgba) });
+      // the unit also saw padding: its box reaches past the image
+      if (p.field.clipped && JSON.stringify(p.field.clipped) !== JSON.stringify(p.field.unclipped)) b.classList.add("padded");
+      b.append(c);
+      b.addEventListener("click", () => samples[p.image].pick());
+      return b;
+    }));
+    const best = patches.length ? patches[0].value : 0;
+    setText("patches-caption", `Where it fired most: the ${patches.length} strongest units over ${samples.length} samples ` +
+      `(best ${best.toPrecision(3)}); each is the unit's receptive field, cut at the image (dashed: it also saw padding). Click one to open that sample.`);
+    // what it looks for: the image formed by gradient ascent
+    const size = state.model.info.dynamicSize ? LOOK_SIZE : undefined;
+    let f = await engine.visualize({ target: { layer, channel }, size, steps: LOOK_STEPS, seed: 0 });
+    while (current()) {
+      draw($canvas("looks-for-canvas"), f);
+      const mean = f.activation === null ? "" : `; the channel's mean on it ${f.activation.toPrecision(3)}`;
+      setText("looks-for-caption", `What ${f.target} looks for: step ${f.step} of ${f.steps}, ${f.width}×${f.height} px, ` +
+        `${(f.msPerStep / 1000).toFixed(2)} s a step on the ${f.backend === "cpu" ? "CPU" : "GPU"}${mean}.`);
+      if (f.step >= f.steps) break;
+      setText("looks-for-status", `Forming the image by gradient ascent on the input (step ${f.step} of ${f.steps})…`);
+      f = await engine.visualizeStep(CHUNK);
+    }
+    if (!current()) return;
+    $("looks-for-stop").hidden = true;
+    const beats = f.activation !== null && patches.length
+      ? ` Its mean activation there is ${f.activation.toPrecision(3)}, against ${best.toPrecision(3)} at the best single unit of any sample.` : "";
+    setText("looks-for-status", `Done in ${(f.ms / 1000).toFixed(1)} s.${beats}`);
+  } catch (e) {
+    if (current()) {
+      $("looks-for-stop").hidden = true;
+      setText("looks-for-status", `Could not show what ${layer} channel ${channel} looks for: ${e.message}`, true);
+    }
+  }
+}
+
+/** Stops the visualisation in progress; what formed so far stays.  @param {Context} ctx */
+export function stopLooking(ctx) {
+  ticket(ctx.state.tickets, "looksFor");
+  $("looks-for-stop").hidden = true;
+  setText("looks-for-status", "Stopped.");
+  ctx.engine.visualizeStop().catch(() => {});
+}
