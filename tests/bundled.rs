@@ -251,7 +251,7 @@ fn top_patches_are_the_strongest_units_over_all_images_with_their_fields() {
         for (patch, want) in patches.iter().zip(&all) {
             assert_eq!((patch.value, patch.image, patch.y, patch.x), *want, "{layer} channel {channel}");
             let field = p.receptive_field(&layer, patch.y, patch.x).unwrap();
-            assert_eq!(serde_json::to_value(&patch.field).unwrap(), serde_json::to_value(&field).unwrap());
+            assert_eq!(serde_json::to_value(patch.field).unwrap(), serde_json::to_value(field).unwrap());
             let b = field.clipped.unwrap();
             assert_eq!((patch.width as i64, patch.height as i64), (b.right - b.left + 1, b.bottom - b.top + 1));
             assert_eq!(patch.rgba.len(), (patch.width * patch.height * 4) as usize);
@@ -272,7 +272,8 @@ fn bad_visualisation_targets_are_named_and_the_model_keeps_working() {
     assert!(err(&p, serde_json::json!({ "target": { "class": 1 }, "steps": 0 })).contains("steps must be 1 to"));
     assert!(err(&p, serde_json::json!({})).contains("options.target is required"));
     let img = image::load_from_memory(&read("www/samples/fashion-dress.png")).unwrap().to_rgba8();
-    assert!(format!("{:#}", p.top_patches(&[img.clone()], "conv1_1", 0, 0).unwrap_err()).contains("k must be 1 to 256"));
+    assert!(format!("{:#}", p.top_patches(std::slice::from_ref(&img), "conv1_1", 0, 0).unwrap_err())
+        .contains("k must be 1 to 256"));
     assert!(format!("{:#}", p.top_patches(&[], "conv1_1", 0, 3).unwrap_err()).contains("at least one image"));
     // still answers, and a visualisation still runs
     let c = p.classify(img.as_raw(), img.width(), img.height(), 1).unwrap();
