@@ -159,6 +159,8 @@ $("preprocess-undo").addEventListener("click", () => state.model && preprocess.s
 
 $("looks-for-run").addEventListener("click", () => looksFor.lookFor(ctx));
 $("looks-for-stop").addEventListener("click", () => looksFor.stopLooking(ctx));
+$("imagine-run").addEventListener("click", () => looksFor.imagine(ctx));
+$("imagine-stop").addEventListener("click", () => looksFor.stopLooking(ctx));
 $input("saliency").addEventListener("change", (ev) => inspect.toggleSaliency(ctx, /** @type {HTMLInputElement} */ (ev.target).checked));
 // the answer bar shows only while the answer (down to its timings line) is out of view, and
 // steps aside from what the person focuses or touches; on scroll it may point the other way

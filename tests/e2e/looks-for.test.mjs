@@ -92,3 +92,22 @@ for (const [device, viewport] of [["laptop", { width: 1366, height: 900 }], ["ph
     await waitText(page, "#result-status", /for /);
   });
 }
+
+test("the answer's classes can be imagined: the image formed for one is answered as it", async (t) => {
+  const page = await openPage(env.browser, env.server.url, { width: 1366, height: 900 });
+  t.after(() => page.close());
+  // the first open answers a Fashion-MNIST sample by itself
+  await waitText(page, "#result-status", /^Top \d+ for /, 120_000);
+  await page.locator("#imagine-row").waitFor();
+  const options = await page.locator("#imagine-class option").allTextContents();
+  assert.equal(options.length, 5);
+  // the second class of the answer, not the one the image already is
+  await page.selectOption("#imagine-class", { index: 1 });
+  await page.click("#imagine-run");
+  await waitText(page, "#imagine-status", /done in [\d.]+ s/, 120_000);
+  const caption = await page.locator("#imagined-caption").textContent();
+  console.log(caption);
+  assert.match(caption, /step 48 of 48, 32×32 px/);
+  assert.ok(caption.includes(`on it the model answers ${options[1]} (`), caption);
+  await shot(page, "imagine-laptop");
+});

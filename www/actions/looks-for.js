@@ -1,7 +1,8 @@
 // @ts-check
 // "What this channel looks for" (the open channel's visualisation, forming step by step:
 // Simonyan et al. 2013, Olah et al. 2017) beside "Where it fired most" (its strongest units
-// over the samples the model knows, each a crop of the unit's receptive field). Each step is
+// over the samples the model knows, each a crop of the unit's receptive field), and "What
+// the model imagines a <class> looks like" under the answer. Each step is
 // one request, so the worker answers other requests between them, a newer request (another
 // channel, a new model) supersedes this one, and Stop ends it.
 import { $, $canvas, setText, ticket } from "../dom.js";
@@ -22,6 +23,10 @@ export function resetLooksFor({ state, engine }) {
   $("looks-for-out").hidden = true;
   $("looks-for-stop").hidden = true;
   setText("looks-for-status", "");
+  $("imagined").hidden = true;
+  $("imagine-stop").hidden = true;
+  $("imagine-row").hidden = true; // until the next answer offers its classes
+  setText("imagine-status", "");
   engine.visualizeStop().catch(() => {});
 }
 
@@ -31,6 +36,72 @@ function draw(canvas, { width, height, rgba }) {
   canvas.width = width;
   canvas.height = height;
   canvas.getContext("2d")?.putImageData(new ImageData(rgba, width, height), 0, 0);
+}
+
+/** Forms a visualisation frame by frame into `canvas`, with its words in `caption` and
+ *  `status`, while `current()`; the caption starts with `title` and ends with `more(frame)`. The last frame (null
+ *  when superseded before the first).
+ *  @param {Context} ctx  @param {import("../pkg/vgg_wasm.js").VisualizeOptions} options
+ *  @param {{canvas: HTMLCanvasElement, caption: string, status: string, title: string}} where  @param {() => boolean} current
+ *  @param {(f: import("../engine.js").VisualizeReply) => string} more
+ *  @returns {Promise<import("../engine.js").VisualizeReply | null>} */
+async function formImage({ engine }, options, { canvas, caption, status, title }, current, more) {
+  let f = await engine.visualize(options);
+  while (current()) {
+    draw(canvas, f);
+    setText(caption, `${title}: step ${f.step} of ${f.steps}, ${f.width}×${f.height} px, ` +
+      `${(f.msPerStep / 1000).toFixed(2)} s a step on the ${f.backend === "cpu" ? "CPU" : "GPU"}${more(f)}.`);
+    if (f.step >= f.steps) return f;
+    setText(status, `Forming the image by gradient ascent on the input (step ${f.step} of ${f.steps})…`);
+    f = await engine.visualizeStep(CHUNK);
+  }
+  return null;
+}
+
+/** What the model imagines the class chosen in the answer's list looks like (Simonyan et
+ *  al. 2013: the image that maximises its score), and what it answers on that image.
+ *  @param {Context} ctx */
+export async function imagine(ctx) {
+  const { state } = ctx;
+  const select = /** @type {HTMLSelectElement} */ ($("imagine-class"));
+  const index = Number(select.value);
+  const label = select.selectedOptions[0]?.textContent ?? String(index);
+  if (!state.model || !(index >= 0)) return;
+  const current = ticket(state.tickets, "looksFor");
+  $("imagined").hidden = false;
+  $("imagine-stop").hidden = false;
+  setText("imagined-caption", "");
+  try {
+    const size = state.model.info.dynamicSize ? LOOK_SIZE : undefined;
+    const f = await formImage(ctx, { target: { class: index }, size, steps: LOOK_STEPS, seed: 0 },
+      { canvas: $canvas("imagined-canvas"), caption: "imagined-caption", status: "imagine-status", title: `What the model imagines a ${label} looks like` }, current,
+      (f) => f.top ? `; on it the model answers ${f.top.label} (${(100 * f.top.probability).toFixed(1)}%)` : "");
+    if (!current() || !f) return;
+    $("imagine-stop").hidden = true;
+    setText("imagine-status", `What the model imagines a ${label} looks like: done in ${(f.ms / 1000).toFixed(1)} s (score ${f.value.toPrecision(3)}).`);
+  } catch (e) {
+    if (current()) {
+      $("imagine-stop").hidden = true;
+      setText("imagine-status", `Could not imagine a ${label}: ${e.message}`, true);
+    }
+  }
+}
+
+/** The classes of the answer, to imagine one: shown where the model keeps its activations.
+ *  @param {Context} ctx  @param {import("../pkg/vgg_wasm.js").Prediction[]} predictions */
+export function offerImagine({ state }, predictions) {
+  const can = Boolean(state.model?.activations && state.model.layers);
+  $("imagine-row").hidden = !can;
+  if (!can) return;
+  const select = /** @type {HTMLSelectElement} */ ($("imagine-class"));
+  const keep = select.value;
+  select.replaceChildren(...predictions.map((p) => {
+    const o = document.createElement("option");
+    o.value = String(p.index);
+    o.textContent = p.label;
+    return o;
+  }));
+  if (predictions.some((p) => String(p.index) === keep)) select.value = keep;
 }
 
 /** The open channel's top patches over the model's samples, then its visualisation.
@@ -74,17 +145,10 @@ export async function lookFor(ctx) {
       `(best ${best.toPrecision(3)}); each is the unit's receptive field, cut at the image (dashed: it also saw padding). Click one to open that sample.`);
     // what it looks for: the image formed by gradient ascent
     const size = state.model.info.dynamicSize ? LOOK_SIZE : undefined;
-    let f = await engine.visualize({ target: { layer, channel }, size, steps: LOOK_STEPS, seed: 0 });
-    while (current()) {
-      draw($canvas("looks-for-canvas"), f);
-      const mean = f.activation === null ? "" : `; the channel's mean on it ${f.activation.toPrecision(3)}`;
-      setText("looks-for-caption", `What ${f.target} looks for: step ${f.step} of ${f.steps}, ${f.width}×${f.height} px, ` +
-        `${(f.msPerStep / 1000).toFixed(2)} s a step on the ${f.backend === "cpu" ? "CPU" : "GPU"}${mean}.`);
-      if (f.step >= f.steps) break;
-      setText("looks-for-status", `Forming the image by gradient ascent on the input (step ${f.step} of ${f.steps})…`);
-      f = await engine.visualizeStep(CHUNK);
-    }
-    if (!current()) return;
+    const f = await formImage(ctx, { target: { layer, channel }, size, steps: LOOK_STEPS, seed: 0 },
+      { canvas: $canvas("looks-for-canvas"), caption: "looks-for-caption", status: "looks-for-status", title: `What ${layer} channel ${channel} looks for` }, current,
+      (f) => f.activation === null ? "" : `; the channel's mean on it ${f.activation.toPrecision(3)}`);
+    if (!current() || !f) return;
     $("looks-for-stop").hidden = true;
     const beats = f.activation !== null && patches.length
       ? ` Its mean activation there is ${f.activation.toPrecision(3)}, against ${best.toPrecision(3)} at the best single unit of any sample.` : "";
@@ -100,7 +164,9 @@ export async function lookFor(ctx) {
 /** Stops the visualisation in progress; what formed so far stays.  @param {Context} ctx */
 export function stopLooking(ctx) {
   ticket(ctx.state.tickets, "looksFor");
-  $("looks-for-stop").hidden = true;
-  setText("looks-for-status", "Stopped.");
+  for (const [button, status] of [["looks-for-stop", "looks-for-status"], ["imagine-stop", "imagine-status"]]) {
+    if (!$(button).hidden) setText(status, "Stopped.");
+    $(button).hidden = true;
+  }
   ctx.engine.visualizeStop().catch(() => {});
 }

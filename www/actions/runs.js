@@ -7,6 +7,7 @@ import { decodeToCanvas } from "../inputs.js";
 import { placeAnswerBar, setAnswer } from "../panels/answer-bar.js";
 import { showNetwork } from "../panels/network.js";
 import { showFeatureMaps, showPredictions } from "../panels/results.js";
+import { offerImagine } from "./looks-for.js";
 
 /** @typedef {import("./context.js").Context} Context */
 
@@ -100,6 +101,7 @@ async function runOnce(ctx) {
       const r = await engine.classify(pixels, config.TOP_K, { onStatus });
       if (!current()) return;
       showPredictions($("predictions"), r.predictions);
+      offerImagine(ctx, r.predictions);
       setText("result-status", `Top ${r.predictions.length} for ${image.name}:`);
       showAnswerBar(ctx, `${r.predictions[0].label} ${(100 * r.predictions[0].probability).toFixed(1)}%`);
       ({ timings, view } = r);
