@@ -8,7 +8,7 @@
 #                      builds compile in the background (a reload picks them up)
 #   ./build.sh test    every test: native cargo test (the GPU path on Mesa's lavapipe, the
 #                      fuzz targets over their corpus), the API tests in headless Chrome (also
-#                      on its software WebGPU) and Firefox, the page's end-to-end tests
+#                      on its software WebGPU), Firefox and WebKit, the page's end-to-end tests
 #   ./build.sh build   the three release builds of the wasm module into www/pkg*
 #   ./build.sh dist    a self-contained folder dist/ that any static host serves as is
 #   ./build.sh pack    the npm package, target/npm/vgg-wasm-<version>.tgz
@@ -192,6 +192,10 @@ setup_test() {
             say "cargo install geckodriver --version $GECKODRIVER_VERSION --locked"
             cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked --force
         fi
+    fi
+    # Safari's engine: WebKitGTK's MiniBrowser, driven by WebKitWebDriver on a virtual display
+    if apt_available webkit2gtk-driver; then
+        apt_install webkit2gtk-driver xvfb
     fi
     # the suite's lint step (a toolchain installed with rustup's minimal profile lacks them)
     local c
@@ -468,15 +472,18 @@ lint() {
 
 # The browser tests: `cargo test` for wasm32 with wasm-bindgen-test-runner as the runner
 # (what `wasm-pack test` does), in release, so that they reuse the SIMD128 build's
-# compiled dependencies in target/. BROWSER is chrome or firefox.
+# compiled dependencies in target/. BROWSER is chrome, firefox or webkit.
 browser_test() {
     local browser="$1"; shift
-    local driver
+    local driver display=()
     case "$browser" in
         chrome) driver=(CHROMEDRIVER="$(command -v chromedriver)") ;;
         firefox) driver=(GECKODRIVER="$(command -v geckodriver)") ;;
+        # the runner's Safari driver, started as WebKitWebDriver: its empty capabilities
+        # start WebKitGTK's MiniBrowser, which needs a display (the command's own Xvfb)
+        webkit) driver=(SAFARIDRIVER="$(command -v WebKitWebDriver)") display=(xvfb-run -a) ;;
     esac
-    env "${driver[@]}" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    "${display[@]}" env "${driver[@]}" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
         cargo test --release --target wasm32-unknown-unknown "$@"
 }
 
@@ -512,6 +519,15 @@ run_tests() {
     else
         say "firefox-esr is not available from apt here: Firefox browser tests skipped"
     fi
+    if have WebKitWebDriver && have xvfb-run; then
+        say "browser tests: the JS API in WebKit, Safari's engine (WebKitGTK's MiniBrowser under Xvfb; --test web)"
+        browser_test webkit --features webgpu --test web
+    elif [ "${CI:-}" = true ]; then
+        echo "WebKitWebDriver or xvfb-run is missing: the WebKit browser tests cannot run" >&2
+        exit 1
+    else
+        say "webkit2gtk-driver is not available from apt here: WebKit browser tests skipped"
+    fi
     build_one pkg-relaxed
     build_one pkg-threads
     check_default_wasm
@@ -521,7 +537,7 @@ run_tests() {
     node --test tests/www/*.test.mjs
     # every page module is // @ts-check; the worker protocol's typedefs live in www/engine.js
     tests/e2e/node_modules/.bin/tsc -p tests/www/tsconfig.json
-    say "page end-to-end tests: node --test tests/e2e, two files at a time (headless Chromium; one test in Firefox)"
+    say "page end-to-end tests: node --test tests/e2e, two files at a time (headless Chromium; one test each in Firefox and WebKit)"
     # two at a time: a test file mostly waits (on downloads, workers, a browser's start), so
     # two share the 2 cores well (measured here: 316 s one at a time, 224 s two, 241 s four)
     node --test --test-concurrency=2 tests/e2e/*.test.mjs

@@ -19,6 +19,8 @@ pub struct TransposedConv {
     cin: usize,
     /// Added to the height and width of `dy` by the transposed convolution (k - 1 - 2 pad).
     grow: usize,
+    k: usize,
+    pad: usize,
 }
 
 impl TransposedConv {
@@ -84,20 +86,46 @@ impl TransposedConv {
             Planning { default_hw: hw, nhwc: Some(false), keep_activations: false, convolution: Convolution::Auto };
         let model = Model::load(std::borrow::Cow::Owned(proto.encode_to_vec()), planning)
             .context("planning a convolution's backward pass")?;
-        Ok(TransposedConv { model, cout, cin, grow: k - 1 - 2 * pad })
+        Ok(TransposedConv { model, cout, cin, grow: k - 1 - 2 * pad, k, pad })
     }
 
     /// The gradient with respect to the input of the forward convolution, from `dy`, the
     /// gradient with respect to its output ([cout, h, w]).
+    ///
+    /// Outside the rows and columns that `dy`'s nonzero values reach, the result is exactly
+    /// zero, as the loops give it: Winograd's transforms mix each tile's values, so they
+    /// would leave rounding noise (1e-9) beyond a unit's receptive field, which is where
+    /// the gradient of one unit must be exactly zero.
     pub fn run(&mut self, dy: Vec<f32>, [h, w]: [usize; 2]) -> Result<Vec<f32>> {
         ensure!(dy.len() == self.cout * h * w, "a gradient of {} values for [{}, {h}, {w}]", dy.len(), self.cout);
+        let (mut y0, mut y1, mut x0, mut x1) = (usize::MAX, 0, usize::MAX, 0);
+        for (i, _) in dy.iter().enumerate().filter(|(_, v)| **v != 0.0) {
+            let (y, x) = (i / w % h, i % w);
+            (y0, y1, x0, x1) = (y0.min(y), y1.max(y), x0.min(x), x1.max(x));
+        }
         let mut out = self.model.run(dy, &[1, self.cout, h, w])?;
-        let (shape, data) = out.swap_remove(0);
+        let (shape, mut data) = out.swap_remove(0);
+        let (oh, ow) = (h + self.grow, w + self.grow);
         ensure!(
-            shape == [1, self.cin, h + self.grow, w + self.grow],
+            shape == [1, self.cin, oh, ow],
             "the transposed convolution gave {shape:?} for [1, {}, {h}, {w}]",
             self.cout
         );
+        // dy's row y reaches the input rows y - pad ..= y - pad + k - 1 (columns alike)
+        let reach = |lo: usize, hi: usize, n: usize| {
+            (lo.saturating_sub(self.pad), (hi + self.k - 1).saturating_sub(self.pad).min(n - 1))
+        };
+        if y0 == usize::MAX {
+            data.fill(0.0);
+        } else {
+            let ((ry0, ry1), (rx0, rx1)) = (reach(y0, y1, oh), reach(x0, x1, ow));
+            for (i, v) in data.iter_mut().enumerate() {
+                let (y, x) = (i / ow % oh, i % ow);
+                if y < ry0 || y > ry1 || x < rx0 || x > rx1 {
+                    *v = 0.0;
+                }
+            }
+        }
         Ok(data)
     }
 }
@@ -135,5 +163,40 @@ mod tests {
                 assert!(err < 1e-4, "k {k} pad {pad} {h}x{w}: max difference {err}");
             }
         }
+    }
+
+    #[test]
+    fn beyond_what_a_sparse_gradient_reaches_the_result_is_exactly_zero() {
+        // one unit's gradient on a layer Winograd takes (32 channels in, 24 x 24): exact zeros
+        // wherever the loops give them, equal within rounding elsewhere
+        let (cout, cin, k, pad, h, w) = (32, 32, 3, 1, 24, 24);
+        let weights: Vec<f32> = (0..cout * cin * k * k).map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1).collect();
+        let mut t = TransposedConv::new(&weights, cout, cin, k, pad, [h, w]).unwrap();
+        let mut dy = vec![0f32; cout * h * w];
+        for c in 0..cout {
+            for (y, x) in [(9, 10), (11, 13)] {
+                dy[(c * h + y) * w + x] = (c as f32 - 15.5) * 0.07;
+            }
+        }
+        let step = Step::Conv {
+            weights,
+            out_channels: cout,
+            groups: 1,
+            kernel: [k, k],
+            stride: [1, 1],
+            pad: [pad, pad],
+            dilation: [1, 1],
+        };
+        let act = Activation { in_shape: &[cin, h, w], out_shape: &[cout, h, w], input: None, output: None };
+        let want = backward(&[step], &[act], 0, dy.clone()).unwrap();
+        let got = t.run(dy, [h, w]).unwrap();
+        for (i, (g, e)) in got.iter().zip(&want).enumerate() {
+            if *e == 0.0 && (i / w % h < 8 || i / w % h > 12 || i % w < 9 || i % w > 14) {
+                assert_eq!(*g, 0.0, "at {i}: outside the reach of dy");
+            }
+            assert!((g - e).abs() < 1e-4, "at {i}: {g} against {e}");
+        }
+        let all_zero = t.run(vec![0.0; cout * h * w], [h, w]).unwrap();
+        assert!(all_zero.iter().all(|v| *v == 0.0));
     }
 }

@@ -2,97 +2,32 @@
 // playwright-core can only drive its own Firefox build, which cannot be downloaded here.
 // Skipped where firefox-esr or geckodriver is not installed.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { ROOT, serve, skipUnless } from "./harness.mjs";
+import { webdriver, wwwWithWorkerHook } from "./webdriver.mjs";
 
 const FIREFOX = "/usr/bin/firefox-esr";
 const GECKODRIVER = spawnSync("sh", ["-c", "command -v geckodriver"], { encoding: "utf8" }).stdout.trim();
 const CARD = path.join(ROOT, "training/results/fashion-vgg.json");
 const available = existsSync(FIREFOX) && GECKODRIVER !== "" && existsSync(CARD);
 
-/** www/ as it is, plus one classic script that runs before the page's modules and keeps
- *  every Worker the page starts in `window.workers` (WebDriver has no init scripts). */
-function wwwWithWorkerHook() {
-  const dir = mkdtempSync(path.join(tmpdir(), "vgg-ff-"));
-  for (const f of readdirSync(path.join(ROOT, "www"))) {
-    if (f !== "index.html") symlinkSync(path.join(ROOT, "www", f), path.join(dir, f));
-  }
-  writeFileSync(path.join(dir, "test-hook.js"), `window.workers = [];
-    window.Worker = class extends window.Worker { constructor(...a) { super(...a); window.workers.push(this); } };`);
-  const html = readFileSync(path.join(ROOT, "www/index.html"), "utf8");
-  writeFileSync(path.join(dir, "index.html"), html.replace("<script type=\"module\"", "<script src=\"test-hook.js\"></script>\n  <script type=\"module\""));
-  return dir;
-}
-
-/** A minimal WebDriver client: one session, JSON over HTTP. geckodriver picks its own
- *  port (`--port 0`) and prints it, so no free-port guess can race another process. */
-async function webdriver() {
-  const proc = spawn(GECKODRIVER, ["--port", "0", "--host", "127.0.0.1"], { stdio: ["ignore", "pipe", "ignore"] });
-  const port = await new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`geckodriver did not start in 60 s: ${out}`)), 60_000);
-    // the listener stays, so its log is read to the end and a full pipe never blocks it
-    proc.stdout.on("data", (d) => {
-      if (out.length < 10_000) out += d;
-      const m = out.match(/Listening on 127\.0\.0\.1:(\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    proc.on("exit", (code) => reject(new Error(`geckodriver exited with ${code}: ${out}`)));
-  });
-  const base = `http://127.0.0.1:${port}`;
-  const call = async (method, url, body) => {
-    const r = await fetch(base + url, { method, body: body && JSON.stringify(body), headers: { "content-type": "application/json" } });
-    const json = await r.json();
-    if (json.value?.error) throw new Error(`${json.value.error}: ${json.value.message}`);
-    return json.value;
-  };
-  const { sessionId } = await call("POST", "/session", { capabilities: { alwaysMatch: {
+/** Firefox over geckodriver, headless, with a fake camera that needs no permission prompt
+ *  (for the webcam snapshot). */
+const firefox = () => webdriver({
+  name: "geckodriver", command: GECKODRIVER, args: (port) => ["--port", String(port), "--host", "127.0.0.1"],
+  printsPort: /Listening on 127\.0\.0\.1:(\d+)/,
+  capabilities: {
     browserName: "firefox",
     "moz:firefoxOptions": {
       binary: FIREFOX, args: ["-headless"],
-      // a fake camera that needs no permission prompt, for the webcam snapshot
       prefs: { "media.navigator.streams.fake": true, "media.navigator.permission.disabled": true },
     },
-  } } });
-  const s = `/session/${sessionId}`;
-  return {
-    go: (url) => call("POST", `${s}/url`, { url }),
-    /** Picks `files` (paths) in a file input, as a user would. */
-    async upload(selector, ...files) {
-      const el = await call("POST", `${s}/element`, { using: "css selector", value: selector });
-      await call("POST", `${s}/element/${Object.values(el)[0]}/value`, { text: files.join("\n") });
-    },
-    run: (script, ...args) => call("POST", `${s}/execute/sync`, { script, args }),
-    // polls `predicate` (a function body returning a value) until it is truthy
-    async until(predicate, timeoutMs = 120_000) {
-      const t0 = Date.now();
-      for (;;) {
-        const v = await call("POST", `${s}/execute/sync`, { script: predicate, args: [] });
-        if (v) return v;
-        if (Date.now() - t0 > timeoutMs) {
-          // what the page says, to tell a slow page from a failed step
-          const said = await call("POST", `${s}/execute/sync`, {
-            script: "return ['model-status', 'result-status', 'image-status'].map((id) => `${id}: ${document.getElementById(id)?.textContent}`).join(' | ')",
-            args: [],
-          }).catch((e) => `(unreadable: ${e.message})`);
-          throw new Error(`timed out waiting for: ${predicate}; the page says ${said}`);
-        }
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    },
-    async close() {
-      await call("DELETE", s).catch(() => {});
-      proc.kill();
-    },
-  };
-}
+  },
+});
 
 test("the page works in Firefox: Fashion-VGG predictions, VGG16 feature maps, file, drop, webcam, drawing, markup shown as text, a trapped worker replaced", { skip: skipUnless(available, "firefox-esr or geckodriver") }, async () => {
   const card = JSON.parse(readFileSync(CARD, "utf8"));
@@ -100,8 +35,8 @@ test("the page works in Firefox: Fashion-VGG predictions, VGG16 feature maps, fi
   const i = samples.filter((s) => s.kind === "fashion").findIndex((s) => s.label === "Trouser");
   const sample = samples.filter((s) => s.kind === "fashion")[i];
   const expected = card.labels[card.subset_predictions[Number(sample.source.match(/image (\d+)/)[1])]];
-  const server = await serve(wwwWithWorkerHook());
-  const ff = await webdriver();
+  const server = await serve(wwwWithWorkerHook("vgg-ff-"));
+  const ff = await firefox();
   try {
     // isolated (serve.py's headers) and asked for two threads: Firefox (ESR 153 has relaxed
     // SIMD) runs the threaded build, and the restart below replaces it with a new pool

@@ -51,8 +51,41 @@ test("visualize forms a class's image step by step, names bad targets, and topPa
   assert.equal(r.patches.length, 4);
   for (let i = 1; i < 4; i++) assert.ok(r.patches[i - 1].value >= r.patches[i].value, "strongest first");
   for (const p of r.patches) assert.equal(p.bytes, p.w * (p.field.clipped.bottom - p.field.clipped.top + 1) * 4);
-  assert.match(r.badImage, /images\[1\]: expected encoded bytes or \{ rgba, width, height \}, got number/);
+  assert.match(r.badImage, /images\[1\]: expected encoded bytes or \{ rgba, width, height \}, got 7/);
   assert.equal(typeof r.answer, "string");
+});
+
+test("a stopped visualisation is freed: the worker holds none after it, and start/stop cycles leave the memory where the first left it", async (t) => {
+  const page = await openPage(env.browser, env.server.url, { width: 1200, height: 900 });
+  t.after(() => page.close());
+  const r = await page.evaluate(async () => {
+    const { Engine } = await import("./engine.js");
+    const engine = Engine.start();
+    await engine.started;
+    const bytes = await (await fetch("models/vgg16-conv-base.onnx")).arrayBuffer();
+    const options = await (await fetch("models/vgg16-conv-base.json")).json();
+    await engine.load(bytes, { options, keepActivationsUpTo: Infinity });
+    // 192 px: each visualisation holds its image, Adam's two moments and a gradient (about
+    // 1.8 MB), and the forward and backward passes' buffers while a step runs; 6 leaked ones
+    // would grow the memory by 10 MB or more
+    const cycle = async (seed) => {
+      await engine.visualize({ target: { layer: "conv4_3", channel: 7 }, size: 192, steps: 4, seed });
+      await engine.visualizeStep(2);
+      await engine.visualizeStop();
+    };
+    await cycle(1);
+    const after1 = (await engine.runtime()).memoryBytes;
+    let stepAfterStop = null;
+    try { await engine.visualizeStep(1); } catch (e) { stepAfterStop = e.message; }
+    for (let seed = 2; seed <= 7; seed++) await cycle(seed);
+    const after7 = (await engine.runtime()).memoryBytes;
+    engine.worker.terminate();
+    return { after1, after7, stepAfterStop };
+  });
+  console.log(`wasm memory after 1 visualisation started and stopped: ${(r.after1 / 2 ** 20).toFixed(1)} MiB; after 7: ${(r.after7 / 2 ** 20).toFixed(1)} MiB`);
+  assert.match(r.stepAfterStop ?? "", /no visualisation is in progress/);
+  // (a little slack for the allocator's fragmentation; six leaked visualisations are 9 MB or more)
+  assert.ok(r.after7 - r.after1 < 4 * 2 ** 20, `memory grew by ${r.after7 - r.after1} bytes across 6 stopped visualisations: something they held was kept`);
 });
 
 for (const [device, viewport] of [["laptop", { width: 1366, height: 900 }], ["phone", { width: 390, height: 844 }]]) {

@@ -13,6 +13,9 @@ import { resetLooksFor } from "./looks-for.js";
 export function resetLayerViews(ctx) {
   const { state } = ctx;
   resetLooksFor(ctx);
+  // the classes offered were the last model's (a new channel keeps them: the row's height
+  // stays as it is under a person reading below it)
+  $("imagine-row").hidden = true;
   state.view = null;
   state.overlay = {};
   state.open = null;

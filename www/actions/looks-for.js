@@ -25,7 +25,6 @@ export function resetLooksFor({ state, engine }) {
   setText("looks-for-status", "");
   $("imagined").hidden = true;
   $("imagine-stop").hidden = true;
-  $("imagine-row").hidden = true; // until the next answer offers its classes
   setText("imagine-status", "");
   engine.visualizeStop().catch(() => {});
 }
