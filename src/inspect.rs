@@ -238,14 +238,7 @@ impl LastRun {
             Target::Class(class) => {
                 let classes = classes.context("a class target needs a classifier; this model outputs feature maps")?;
                 ensure!(*class < classes, "class {class} is out of range: the model has {classes} classes");
-                let from = layers
-                    .iter()
-                    .rposition(|l| l.kind == LayerKind::Fc)
-                    .filter(|&i| layers[i].out_shape == vec![classes])
-                    .context("no fully connected layer gives the class scores")?;
-                let mut seed = vec![0f32; classes];
-                seed[*class] = 1.0;
-                (from, seed)
+                class_seed(layers, classes, *class)?
             }
             Target::Channel { layer, channel } | Target::Unit { layer, channel, .. } => {
                 let mut from = self.analysis.index(layer)?;
@@ -294,14 +287,7 @@ impl LastRun {
     pub fn saliency(&self, b: &Backward, classes: usize, class: usize, name: &str) -> Result<Gradient> {
         let t0 = now_ms();
         ensure!(class < classes, "class index {class} is out of range: the model has {classes} classes");
-        let layers = self.analysis.layers()?;
-        let from = layers
-            .iter()
-            .rposition(|l| l.kind == LayerKind::Fc)
-            .filter(|&i| layers[i].out_shape == vec![classes])
-            .context("no fully connected layer gives the class scores")?;
-        let mut seed = vec![0f32; classes];
-        seed[class] = 1.0;
+        let (from, seed) = class_seed(self.analysis.layers()?, classes, class)?;
         let data = self.backprop(b, from, seed)?;
         Ok(self.gradient(b.channels, data, format!("class {class} ({name})"), t0, true))
     }
@@ -331,4 +317,17 @@ impl LastRun {
         let data = self.backprop(b, from, seed)?;
         Ok(self.gradient(b.channels, data, format!("{}[{channel}, {y}, {x}]", layers[from].label), t0, false))
     }
+}
+
+/// Where a class's score is read (the last fully connected layer with one output per class)
+/// and the backward pass's seed there: 1 at the class, 0 elsewhere.
+fn class_seed(layers: &[LayerAnalysis], classes: usize, class: usize) -> Result<(usize, Vec<f32>)> {
+    let from = layers
+        .iter()
+        .rposition(|l| l.kind == LayerKind::Fc)
+        .filter(|&i| layers[i].out_shape == vec![classes])
+        .context("no fully connected layer gives the class scores")?;
+    let mut seed = vec![0f32; classes];
+    seed[class] = 1.0;
+    Ok((from, seed))
 }

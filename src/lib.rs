@@ -19,6 +19,7 @@ pub mod pipeline;
 pub mod predictions;
 pub mod preprocess;
 pub mod receptive_field;
+mod rng;
 pub mod teach;
 pub mod visualize;
 

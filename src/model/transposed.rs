@@ -135,6 +135,22 @@ mod tests {
     use super::*;
     use crate::gradients::{backward, Activation, Step};
 
+    /// `gradients`' own loops for the same backward pass (stride 1, undilated, one group).
+    fn loops(weights: &[f32], [cout, cin, k, pad]: [usize; 4], [h, w]: [usize; 2], dy: &[f32]) -> Vec<f32> {
+        let (ih, iw) = (h + k - 1 - 2 * pad, w + k - 1 - 2 * pad);
+        let step = Step::Conv {
+            weights: weights.to_vec(),
+            out_channels: cout,
+            groups: 1,
+            kernel: [k, k],
+            stride: [1, 1],
+            pad: [pad, pad],
+            dilation: [1, 1],
+        };
+        let act = Activation { in_shape: &[cin, ih, iw], out_shape: &[cout, h, w], input: None, output: None };
+        backward(&[step], &[act], 0, dy.to_vec()).unwrap()
+    }
+
     #[test]
     fn the_transposed_convolution_is_the_backward_pass_it_replaces() {
         // against `gradients`' own loops (themselves checked against the definition and,
@@ -145,18 +161,7 @@ mod tests {
             let mut t = TransposedConv::new(&weights, cout, cin, k, pad, [5, 6]).unwrap();
             for [h, w] in [[5, 6], [7, 4]] {
                 let dy: Vec<f32> = (0..cout * h * w).map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.3).collect();
-                let (ih, iw) = (h + k - 1 - 2 * pad, w + k - 1 - 2 * pad);
-                let step = Step::Conv {
-                    weights: weights.clone(),
-                    out_channels: cout,
-                    groups: 1,
-                    kernel: [k, k],
-                    stride: [1, 1],
-                    pad: [pad, pad],
-                    dilation: [1, 1],
-                };
-                let act = Activation { in_shape: &[cin, ih, iw], out_shape: &[cout, h, w], input: None, output: None };
-                let want = backward(&[step], &[act], 0, dy.clone()).unwrap();
+                let want = loops(&weights, [cout, cin, k, pad], [h, w], &dy);
                 let got = t.run(dy, [h, w]).unwrap();
                 assert_eq!(got.len(), want.len());
                 let err = got.iter().zip(&want).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
@@ -178,17 +183,7 @@ mod tests {
                 dy[(c * h + y) * w + x] = (c as f32 - 15.5) * 0.07;
             }
         }
-        let step = Step::Conv {
-            weights,
-            out_channels: cout,
-            groups: 1,
-            kernel: [k, k],
-            stride: [1, 1],
-            pad: [pad, pad],
-            dilation: [1, 1],
-        };
-        let act = Activation { in_shape: &[cin, h, w], out_shape: &[cout, h, w], input: None, output: None };
-        let want = backward(&[step], &[act], 0, dy.clone()).unwrap();
+        let want = loops(&weights, [cout, cin, k, pad], [h, w], &dy);
         let got = t.run(dy, [h, w]).unwrap();
         for (i, (g, e)) in got.iter().zip(&want).enumerate() {
             if *e == 0.0 && (i / w % h < 8 || i / w % h > 12 || i % w < 9 || i % w > 14) {

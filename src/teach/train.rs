@@ -7,6 +7,7 @@
 //! `Linear` works on raw descriptors.
 
 use crate::predictions::{softmax, top_k, Prediction};
+use crate::rng::SplitMix64;
 use anyhow::{bail, ensure, Result};
 use serde::{Deserialize, Serialize};
 
@@ -455,19 +456,6 @@ fn lbfgs(
         }
     }
     (x, iterations, fx)
-}
-
-/// SplitMix64 (Steele, Lea & Flood 2014): a tiny seeded generator, the same on every target.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
 }
 
 #[cfg(test)]

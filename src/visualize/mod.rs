@@ -11,6 +11,7 @@
 pub mod param;
 pub mod warp;
 
+use crate::rng::SplitMix64;
 use anyhow::{ensure, Result};
 use param::Param;
 use serde::Deserialize;
@@ -125,36 +126,6 @@ impl VisualizeOptions {
     }
 }
 
-/// splitmix64: small, seedable, the same on every platform.
-#[derive(Clone, Debug)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32
-    }
-
-    /// Uniform in [-a, a].
-    fn sym(&mut self, a: f32) -> f32 {
-        (self.unit() * 2.0 - 1.0) * a
-    }
-
-    fn gaussian(&mut self) -> f32 {
-        let u = self.unit().max(1e-7);
-        let v = self.unit();
-        (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
-    }
-}
-
 /// One optimisation in progress: the image's coefficients and Adam's moments.
 pub struct Visualization {
     pub target: Target,
@@ -163,7 +134,7 @@ pub struct Visualization {
     coeffs: Vec<f32>,
     m: Vec<f32>,
     v: Vec<f32>,
-    rng: Rng,
+    rng: SplitMix64,
     /// Steps taken.
     pub step: usize,
     /// The objective's first value, the scale the penalties are weighed against.
@@ -173,7 +144,7 @@ pub struct Visualization {
 impl Visualization {
     /// Starts from a faint random image (coefficients N(0, 0.01²)), the same for a seed.
     pub fn new(target: Target, channels: usize, [h, w]: [usize; 2], settings: Settings) -> Visualization {
-        let mut rng = Rng(settings.seed ^ 0x5EED);
+        let mut rng = SplitMix64(settings.seed ^ 0x5EED);
         let n = channels * h * w;
         let coeffs = (0..n).map(|_| rng.gaussian() * 0.01).collect();
         Visualization {

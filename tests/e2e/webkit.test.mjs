@@ -109,7 +109,8 @@ test("the page works in WebKit: first answer, a Fashion-VGG sample, the conv bas
     await wk.until("return /The engine stopped .* and was restarted with .*; you can go on\\./.test(document.querySelector('#model-status').textContent)", 300_000);
     assert.ok(await wk.run("return window.workers.length") > workers, "a new worker");
     await wk.run(`document.querySelectorAll('#samples-fashion .sample')[${i}].click()`);
-    await wk.until("return document.querySelectorAll('#predictions li').length > 0 && !/Classifying/.test(document.querySelector('#result-status').textContent)", 300_000);
+    // (the answer before the restart was for another image: wait for this one's)
+    await wk.until(`return document.querySelector('#result-status').textContent.includes(${JSON.stringify(`for ${sample.name}:`)})`, 300_000);
     assert.equal(await wk.until("return document.querySelector('#predictions li .label')?.textContent"), expected);
     console.log(`WebKit: ${await wk.run("return navigator.userAgent")}`);
   } finally {
