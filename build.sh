@@ -4,12 +4,12 @@
 # prints its seconds when it ends; `test` ends with a table of them.
 #
 #   ./build.sh serve   build and serve the page on http://127.0.0.1:8080: serves as soon as
-#                      the SIMD128 build is ready, while the relaxed-SIMD and threaded
-#                      builds compile in the background (a reload picks them up)
+#                      the SIMD128 build is ready, while the threaded (relaxed-SIMD) build
+#                      compiles in the background (a reload picks it up)
 #   ./build.sh test    every test: native cargo test (the GPU path on Mesa's lavapipe, the
 #                      fuzz targets over their corpus), the API tests in headless Chrome (also
 #                      on its software WebGPU), Firefox and WebKit, the page's end-to-end tests
-#   ./build.sh build   the three release builds of the wasm module into www/pkg*
+#   ./build.sh build   the two release builds of the wasm module into www/pkg*
 #   ./build.sh dist    a self-contained folder dist/ that any static host serves as is
 #   ./build.sh pack    the npm package, target/npm/vgg-wasm-<version>.tgz
 #   ./build.sh setup   install everything the other commands need
@@ -128,6 +128,12 @@ setup_build() {
         say "cargo install wasm-bindgen-cli --version $want (wasm-bindgen, wasm-bindgen-test-runner)"
         cargo install wasm-bindgen-cli --version "$want" --force
     fi
+    # a build this version no longer makes (relaxed SIMD on one thread, dropped for build
+    # time): its folders would be served, packed and type-checked as if current
+    if [ -d www/pkg-relaxed ] || [ -d target/relaxed ]; then
+        say "removing www/pkg-relaxed and target/relaxed (a build that is no longer made)"
+        rm -rf www/pkg-relaxed target/relaxed
+    fi
     # the threaded build compiles std itself, with atomics
     if ! rustup component list --installed | grep -q '^rust-src'; then
         say "rustup component add rust-src (the threaded build compiles std with atomics)"
@@ -212,13 +218,16 @@ setup_test() {
 
 # --- jobs -----------------------------------------------------------------------------
 
-# The three builds of the wasm module; the worker picks one at run time (www/builds.js).
+# The two builds of the wasm module; the worker picks one at run time (www/builds.js).
 # Each has its own target folder: their flags differ, and one folder would rebuild them all.
-# All three have the WebGPU path (`--features webgpu`: +1.2% .wasm, see the README); the
-# default feature set, without it, is what `check_default_wasm` builds. The SIMD128 build
+# (A third, relaxed SIMD on one thread for pages that are not cross-origin isolated, was
+# dropped: 400 s of every cold build for what coi-sw.js makes rare; the threaded build runs
+# relaxed SIMD on one thread as well, without a pool.) Both have the WebGPU path
+# (`--features webgpu`: +1.2% .wasm, see the README); the default feature set, without it,
+# is what `check_default_wasm` builds. The SIMD128 build
 # shares target/ with the browser tests (`cargo test --release`, same flags and features),
 # so those compile only the tests themselves.
-BUILDS=(pkg pkg-relaxed pkg-threads)
+BUILDS=(pkg pkg-threads)
 # (shared, imported memory and the TLS exports are what wasm-bindgen's threads support
 # looks for; without them the memory is private and cannot reach the other workers)
 THREADS_LINK="--shared-memory --import-memory --max-memory=4294967296 --export=__wasm_init_tls --export=__tls_size --export=__tls_align --export=__tls_base"
@@ -229,11 +238,8 @@ build_one() {
         pkg)
             say "cargo build --release (SIMD128, one thread, WebGPU; the npm package) -> www/pkg"
             dir=target flags="$SIMD128" ;;
-        pkg-relaxed)
-            say "cargo build --release (relaxed SIMD: fused multiply-add in tract's kernels) -> www/pkg-relaxed"
-            dir=target/relaxed flags="$SIMD128,+relaxed-simd" ;;
         pkg-threads)
-            say "cargo build --release (threads on shared memory, relaxed SIMD; std rebuilt with atomics) -> www/pkg-threads"
+            say "cargo build --release (relaxed SIMD, threads on shared memory; std rebuilt with atomics) -> www/pkg-threads"
             dir=target/threads features="threads,webgpu"
             flags="-C target-feature=+atomics,+bulk-memory,+simd128,+relaxed-simd ${THREADS_LINK//--/-C link-arg=--}"
             # -Z build-std on the stable toolchain (RUSTC_BOOTSTRAP): every build comes
@@ -252,10 +258,10 @@ build() {
     for name in "${BUILDS[@]}"; do build_one "$name"; done
 }
 
-# `serve`'s builds after the first, fastest first. While one compiles, its folder holds a
+# `serve`'s builds after the first. While one compiles, its folder holds a
 # file BUILDING, which the page's worker reads to say why it runs a slower build
 # (www/worker/boot.js); the page picks the new build up on a reload.
-BACKGROUND_BUILDS=(pkg-threads pkg-relaxed)
+BACKGROUND_BUILDS=(pkg-threads)
 BACKGROUND_LOG=.cache/background-build.log
 background_builds() {
     local name
@@ -299,7 +305,7 @@ dist() {
     # the page loads
     cp -r www dist
     # (the threaded build's snippets/ hold wasm-bindgen-rayon's worker script)
-    find dist/pkg dist/pkg-relaxed dist/pkg-threads -type f ! -name vgg_wasm.js ! -name vgg_wasm_bg.wasm \
+    find dist/pkg dist/pkg-threads -type f ! -name vgg_wasm.js ! -name vgg_wasm_bg.wasm \
         ! -name workerHelpers.no-bundler.js -delete
     # Headers for hosts that read _headers (Netlify, Cloudflare Pages): the page's
     # Content-Security-Policy, so that it covers the worker, which the meta tag does not
@@ -339,7 +345,7 @@ serve() {
     (trap - EXIT; exec setsid bash "$ROOT/build.sh" background-builds) &
     local builder=$!
     trap 'kill -- -'"$builder"' 2>/dev/null; rm -f www/pkg-*/BUILDING; step_table' EXIT
-    say "serving www/ on http://127.0.0.1:$PORT (Ctrl-C stops; the relaxed-SIMD and threaded builds compile meanwhile, log in $BACKGROUND_LOG)"
+    say "serving www/ on http://127.0.0.1:$PORT (Ctrl-C stops; the threaded build compiles meanwhile, log in $BACKGROUND_LOG)"
     # a static server that also sends the page's Content-Security-Policy as a header
     python3 tools/serve.py www "$PORT"
 }
@@ -413,9 +419,10 @@ for i, m in enumerate(re.findall(r"options: r#\"(.*?)\"#", open(sys.argv[1]).rea
 # crate and that graph), while the webgpu build's graph and .wasm do; and the crate must
 # compile (and pass clippy) for wasm32 with the default features: its not-webgpu code paths
 # compile nowhere else. Compiled as an rlib, not a build: a default-feature cdylib would
-# replace the relaxed build's .wasm in target/relaxed (one output file name per crate), and
-# every warm run would then compile the crate twice. Beside the relaxed build, so that the
-# dependencies are its own, already compiled.
+# replace the SIMD128 build's .wasm in target/ (one output file name per crate), and every
+# warm run would then compile the crate twice. Beside the SIMD128 build, so that the
+# dependencies are its own, already compiled; the crate itself at opt-level 0, since only
+# the compiler's and clippy's verdict is wanted (9 s instead of 41 s at 3).
 check_default_wasm() {
     say "the default features hold no wgpu (cargo tree); the crate for wasm32 with the default features (clippy)"
     if cargo tree --target wasm32-unknown-unknown -e normal --prefix none | grep -q '^wgpu '; then
@@ -427,8 +434,7 @@ check_default_wasm() {
         echo "the webgpu build has no wgpu in its graph or no WebGPU path in www/pkg: the check above proves nothing" >&2
         exit 1
     fi
-    CARGO_TARGET_DIR=target/relaxed CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$SIMD128,+relaxed-simd" \
-        cargo rustc --release --lib --target wasm32-unknown-unknown --crate-type rlib
+    cargo rustc --release --lib --target wasm32-unknown-unknown --crate-type rlib -- -C opt-level=0
 }
 
 # tract picks its kernels by the CPU's features, probed once per process; TRACT_CPU_ISA (a
@@ -528,7 +534,6 @@ run_tests() {
     else
         say "webkit2gtk-driver is not available from apt here: WebKit browser tests skipped"
     fi
-    build_one pkg-relaxed
     build_one pkg-threads
     check_default_wasm
     dist

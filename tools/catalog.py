@@ -38,7 +38,8 @@ ZOO = [
 
 
 # int8 files: their time and peak wasm memory per image relative to fp32 VGG16 in this
-# page's CPU engine (the relaxed-SIMD build, one thread, with its int8 dot-product kernels),
+# page's CPU engine (relaxed SIMD on one thread, with its int8 dot-product kernels: then the
+# one-thread relaxed-SIMD build, now the threaded build on one thread, the same kernels),
 # as `./build.sh bench` measured them on full-size VGG16 replicas quantised by onnxruntime's
 # quantize_static at its defaults (target/bench/bench.json; the 2-core development machine,
 # Chromium 156, 2026-11-29: 618 against 1175 ms, 369 against 1074 MiB)

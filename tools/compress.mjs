@@ -4,7 +4,7 @@
 // them (tools/serve.py does, as nginx's gzip_static and brotli_static do) sends the page's
 // first visit compressed without compressing it on every request. Quality 9, not 11:
 // measured here on the 16.5 MB relaxed-SIMD .wasm, 11 gave 2.28 MB in 178 s and 9 gave
-// 2.68 MB in 5.5 s (gzip -9: 3.88 MB in 0.5 s); three builds at 11 would add about 9
+// 2.68 MB in 5.5 s (gzip -9: 3.88 MB in 0.5 s); two builds at 11 would add about 6
 // minutes to every clean build. Each result is kept in .cache/compressed by its content's
 // sha256 and made once.
 //

@@ -3,9 +3,12 @@
 // allows. Pure: the worker hands in the facts, so the rule is testable in Node.
 //
 // Builds (folders next to worker.js; build.sh makes them, the npm package ships only pkg):
-//   pkg-threads   threads on shared memory (needs a cross-origin isolated page) with relaxed SIMD
-//   pkg-relaxed   one thread, relaxed SIMD (fused multiply-add in tract's matmul kernel)
+//   pkg-threads   relaxed SIMD (fused multiply-add in tract's matmul kernel, a dot product in
+//                 the int8 kernels) and threads on shared memory, on 1 thread or more; its
+//                 memory is shared, so it needs a cross-origin isolated page
 //   pkg           one thread, SIMD128: runs wherever WebAssembly SIMD does
+// (A third build, relaxed SIMD on one thread for pages that are not isolated, was dropped:
+// it cost every cold build 400 s for a page without coi-sw.js's isolation; see the README.)
 
 /** A module that uses `f32x4.relaxed_madd` and nothing else of note: valid exactly where
  *  the browser implements relaxed SIMD. */
@@ -20,7 +23,7 @@ export const RELAXED_SIMD_PROBE = new Uint8Array([
 ]);
 
 /** The builds, fastest first. */
-export const BUILDS = ["pkg-threads", "pkg-relaxed", "pkg"];
+export const BUILDS = ["pkg-threads", "pkg"];
 
 /** onnxruntime-web's default thread count, so that the two compare like for like. */
 export function defaultThreads(cores) {
@@ -51,23 +54,22 @@ export function chooseBuild({ isolated, cores, relaxedSimd, threads = null, buil
     return { threads: build === "pkg-threads" ? threads ?? defaultThreads(cores) : 1, candidates: [build], notes: [`build ${build} asked for`] };
   }
   let want = threads ?? defaultThreads(cores);
-  if (want > 1 && !isolated) {
-    notes.push("one thread: the page is not cross-origin isolated (it needs COOP and COEP headers)");
+  if (!isolated) {
+    if (want > 1) notes.push("one thread: the page is not cross-origin isolated (it needs COOP and COEP headers)");
+    else if (relaxedSimd) notes.push("SIMD128: relaxed SIMD comes with the threaded build, which needs a cross-origin isolated page");
     want = 1;
   }
-  if (want > 1 && !relaxedSimd) {
+  if (!relaxedSimd) {
     // the threaded build uses relaxed SIMD; a browser with threads but without it runs
     // on one thread rather than fail
-    notes.push("one thread: the threaded build needs relaxed SIMD, which this browser lacks");
+    notes.push(isolated && want > 1 ? "one thread: the threaded build needs relaxed SIMD, which this browser lacks"
+      : "SIMD128 without relaxed SIMD: this browser lacks it");
     want = 1;
   }
-  if (want === 1 && threads == null && isolated && cores > 1) {
+  if (want === 1 && threads == null && isolated && relaxedSimd && cores > 1) {
     notes.push(`one thread by default on ${cores} cores (onnxruntime-web's rule: half the cores, at most 4)`);
   }
-  const candidates = [];
-  if (want > 1) candidates.push("pkg-threads");
-  if (relaxedSimd) candidates.push("pkg-relaxed");
-  else notes.push("SIMD128 without relaxed SIMD: this browser lacks it");
-  candidates.push("pkg");
+  // the threaded build on one thread runs on the calling thread alone (no pool)
+  const candidates = isolated && relaxedSimd ? ["pkg-threads", "pkg"] : ["pkg"];
   return { threads: want, candidates, notes };
 }

@@ -86,7 +86,7 @@ import { checkThreads } from "./builds.js";
  * @typedef {{type: "start", threads?: number | null, build?: string | null}} StartRequest  sent first by Engine; chooses the
  *   build (www/builds.js) and starts its threads
  * @typedef {{type: "runtime"}} RuntimeRequest
- * @typedef {{build: "pkg" | "pkg-relaxed" | "pkg-threads", threads: number, relaxedSimd: boolean, isolated: boolean, cores: number,
+ * @typedef {{build: "pkg" | "pkg-threads", threads: number, relaxedSimd: boolean, isolated: boolean, cores: number,
  *   notes: string[], memoryBytes: number, int8Kernels: string, load: {url: string, bytes: number, downloadMs: number,
  *   compileMs: number} | null}} Runtime  the build that runs and on how many threads; `notes` say in words why a faster one
  *   was not taken; `memoryBytes` is the wasm memory now (never shrinks: the peak); `int8Kernels`: which kernels run int8
@@ -190,8 +190,8 @@ export class Engine {
   /** Starts worker.js (next to this module, or at `url`) as a module worker. Written as
    *  `new Worker(new URL(...))` so that bundlers (Vite, webpack 5) bundle the worker.
    *  `threads`: how many to run on where the page is cross-origin isolated (default:
-   *  onnxruntime-web's rule, half the cores and at most 4); `build`: "pkg", "pkg-relaxed"
-   *  or "pkg-threads" to run that build or fail (default: the best that loads).
+   *  onnxruntime-web's rule, half the cores and at most 4); `build`: "pkg" or
+   *  "pkg-threads" to run that build or fail (default: the best that loads).
    *  @param {string | URL} [url]  @param {EngineOptions} [options] */
   static start(url, { threads = null, build = null, onProgress = null } = {}) {
     return new Engine(() => url ? new Worker(url, { type: "module" }) : new Worker(new URL("./worker.js", import.meta.url), { type: "module" }), { threads, build, onProgress });

@@ -52,7 +52,7 @@ test("dist/ served from another directory without headers works, on threads", as
 test("a first visit to dist/ at 20 Mbit/s downloads under 5 MB, compressed, and answers (time logged)", async (t) => {
   // the builds and scripts have .br copies beside them (tools/compress.mjs), which the server
   // sends as a host serving precompressed files does
-  for (const f of ["pkg/vgg_wasm_bg.wasm", "pkg-relaxed/vgg_wasm_bg.wasm", "pkg-threads/vgg_wasm_bg.wasm", "app.js"]) {
+  for (const f of ["pkg/vgg_wasm_bg.wasm", "pkg-threads/vgg_wasm_bg.wasm", "app.js"]) {
     assert.ok(existsSync(path.join(ROOT, "dist", `${f}.br`)), `dist/${f}.br`);
   }
   const { server, context, page } = await distPage(t);

@@ -1,7 +1,7 @@
 // Every int8 kernel each wasm build can run, forced in turn (`forceInt8Kernel`), gives every
 // int8 fixture its build's default answer bit for bit, and the plan says it ran that kernel
 // (`info().matmulKernels`). vgg-wasm's relaxed-dot kernels (src/model/int8_mmm.rs) are among
-// them in the relaxed build on every engine: where the engine's relaxed dot product
+// them in the threaded (relaxed-SIMD) build, on one thread, on every engine: where the engine's relaxed dot product
 // saturates or reads bytes as signed (x86 without VNNI, Arm) they are forced only on the
 // fixture whose 7-bit weights cannot reach that (zoo_vgg16_odd_int8_qdq_7bit), elsewhere on
 // all. Chromium runs twice: as it is, and with V8's use of AVX, AVX2, FMA and AVX-VNNI off
@@ -28,57 +28,36 @@ async function everyKernel(args) {
   try {
     const page = await openPage(browser, `${site.url}/tests/e2e/blank.html`);
     return await page.evaluate(async ({ fixtures, sevenBit }) => {
-      const bytes = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());
-      const rows = [];
-      const dot = {};
-      const defaults = [];
-      for (const b of ["pkg", "pkg-relaxed"]) {
-        const api = await import(`/www/${b}/vgg_wasm.js`);
-        await api.default();
-        const exactDot = api.int8Kernels().startsWith("vgg-wasm's");
-        dot[b] = api.int8Kernels();
-        // a name this build does not run is refused, naming the ones it does
-        let refused = "";
-        try { api.forceInt8Kernel("no_such_kernel"); } catch (e) { refused = String(e.message); }
-        for (const fx of fixtures) {
-          const model = await bytes(`/tests/fixtures/gen/${fx.model}`);
-          const input = new Float32Array(await (await fetch(`/tests/fixtures/gen/${fx.name}.input.bin`)).arrayBuffer());
-          const run = (name) => {
-            api.forceInt8Kernel(name);
-            const vgg = new api.Vgg(model);
-            api.forceInt8Kernel(undefined);
-            const kernels = vgg.info.matmulKernels;
-            const out = new Uint32Array(vgg.forwardTensor(input, fx.input_shape).data.buffer);
-            vgg.free();
-            return { kernels, out };
-          };
-          const auto = run(undefined);
-          defaults.push({ build: b, fixture: fx.name, kernels: auto.kernels, exactDot });
-          for (const name of api.int8KernelNames()) {
-            const ours = name.startsWith("vgg_wasm");
-            if (ours && !exactDot && fx.name !== sevenBit) continue;
-            const r = run(name);
-            const differ = r.out.reduce((n, v, i) => n + (v !== auto.out[i]), 0);
-            rows.push({ build: b, fixture: fx.name, name, kernels: r.kernels, auto: auto.kernels, differ, n: r.out.length,
-              names: api.int8KernelNames(), refused });
-          }
-        }
+      const all = { rows: [], dot: {}, defaults: [] };
+      for (const build of ["pkg", "pkg-threads"]) {
+        // each build in a worker of its own (int8-kernels.worker.js): the threaded build's
+        // memory is shared, which only a worker may wait on; on one thread it needs no pool
+        const worker = new Worker("/tests/e2e/int8-kernels.worker.js", { type: "module" });
+        const r = await new Promise((resolve, reject) => {
+          worker.onmessage = ({ data }) => (data.error ? reject(new Error(`${build}: ${data.error}`)) : resolve(data));
+          worker.onerror = (e) => reject(new Error(`${build}: ${e.message}`));
+          worker.postMessage({ build, fixtures, sevenBit });
+        });
+        worker.terminate();
+        all.rows.push(...r.rows);
+        all.defaults.push(...r.defaults);
+        all.dot[build] = r.dot;
       }
-      return { rows, dot, defaults };
+      return all;
     }, { fixtures: manifest, sevenBit: SEVEN_BIT });
   } finally {
     await browser.close();
   }
 }
 
-// the relaxed build's default int8 kernels in the first pass: where they were vgg-wasm's (an
+// the threaded build's default int8 kernels in the first pass: where they were vgg-wasm's (an
 // x86 with VNNI), V8 without AVX-VNNI must make them tract's, or the flags did not take
 let firstPass = null;
 for (const [label, args] of [["as it is", []], ["with V8's AVX, AVX2, FMA and AVX-VNNI off", [OLD_X86]]]) {
   test(`every int8 kernel of each build answers alike, Chromium ${label}`, async () => {
     const { rows, dot, defaults } = await everyKernel(args);
-    if (firstPass === null) firstPass = dot["pkg-relaxed"];
-    else if (firstPass.startsWith("vgg-wasm's")) assert.doesNotMatch(dot["pkg-relaxed"], /^vgg-wasm's/, "V8's flags did not take");
+    if (firstPass === null) firstPass = dot["pkg-threads"];
+    else if (firstPass.startsWith("vgg-wasm's")) assert.doesNotMatch(dot["pkg-threads"], /^vgg-wasm's/, "V8's flags did not take");
     console.log(`int8 kernels by default: ${JSON.stringify(dot)}`);
     // by default vgg-wasm's kernels run only where the engine's dot product keeps them exact
     for (const d of defaults) {
@@ -86,11 +65,11 @@ for (const [label, args] of [["as it is", []], ["with V8's AVX, AVX2, FMA and AV
     }
     const ran = new Set(rows.map((r) => `${r.build}: ${r.name}`));
     console.log(`forced: ${[...ran].join(", ")}`);
-    // both builds run tract's kernels; the relaxed one also vgg-wasm's 8x8 and 16x1, at least
+    // both builds run tract's kernels; the threaded one also vgg-wasm's 8x8 and 16x1, at least
     // on the 7-bit fixture
     assert.ok(rows.some((r) => r.build === "pkg"), "the SIMD128 build forced no kernel");
     for (const k of ["vgg_wasm_i8_dot_8x8", "vgg_wasm_i8_dot_16x1"]) {
-      assert.ok(ran.has(`pkg-relaxed: ${k}`), `${k} was never forced`);
+      assert.ok(ran.has(`pkg-threads: ${k}`), `${k} was never forced`);
     }
     for (const r of rows) {
       assert.ok(r.refused.includes('"no_such_kernel"') && r.names.every((n) => r.refused.includes(n)), r.refused);

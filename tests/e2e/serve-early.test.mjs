@@ -1,6 +1,6 @@
 // `./build.sh serve` serves the page as soon as the SIMD128 build is ready and compiles the
-// threaded and relaxed-SIMD builds in the background, leaving a file BUILDING in each of
-// their folders meanwhile: the page runs the build it has and says why not a faster one;
+// threaded (relaxed-SIMD) build in the background, leaving a file BUILDING in its folder
+// meanwhile: the page runs the build it has and says why not a faster one;
 // once the faster build lands, a reload takes it.
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -12,11 +12,11 @@ import { launch, openPage, ROOT, serve, shot, waitText } from "./harness.mjs";
 const WWW = path.join(ROOT, "www");
 let site, browser, dir;
 before(async () => {
-  // www/ as serve leaves it mid-way: every file as built, but the two faster builds' folders
-  // hold only BUILDING
+  // www/ as serve leaves it mid-way: every file as built, but the threaded build's folder
+  // holds only BUILDING
   dir = mkdtempSync(path.join(tmpdir(), "vgg-serve-early-"));
   for (const name of readdirSync(WWW)) {
-    if (name === "pkg-threads" || name === "pkg-relaxed") {
+    if (name === "pkg-threads") {
       mkdirSync(path.join(dir, name));
       writeFileSync(path.join(dir, name, "BUILDING"), "since 12:00:00\n");
     } else {
@@ -32,13 +32,12 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-test("while the faster builds compile, the page runs the SIMD128 build and says why", async () => {
+test("while the threaded build compiles, the page runs the SIMD128 build and says why", async () => {
   const page = await openPage(browser, `${site.url}/?threads=2`);
   await waitText(page, "#model-status", /^Loaded /);
   const line = await page.textContent("#engine-runtime");
   assert.match(line, /SIMD128/, line);
   assert.match(line, /the threaded build is still compiling \(since 12:00:00\): reload the page when it lands/, line);
-  assert.match(line, /the relaxed-SIMD build is still compiling/, line);
   await shot(page, "serve-early");
   await page.close();
   // the threaded build lands: a reload runs it

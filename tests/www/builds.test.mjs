@@ -8,24 +8,29 @@ import { runtimeSummary } from "../../www/format.js";
 test("threads follow onnxruntime-web's default and need cross-origin isolation", () => {
   assert.deepEqual([1, 2, 3, 4, 8, 16].map(defaultThreads), [1, 1, 2, 2, 4, 4]);
   const isolated = { isolated: true, cores: 8, relaxedSimd: true };
-  assert.deepEqual(chooseBuild(isolated), { threads: 4, candidates: ["pkg-threads", "pkg-relaxed", "pkg"], notes: [] });
+  assert.deepEqual(chooseBuild(isolated), { threads: 4, candidates: ["pkg-threads", "pkg"], notes: [] });
   assert.equal(chooseBuild({ ...isolated, threads: 2 }).threads, 2);
   const plain = chooseBuild({ ...isolated, isolated: false });
-  assert.deepEqual(plain.candidates, ["pkg-relaxed", "pkg"]);
+  assert.deepEqual(plain.candidates, ["pkg"]);
   assert.equal(plain.threads, 1);
-  assert.match(plain.notes[0], /not cross-origin isolated/);
-  // two cores: one thread by default, as onnxruntime-web, and the page says why
+  assert.deepEqual(plain.notes, ["one thread: the page is not cross-origin isolated (it needs COOP and COEP headers)"]);
+  // one thread asked for on a page that is not isolated: relaxed SIMD is the threaded
+  // build's, so the SIMD128 build runs, and the page says why
+  assert.deepEqual(chooseBuild({ ...isolated, isolated: false, threads: 1 }),
+    { threads: 1, candidates: ["pkg"], notes: ["SIMD128: relaxed SIMD comes with the threaded build, which needs a cross-origin isolated page"] });
+  // two cores: one thread by default, as onnxruntime-web, on the threaded (relaxed) build
+  // without a pool, and the page says why
   const two = chooseBuild({ ...isolated, cores: 2 });
-  assert.deepEqual(two.candidates, ["pkg-relaxed", "pkg"]);
+  assert.deepEqual([two.threads, two.candidates], [1, ["pkg-threads", "pkg"]]);
   assert.match(two.notes[0], /one thread by default on 2 cores/);
   assert.equal(chooseBuild({ ...isolated, cores: 2, threads: 1 }).notes.length, 0);
 });
 
 test("without relaxed SIMD the baseline build runs, on one thread", () => {
   const r = chooseBuild({ isolated: true, cores: 8, relaxedSimd: false });
-  assert.deepEqual(r.candidates, ["pkg"]);
-  assert.equal(r.threads, 1);
-  assert.match(r.notes.join(" "), /lacks/);
+  assert.deepEqual(r, { threads: 1, candidates: ["pkg"], notes: ["one thread: the threaded build needs relaxed SIMD, which this browser lacks"] });
+  // neither isolated nor relaxed SIMD: one reason, not two
+  assert.deepEqual(chooseBuild({ isolated: false, cores: 2, relaxedSimd: false }).notes, ["SIMD128 without relaxed SIMD: this browser lacks it"]);
   assert.throws(() => chooseBuild({ isolated: true, cores: 2, relaxedSimd: true, threads: 0 }), /threads must be a whole number from 1 to 256, got 0/);
   assert.throws(() => chooseBuild({ isolated: true, cores: 2, relaxedSimd: true, threads: 1.5 }), /got 1.5/);
 });
@@ -34,7 +39,7 @@ test("a build asked for by name is the only candidate", () => {
   const facts = { isolated: false, cores: 8, relaxedSimd: false };
   assert.deepEqual(chooseBuild({ ...facts, build: "pkg" }), { threads: 1, candidates: ["pkg"], notes: ["build pkg asked for"] });
   assert.equal(chooseBuild({ ...facts, build: "pkg-threads", threads: 3 }).threads, 3);
-  assert.throws(() => chooseBuild({ ...facts, build: "pkg-fast" }), /build must be one of pkg-threads, pkg-relaxed, pkg, got "pkg-fast"/);
+  assert.throws(() => chooseBuild({ ...facts, build: "pkg-fast" }), /build must be one of pkg-threads, pkg, got "pkg-fast"/);
 });
 
 test("the relaxed SIMD probe validates exactly where relaxed SIMD is enabled", () => {

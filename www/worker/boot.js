@@ -49,7 +49,7 @@ async function fetchWasm(url, progress) {
 /** Words for a build that `./build.sh serve` is still compiling (it leaves a file BUILDING in
  *  the build's folder meanwhile), or null.  @param {string} name */
 async function stillCompiling(name) {
-  const what = { "pkg-threads": "the threaded build", "pkg-relaxed": "the relaxed-SIMD build" }[name] ?? name;
+  const what = { "pkg-threads": "the threaded build" }[name] ?? name;
   try {
     const r = await fetch(new URL(`../${name}/BUILDING`, import.meta.url), { cache: "no-store" });
     return r.ok ? `${what} is still compiling (${(await r.text()).trim()}): reload the page when it lands` : null;
@@ -85,7 +85,7 @@ export async function boot(held, { threads = null, build = null }, progress) {
         await api.default();
       }
       let used = 1;
-      if (name === "pkg-threads") {
+      if (name === "pkg-threads" && plan.threads > 1) {
         // a pool whose workers cannot start (blocked, or not isolated themselves) would
         // otherwise never answer: fall back to one thread instead, with the reason
         let timer;
@@ -96,6 +96,7 @@ export async function boot(held, { threads = null, build = null }, progress) {
         api.useThreads(plan.threads);
         used = plan.threads;
       }
+      // (on one thread the threaded build needs no pool: its products run on this worker)
       held.api = api;
       held.runtime = { build: name, threads: used, relaxedSimd: name !== "pkg", isolated, cores, notes, load, int8Kernels: api.int8Kernels() };
       return held.runtime;
