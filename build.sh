@@ -422,7 +422,8 @@ for i, m in enumerate(re.findall(r"options: r#\"(.*?)\"#", open(sys.argv[1]).rea
 # replace the SIMD128 build's .wasm in target/ (one output file name per crate), and every
 # warm run would then compile the crate twice. Beside the SIMD128 build, so that the
 # dependencies are its own, already compiled; the crate itself at opt-level 0, since only
-# the compiler's and clippy's verdict is wanted (9 s instead of 41 s at 3).
+# the compiler's and clippy's verdict is wanted (9 s instead of 41 s at 3); debug assertions
+# stay off as in release (opt-level 0 alone would turn rustc's default for them on).
 check_default_wasm() {
     say "the default features hold no wgpu (cargo tree); the crate for wasm32 with the default features (clippy)"
     if cargo tree --target wasm32-unknown-unknown -e normal --prefix none | grep -q '^wgpu '; then
@@ -434,7 +435,7 @@ check_default_wasm() {
         echo "the webgpu build has no wgpu in its graph or no WebGPU path in www/pkg: the check above proves nothing" >&2
         exit 1
     fi
-    cargo rustc --release --lib --target wasm32-unknown-unknown --crate-type rlib -- -C opt-level=0
+    cargo rustc --release --lib --target wasm32-unknown-unknown --crate-type rlib -- -C opt-level=0 -C debug-assertions=off -C overflow-checks=off
 }
 
 # tract picks its kernels by the CPU's features, probed once per process; TRACT_CPU_ISA (a

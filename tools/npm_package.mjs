@@ -21,7 +21,7 @@ for (const f of ["vgg_wasm.js", "vgg_wasm.d.ts", "vgg_wasm_bg.wasm", "vgg_wasm_b
 for (const f of ["common.js", "index.js", "node.js", "index.d.ts"]) copyFileSync(path.join(root, "src/npm", f), path.join(out, f));
 // the page's download helper, worker and its client: one copy, in www/, serves both
 mkdirSync(path.join(out, "worker"));
-for (const f of ["fetch.js", "worker.js", "engine.js", "builds.js", ...WORKER_MODULES]) copyFileSync(path.join(root, "www", f), path.join(out, f));
+for (const f of ["fetch.js", "worker.js", "engine.js", "protocol.js", "builds.js", ...WORKER_MODULES]) copyFileSync(path.join(root, "www", f), path.join(out, f));
 copyFileSync(path.join(root, "README.md"), path.join(out, "README.md"));
 // the changelog is the README's "Changes" section (one text, kept where the rest is)
 const readme = readFileSync(path.join(root, "README.md"), "utf8");
@@ -49,11 +49,13 @@ const pkg = {
       default: "./index.js",
     },
     "./engine": "./engine.js",
+    // the worker's requests and replies as JSDoc types (nothing runs): for `import("vgg-wasm/protocol").LoadReply`
+    "./protocol": "./protocol.js",
     "./worker": "./worker.js",
     "./pkg/vgg_wasm_bg.wasm": "./pkg/vgg_wasm_bg.wasm",
     "./package.json": "./package.json",
   },
-  files: ["index.js", "node.js", "common.js", "fetch.js", "engine.js", "worker.js", "builds.js", ...WORKER_MODULES, "index.d.ts", "pkg/vgg_wasm.js", "pkg/vgg_wasm.d.ts", "pkg/vgg_wasm_bg.wasm",
+  files: ["index.js", "node.js", "common.js", "fetch.js", "engine.js", "protocol.js", "worker.js", "builds.js", ...WORKER_MODULES, "index.d.ts", "pkg/vgg_wasm.js", "pkg/vgg_wasm.d.ts", "pkg/vgg_wasm_bg.wasm",
     "pkg/vgg_wasm_bg.wasm.d.ts", "README.md", "CHANGELOG.md"],
   // worker.js answers messages as soon as it is imported: a bundler must keep it
   sideEffects: ["./worker.js"],

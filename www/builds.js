@@ -22,7 +22,9 @@ export const RELAXED_SIMD_PROBE = new Uint8Array([
   0x0b,
 ]);
 
-/** The builds, fastest first. */
+/** @typedef {"pkg-threads" | "pkg"} BuildName  a build's folder */
+
+/** The builds, fastest first.  @type {BuildName[]} */
 export const BUILDS = ["pkg-threads", "pkg"];
 
 /** onnxruntime-web's default thread count, so that the two compare like for like. */
@@ -30,14 +32,6 @@ export function defaultThreads(cores) {
   return Math.min(4, Math.ceil((cores || 1) / 2));
 }
 
-/**
- * @param {{isolated: boolean, cores: number, relaxedSimd: boolean, threads?: number | null,
- *   build?: string | null}} facts  `threads`: what the user asked for (null: the default
- *   rule); `build`: one of BUILDS, to run that one or fail (null: the best that loads)
- * @returns {{threads: number, candidates: string[], notes: string[]}} the builds to try, best
- *   first (each may be missing: the next one is tried), the threads to run on if the
- *   threaded build loads, and why any better choice was not taken, in words
- */
 /** Throws unless `threads` is null (the default rule) or a whole number from 1 to 256. */
 export function checkThreads(threads) {
   if (threads != null && !(Number.isInteger(threads) && threads >= 1 && threads <= 256)) {
@@ -45,13 +39,22 @@ export function checkThreads(threads) {
   }
 }
 
+/**
+ * @param {{isolated: boolean, cores: number, relaxedSimd: boolean, threads?: number | null,
+ *   build?: string | null}} facts  `threads`: what the user asked for (null: the default
+ *   rule); `build`: one of BUILDS, to run that one or fail (null: the best that loads)
+ * @returns {{threads: number, candidates: BuildName[], notes: string[]}} the builds to try, best
+ *   first (each may be missing: the next one is tried), the threads to run on if the
+ *   threaded build loads, and why any better choice was not taken, in words
+ */
 export function chooseBuild({ isolated, cores, relaxedSimd, threads = null, build = null }) {
   const notes = [];
   checkThreads(threads);
   if (build != null) {
     // one build, asked for by name (benchmarks, tests): no fallback
-    if (!BUILDS.includes(build)) throw new Error(`build must be one of ${BUILDS.join(", ")}, got ${JSON.stringify(build)}`);
-    return { threads: build === "pkg-threads" ? threads ?? defaultThreads(cores) : 1, candidates: [build], notes: [`build ${build} asked for`] };
+    const named = BUILDS.find((b) => b === build);
+    if (!named) throw new Error(`build must be one of ${BUILDS.join(", ")}, got ${JSON.stringify(build)}`);
+    return { threads: named === "pkg-threads" ? threads ?? defaultThreads(cores) : 1, candidates: [named], notes: [`build ${named} asked for`] };
   }
   let want = threads ?? defaultThreads(cores);
   if (!isolated) {
@@ -70,6 +73,7 @@ export function chooseBuild({ isolated, cores, relaxedSimd, threads = null, buil
     notes.push(`one thread by default on ${cores} cores (onnxruntime-web's rule: half the cores, at most 4)`);
   }
   // the threaded build on one thread runs on the calling thread alone (no pool)
+  /** @type {BuildName[]} */
   const candidates = isolated && relaxedSimd ? ["pkg-threads", "pkg"] : ["pkg"];
   return { threads: want, candidates, notes };
 }

@@ -1,122 +1,25 @@
 // @ts-check
-// The one client of worker.js, and the one place its protocol is declared (below: Protocol
-// pairs each request with its reply; the envelopes carry them). The page, the benchmark and
-// the npm package's users talk to the model through this class; tsc checks it and the
-// worker's handlers (www/worker/) against the protocol.
+// The one client of worker.js. The page, the benchmark and the npm package's users talk to
+// the model through this class; tsc checks it and the worker's handlers (www/worker/)
+// against the protocol, declared once in protocol.js.
 import { checkThreads } from "./builds.js";
 
 /**
- * @typedef {import("./pkg/vgg_wasm.js").ModelInfo} ModelInfo
- * @typedef {import("./pkg/vgg_wasm.js").LayerInfo} LayerInfo
- * @typedef {import("./pkg/vgg_wasm.js").ConvStack} ConvStack
- * @typedef {import("./pkg/vgg_wasm.js").Prediction} Prediction
- * @typedef {import("./pkg/vgg_wasm.js").Timings} Timings
- * @typedef {import("./pkg/vgg_wasm.js").View} View
- * @typedef {import("./pkg/vgg_wasm.js").UnitField} UnitField
- * @typedef {import("./pkg/vgg_wasm.js").NestedField} NestedField
- *
- * @typedef {{width: number, height: number, rgba: ArrayBuffer}} Image  straight RGBA pixels
- * @typedef {import("./pkg/vgg_wasm.js").VggOptions} VggOptions
- * @typedef {import("./pkg/vgg_wasm.js").PreprocessOptions} PreprocessOptions
- * @typedef {{index: number, mean: number, h: number, w: number, data: Float32Array}} ChannelMap  one channel, max-pooled to `side` px
- * @typedef {Omit<import("./pkg/vgg_wasm.js").GradientMap, "gradient">} GradientMap  the package's
- *   GradientMap without its [C, H, W] `gradient`, which the page does not draw (not sent)
- *
- * Requests and replies, by type:
- * @typedef {import("./pkg/vgg_wasm.js").Backend} Backend
- * @typedef {{type: "load", bytes: ArrayBuffer, options?: VggOptions, keepActivationsUpTo?: number, backend?: "auto" | "webgpu" | "cpu"}} LoadRequest
- *   `keepActivationsUpTo`: models up to this many bytes keep their activations (for layers, channel, unitField, saliency), if
- *   their graph is a chain; default 0, none. `backend`: where classify and forward run (default "auto": WebGPU where it can)
- * @typedef {{info: ModelInfo, layers: LayerInfo[] | null, layersError: string | null, convStack: ConvStack | null, activations: boolean,
- *   backend: Backend}} LoadReply
- * @typedef {{type: "preprocess", preprocess: PreprocessOptions}} PreprocessRequest  replaces the loaded model's preprocessing
- *   (VggOptions.preprocess; the layout stays the one it was loaded with)
- * @typedef {{info: ModelInfo}} PreprocessReply  the model's facts with the new preprocessing
- * @typedef {{type: "backend", name: "webgpu" | "cpu"}} BackendRequest  switches the loaded model's backend (WebGPU only where
- *   it was loaded onto a GPU)
- * @typedef {Backend} BackendReply
- * @typedef {{type: "classify", topK: number} & Image} ClassifyRequest
- * @typedef {{predictions: Prediction[], timings: Timings, view: View, backend: Backend}} ClassifyReply  `timings.backend`: which
- *   backend answered; `backend`: the model's backend after the call (the CPU, with the reason, once a device was lost)
- * @typedef {{type: "forward", channels: number} & Image} ForwardRequest
- * @typedef {{shape: number[], timings: Timings, view: View, channels: ChannelMap[], backend: Backend}} ForwardReply
- *   `channels`: the output's most active channels, strongest first
- * @typedef {{type: "layers", channels: number, side: number}} LayersRequest
- * @typedef {{layers: (LayerInfo & {channels: ChannelMap[]})[], cpuMs: number | null}} LayersReply  conv, pool and fc layers;
- *   `cpuMs`: after a WebGPU run, the time the CPU took to compute the activations (WebGPU reads back only the answer), else null
- * @typedef {{type: "channel", layer: string, channel: number}} ChannelRequest
- * @typedef {{layer: string, channel: number, h: number, w: number, data: Float32Array}} ChannelReply
- * @typedef {{type: "unitField", layer: string, channel: number, y: number, x: number}} UnitFieldRequest
- * @typedef {{field: UnitField, nested: NestedField[], erf: GradientMap}} UnitFieldReply
- * @typedef {{type: "saliency", classIndex?: number}} SaliencyRequest
- * @typedef {GradientMap} SaliencyReply
- * @typedef {import("./pkg/vgg_wasm.js").VisualizeOptions} VisualizeOptions
- * @typedef {{type: "visualize"} & VisualizeOptions} VisualizeRequest  starts a visualisation of the model shown (replacing
- *   the one before, which is freed); replies with its first frame, before any step
- * @typedef {Omit<import("./pkg/vgg_wasm.js").VisualizationFrame, "rgba"> & {rgba: Uint8ClampedArray<ArrayBuffer>}} VisualizeReply
- *   the image now (transferred) and what the model makes of it
- * @typedef {{type: "visualizeStep", steps: number}} VisualizeStepRequest  takes that many more steps of the visualisation
- * @typedef {{type: "visualizeStop"}} VisualizeStopRequest  frees the visualisation (a cancel)
- * @typedef {{type: "patches", layer: string, channel: number, k: number, files: ArrayBuffer[]}} PatchesRequest  the k units of
- *   the channel that fire most over the encoded image files (transferred); the last run is left as it was
- * @typedef {import("./pkg/vgg_wasm.js").Patch[]} PatchesReply
- * @typedef {{type: "forwardTensor", data: ArrayBuffer, shape: number[]}} ForwardTensorRequest  an input tensor already
- *   preprocessed (Float32 values; transferred)
- * @typedef {{shape: number[], data: Float32Array, timings: Timings}} ForwardTensorReply
- * @typedef {{type: "profile", data: ArrayBuffer, shape: number[]}} ProfileRequest
- * @typedef {{node: string, op: string, ms: number}[]} ProfileReply  ms per operator of tract's plan, in order
- *
- * Teaching (a second model in the worker, apart from the one shown: the convolutional base):
- * @typedef {{type: "teachStart", bytes: ArrayBuffer, options?: VggOptions, teacher?: import("./pkg/vgg_wasm.js").TeacherOptions,
- *   backend?: "auto" | "webgpu" | "cpu", items: {label: string, features?: Float32Array}[]}} TeachStartRequest  loads the base
- *   (on `backend`, default "auto": WebGPU where it can) and a teacher on it, restoring stored examples (an item without
- *   features declares an empty class); the base's file is kept for the export
- * @typedef {{classes: string[], counts: number[], side: number, scales: number[], dim: number, flip: boolean,
- *   backend: Backend}} TeachState  `backend`: where the base runs, and why not the GPU
- * @typedef {{type: "teachAdd", label: string} & Image} TeachAddRequest
- * @typedef {{added: import("./pkg/vgg_wasm.js").Added} & TeachState} TeachAddReply
- * @typedef {{type: "teachClass", label: string, remove?: boolean}} TeachClassRequest  declares (or removes, with its examples) a class
- * @typedef {{type: "teachTrain", options?: import("./pkg/vgg_wasm.js").TrainOptions}} TeachTrainRequest
- * @typedef {import("./pkg/vgg_wasm.js").TrainReport} TeachTrainReply
- * @typedef {{type: "teachClassify", topK: number} & Image} TeachClassifyRequest
- * @typedef {{predictions: Prediction[], timings: Timings}} TeachClassifyReply
- * @typedef {{type: "teachExport"}} TeachExportRequest
- * @typedef {{onnx: Uint8Array<ArrayBuffer>, sidecar: import("./pkg/vgg_wasm.js").TaughtSidecar}} TeachExportReply
- * @typedef {{type: "crashForTest"}} CrashForTestRequest  fails as a wasm trap would (tests)
- * @typedef {{type: "start", threads?: number | null, build?: string | null}} StartRequest  sent first by Engine; chooses the
- *   build (www/builds.js) and starts its threads
- * @typedef {{type: "runtime"}} RuntimeRequest
- * @typedef {{build: "pkg" | "pkg-threads", threads: number, relaxedSimd: boolean, isolated: boolean, cores: number,
- *   notes: string[], memoryBytes: number, int8Kernels: string, load: {url: string, bytes: number, downloadMs: number,
- *   compileMs: number} | null}} Runtime  the build that runs and on how many threads; `notes` say in words why a faster one
- *   was not taken; `memoryBytes` is the wasm memory now (never shrinks: the peak); `int8Kernels`: which kernels run int8
- *   models' matrix products, in words; `load`: its .wasm, how long its download took and how long compiling went on after
- *   it (null where a bundler moved the .wasm and the module fetched it itself, without progress)
- *
- * The protocol: each request type, with its request and its reply.
- * @typedef {{start: [StartRequest, Runtime], runtime: [RuntimeRequest, Runtime], load: [LoadRequest, LoadReply],
- *   preprocess: [PreprocessRequest, PreprocessReply], backend: [BackendRequest, BackendReply], classify: [ClassifyRequest, ClassifyReply],
- *   forward: [ForwardRequest, ForwardReply], layers: [LayersRequest, LayersReply], channel: [ChannelRequest, ChannelReply],
- *   unitField: [UnitFieldRequest, UnitFieldReply], saliency: [SaliencyRequest, SaliencyReply], profile: [ProfileRequest, ProfileReply],
- *   visualize: [VisualizeRequest, VisualizeReply], visualizeStep: [VisualizeStepRequest, VisualizeReply],
- *   visualizeStop: [VisualizeStopRequest, null], patches: [PatchesRequest, PatchesReply],
- *   forwardTensor: [ForwardTensorRequest, ForwardTensorReply], teachStart: [TeachStartRequest, TeachState],
- *   teachAdd: [TeachAddRequest, TeachAddReply], teachClass: [TeachClassRequest, TeachState], teachTrain: [TeachTrainRequest, TeachTrainReply],
- *   teachClassify: [TeachClassifyRequest, TeachClassifyReply], teachExport: [TeachExportRequest, TeachExportReply],
- *   crashForTest: [CrashForTestRequest, never]}} Protocol
- * @typedef {keyof Protocol} RequestType
- * @typedef {Protocol[RequestType][0]} Request  the union of requests, told apart by `type`
- * @typedef {Protocol[RequestType][1]} Reply  the union of replies
- *
- * The envelopes:
- * @typedef {{what: string, loaded: number, total: number}} Progress  a download's bytes so far (`what`: "engine", the .wasm; `total` 0: unknown)
- * @typedef {{id: number} & Request} RequestMessage  what the client posts; `id` pairs the answers
- * @typedef {{id: number, status: string}} StatusMessage  what the worker is doing, in words
- * @typedef {{id: number, progress: Progress}} ProgressMessage  a download's progress
- * @typedef {{id: number, result: Reply}} ResultMessage  the request's reply, last
- * @typedef {{id: number, error: string, fatal: boolean}} ErrorMessage  or its failure, last: `error` is the message of a
- *   JS Error; `fatal`: the wasm trapped, and the client replaces the worker by a new one, which holds no model
- * @typedef {StatusMessage | ProgressMessage | ResultMessage | ErrorMessage} ReplyMessage
+ * The worker protocol's types are in protocol.js (a reply is Protocol[type][1]); those this
+ * client names besides:
+ * @typedef {import("./protocol.js").Progress} Progress
+ * @typedef {import("./protocol.js").Protocol} Protocol
+ * @typedef {import("./protocol.js").RequestType} RequestType
+ * @typedef {import("./protocol.js").Request} Request
+ * @typedef {import("./protocol.js").Reply} Reply
+ * @typedef {import("./protocol.js").ReplyMessage} ReplyMessage
+ * @typedef {import("./protocol.js").RequestMessage} RequestMessage
+ * @typedef {import("./protocol.js").Image} Image
+ * @typedef {import("./protocol.js").VggOptions} VggOptions
+ * @typedef {import("./protocol.js").PreprocessOptions} PreprocessOptions
+ * @typedef {import("./protocol.js").VisualizeOptions} VisualizeOptions
+ * @typedef {import("./protocol.js").StartRequest} StartRequest
+ * @typedef {import("./protocol.js").Runtime} Runtime
  *
  * The client's own:
  * @typedef {(status: string) => void} OnStatus  hears what the worker is doing, in words
@@ -214,44 +117,44 @@ export class Engine {
 
   /** Loads a model (the bytes are transferred); the previous one stays if this fails.
    *  @param {ArrayBuffer} bytes
-   *  @param {{options?: VggOptions, keepActivationsUpTo?: number, backend?: LoadRequest["backend"], onStatus?: OnStatus}} [how]
-   *  @returns {Promise<LoadReply>} */
+   *  @param {{options?: VggOptions, keepActivationsUpTo?: number, backend?: Protocol["load"][0]["backend"], onStatus?: OnStatus}} [how]
+   *  @returns {Promise<Protocol["load"][1]>} */
   load(bytes, { options, keepActivationsUpTo, backend, onStatus } = {}) {
     return this.call({ type: "load", bytes, options, keepActivationsUpTo, backend }, { transfer: [bytes], onStatus });
   }
 
-  /** @param {PreprocessOptions} preprocess  @returns {Promise<PreprocessReply>} */
+  /** @param {PreprocessOptions} preprocess  @returns {Promise<Protocol["preprocess"][1]>} */
   setPreprocess(preprocess) {
     return this.call({ type: "preprocess", preprocess });
   }
 
-  /** @param {"webgpu" | "cpu"} name  @returns {Promise<BackendReply>} */
+  /** @param {"webgpu" | "cpu"} name  @returns {Promise<Protocol["backend"][1]>} */
   setBackend(name) {
     return this.call({ type: "backend", name });
   }
 
-  /** @param {Image} image its pixels are transferred  @param {number} topK  @param {Listen} [how]  @returns {Promise<ClassifyReply>} */
+  /** @param {Image} image its pixels are transferred  @param {number} topK  @param {Listen} [how]  @returns {Promise<Protocol["classify"][1]>} */
   classify(image, topK, { onStatus } = {}) {
     return this.call({ type: "classify", ...image, topK }, { transfer: [image.rgba], onStatus });
   }
 
-  /** @param {Image} image its pixels are transferred  @param {number} channels  @param {Listen} [how]  @returns {Promise<ForwardReply>} */
+  /** @param {Image} image its pixels are transferred  @param {number} channels  @param {Listen} [how]  @returns {Promise<Protocol["forward"][1]>} */
   forward(image, channels, { onStatus } = {}) {
     return this.call({ type: "forward", ...image, channels }, { transfer: [image.rgba], onStatus });
   }
 
-  /** @param {number} channels  @param {number} side  @param {Listen} [how]  @returns {Promise<LayersReply>} */
+  /** @param {number} channels  @param {number} side  @param {Listen} [how]  @returns {Promise<Protocol["layers"][1]>} */
   layers(channels, side, { onStatus } = {}) {
     return this.call({ type: "layers", channels, side }, { onStatus });
   }
 
-  /** @param {string} layer  @param {number} channel  @param {Listen} [how]  @returns {Promise<ChannelReply>} */
+  /** @param {string} layer  @param {number} channel  @param {Listen} [how]  @returns {Promise<Protocol["channel"][1]>} */
   channel(layer, channel, { onStatus } = {}) {
     return this.call({ type: "channel", layer, channel }, { onStatus });
   }
 
   /** @param {string} layer  @param {number} channel  @param {number} y  @param {number} x  @param {Listen} [how]
-   *  @returns {Promise<UnitFieldReply>} */
+   *  @returns {Promise<Protocol["unitField"][1]>} */
   unitField(layer, channel, y, x, { onStatus } = {}) {
     return this.call({ type: "unitField", layer, channel, y, x }, { onStatus });
   }
@@ -261,28 +164,28 @@ export class Engine {
     return this.call({ type: "runtime" });
   }
 
-  /** @param {Float32Array<ArrayBuffer>} data transferred  @param {number[]} shape  @param {Listen} [how]  @returns {Promise<ForwardTensorReply>} */
+  /** @param {Float32Array<ArrayBuffer>} data transferred  @param {number[]} shape  @param {Listen} [how]  @returns {Promise<Protocol["forwardTensor"][1]>} */
   forwardTensor(data, shape, { onStatus } = {}) {
     return this.call({ type: "forwardTensor", data: data.buffer, shape }, { transfer: [data.buffer], onStatus });
   }
 
-  /** @param {Float32Array<ArrayBuffer>} data transferred  @param {number[]} shape  @param {Listen} [how]  @returns {Promise<ProfileReply>} */
+  /** @param {Float32Array<ArrayBuffer>} data transferred  @param {number[]} shape  @param {Listen} [how]  @returns {Promise<Protocol["profile"][1]>} */
   profile(data, shape, { onStatus } = {}) {
     return this.call({ type: "profile", data: data.buffer, shape }, { transfer: [data.buffer], onStatus });
   }
 
-  /** @param {number} [classIndex]  @param {Listen} [how]  @returns {Promise<SaliencyReply>} */
+  /** @param {number} [classIndex]  @param {Listen} [how]  @returns {Promise<Protocol["saliency"][1]>} */
   saliency(classIndex, { onStatus } = {}) {
     return this.call({ type: "saliency", classIndex }, { onStatus });
   }
 
   /** Starts a visualisation of what a class or channel wants to see: its first frame.
-   *  @param {VisualizeOptions} options  @returns {Promise<VisualizeReply>} */
+   *  @param {VisualizeOptions} options  @returns {Promise<Protocol["visualize"][1]>} */
   visualize(options) {
     return this.call({ type: "visualize", ...options });
   }
 
-  /** @param {number} steps  @returns {Promise<VisualizeReply>} the frame after that many more steps */
+  /** @param {number} steps  @returns {Promise<Protocol["visualize"][1]>} the frame after that many more steps */
   visualizeStep(steps) {
     return this.call({ type: "visualizeStep", steps });
   }
@@ -293,41 +196,41 @@ export class Engine {
   }
 
   /** @param {string} layer  @param {number} channel  @param {number} k  @param {ArrayBuffer[]} files encoded images, transferred
-   *  @param {Listen} [how]  @returns {Promise<PatchesReply>} */
+   *  @param {Listen} [how]  @returns {Promise<Protocol["patches"][1]>} */
   patches(layer, channel, k, files, { onStatus } = {}) {
     return this.call({ type: "patches", layer, channel, k, files }, { transfer: files, onStatus });
   }
 
   /** Loads the base to teach on (its bytes are transferred) and restores `items`.
    *  @param {ArrayBuffer} bytes
-   *  @param {{options?: VggOptions, teacher?: TeachStartRequest["teacher"], items?: TeachStartRequest["items"],
-   *    backend?: TeachStartRequest["backend"], onStatus?: OnStatus}} [how]
-   *  @returns {Promise<TeachState>} */
+   *  @param {{options?: VggOptions, teacher?: Protocol["teachStart"][0]["teacher"], items?: Protocol["teachStart"][0]["items"],
+   *    backend?: Protocol["teachStart"][0]["backend"], onStatus?: OnStatus}} [how]
+   *  @returns {Promise<Protocol["teachStart"][1]>} */
   teachStart(bytes, { options, teacher, items = [], backend, onStatus } = {}) {
     return this.call({ type: "teachStart", bytes, options, teacher, items, backend }, { transfer: [bytes], onStatus });
   }
 
-  /** @param {string} label  @param {Image} image its pixels are transferred  @param {Listen} [how]  @returns {Promise<TeachAddReply>} */
+  /** @param {string} label  @param {Image} image its pixels are transferred  @param {Listen} [how]  @returns {Promise<Protocol["teachAdd"][1]>} */
   teachAdd(label, image, { onStatus } = {}) {
     return this.call({ type: "teachAdd", label, ...image }, { transfer: [image.rgba], onStatus });
   }
 
-  /** @param {string} label  @param {{remove?: boolean}} [how]  @returns {Promise<TeachState>} */
+  /** @param {string} label  @param {{remove?: boolean}} [how]  @returns {Promise<Protocol["teachStart"][1]>} */
   teachClass(label, { remove = false } = {}) {
     return this.call({ type: "teachClass", label, remove });
   }
 
-  /** @param {TeachTrainRequest["options"]} options  @param {Listen} [how]  @returns {Promise<TeachTrainReply>} */
+  /** @param {Protocol["teachTrain"][0]["options"]} options  @param {Listen} [how]  @returns {Promise<Protocol["teachTrain"][1]>} */
   teachTrain(options, { onStatus } = {}) {
     return this.call({ type: "teachTrain", options }, { onStatus });
   }
 
-  /** @param {Image} image its pixels are transferred  @param {number} topK  @param {Listen} [how]  @returns {Promise<TeachClassifyReply>} */
+  /** @param {Image} image its pixels are transferred  @param {number} topK  @param {Listen} [how]  @returns {Promise<Protocol["teachClassify"][1]>} */
   teachClassify(image, topK, { onStatus } = {}) {
     return this.call({ type: "teachClassify", ...image, topK }, { transfer: [image.rgba], onStatus });
   }
 
-  /** @returns {Promise<TeachExportReply>} */
+  /** @returns {Promise<Protocol["teachExport"][1]>} */
   teachExport() {
     return this.call({ type: "teachExport" });
   }

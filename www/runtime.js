@@ -6,7 +6,7 @@ import { $, $progress, setText } from "./dom.js";
 import { engineProgress, runtimeSummary } from "./format.js";
 
 /** The engine's WebAssembly download, with a bar: on a slow connection it is most of the
- *  wait at first open.  @param {import("./engine.js").Progress} p */
+ *  wait at first open.  @param {import("./protocol.js").Progress} p */
 export function showEngineProgress(p) {
   $("engine-progress").hidden = p.total > 0 && p.loaded >= p.total;
   $progress("engine-progress-bar").value = p.total ? p.loaded / p.total : 0;

@@ -52,14 +52,14 @@ const handlers = {
   crashForTest: models.crashForTest,
 };
 
-/** Posts one envelope to the client.  @param {import("./engine.js").ReplyMessage} message */
+/** Posts one envelope to the client.  @param {import("./protocol.js").ReplyMessage} message */
 const post = (message) => self.postMessage(message);
 
-self.onmessage = async (/** @type {MessageEvent<import("./engine.js").RequestMessage>} */ { data }) => {
+self.onmessage = async (/** @type {MessageEvent<import("./protocol.js").RequestMessage>} */ { data }) => {
   const { id, type } = data;
   /** @param {string} text */
   const status = (text) => post({ id, status: text });
-  /** @param {import("./engine.js").Progress} p */
+  /** @param {import("./protocol.js").Progress} p */
   const progress = (p) => post({ id, progress: p });
   try {
     held.ready ??= boot(held, data.type === "start" ? data : {}, progress);

@@ -26,6 +26,12 @@ export async function serve(dir, { isolated = true } = {}) {
   const proc = spawn("python3", ["-u", path.join(ROOT, "tools/serve.py"), dir, "0", ...(isolated ? [] : ["--not-isolated"])], {
     stdio: ["ignore", "pipe", "pipe"],
   });
+  // Its request log (a line per request on stderr) is read all along, keeping the last
+  // lines for an error: a pipe nobody reads fills at 64 KiB, after which every request
+  // blocks on its log line and the server stops answering (it did, some 600 requests into
+  // a test file).
+  let log = "";
+  proc.stderr.on("data", (d) => { log = (log + d).slice(-4000); });
   const port = await new Promise((resolve, reject) => {
     let out = "";
     proc.stdout.on("data", (d) => {
@@ -33,7 +39,7 @@ export async function serve(dir, { isolated = true } = {}) {
       const m = out.match(/port (\d+)/);
       if (m) resolve(Number(m[1]));
     });
-    proc.on("exit", (code) => reject(new Error(`static server exited with ${code}: ${out}`)));
+    proc.on("exit", (code) => reject(new Error(`static server exited with ${code}: ${out}${log}`)));
   });
   return { url: `http://127.0.0.1:${port}`, close: () => proc.kill() };
 }

@@ -137,7 +137,7 @@ test("the answer's classes can be imagined: the image formed for one is answered
   // the second class of the answer, not the one the image already is
   await page.selectOption("#imagine-class", { index: 1 });
   await page.click("#imagine-run");
-  await waitText(page, "#imagine-status", /done in [\d.]+ s/, 120_000);
+  await waitText(page, "#imagine-status", /^Done in [\d.]+ s \(score [-\d.e+]+\)\.$/, 120_000);
   const caption = await page.locator("#imagined-caption").textContent();
   console.log(caption);
   assert.match(caption, /step 48 of 48, 32×32 px/);

@@ -121,7 +121,7 @@ test("a page without COOP and COEP runs on one thread and says why", async () =>
   page.on("pageerror", (e) => console.error("page error:", e.message));
   await page.goto(`${plain.url}/index.html?threads=2`);
   assert.equal(await page.evaluate(() => crossOriginIsolated), false);
-  await waitText(page, "#engine-runtime", /1 thread \(one thread: the page is not cross-origin isolated/);
+  await waitText(page, "#engine-runtime", /^Engine: SIMD128, 1 thread \(one thread: the page is not cross-origin isolated/);
   await waitText(page, "#model-status", /^Loaded /);
   await answerTo(page, "#samples-fashion .sample >> nth=0");
   assert.ok(await page.locator("#predictions li").count() > 0);

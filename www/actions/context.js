@@ -5,13 +5,13 @@
 
 /**
  * @typedef {import("../engine.js").Engine} Engine
- * @typedef {import("../engine.js").LoadReply} LoadReply
- * @typedef {import("../engine.js").Backend} Backend
- * @typedef {import("../engine.js").View} View
- * @typedef {import("../engine.js").LayersReply["layers"]} Layers
- * @typedef {import("../engine.js").UnitField} UnitField
- * @typedef {import("../engine.js").NestedField} NestedField
- * @typedef {import("../engine.js").TeachTrainReply} TrainReport
+ * @typedef {import("../protocol.js").LoadReply} LoadReply
+ * @typedef {import("../protocol.js").Backend} Backend
+ * @typedef {import("../protocol.js").View} View
+ * @typedef {import("../protocol.js").LayersReply["layers"]} Layers
+ * @typedef {import("../protocol.js").UnitField} UnitField
+ * @typedef {import("../protocol.js").NestedField} NestedField
+ * @typedef {import("../protocol.js").TeachTrainReply} TrainReport
  * @typedef {import("../teach-store.js").TaughtClass} TaughtClass
  * @typedef {import("../dom.js").Tickets} Tickets
  *

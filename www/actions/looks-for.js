@@ -42,8 +42,8 @@ function draw(canvas, { width, height, rgba }) {
  *  when superseded before the first).
  *  @param {Context} ctx  @param {import("../pkg/vgg_wasm.js").VisualizeOptions} options
  *  @param {{canvas: HTMLCanvasElement, caption: string, status: string, title: string}} where  @param {() => boolean} current
- *  @param {(f: import("../engine.js").VisualizeReply) => string} more
- *  @returns {Promise<import("../engine.js").VisualizeReply | null>} */
+ *  @param {(f: import("../protocol.js").VisualizeReply) => string} more
+ *  @returns {Promise<import("../protocol.js").VisualizeReply | null>} */
 async function formImage({ engine }, options, { canvas, caption, status, title }, current, more) {
   let f = await engine.visualize(options);
   while (current()) {
@@ -77,7 +77,8 @@ export async function imagine(ctx) {
       (f) => f.top ? `; on it the model answers ${f.top.label} (${(100 * f.top.probability).toFixed(1)}%)` : "");
     if (!current() || !f) return;
     $("imagine-stop").hidden = true;
-    setText("imagine-status", `What the model imagines a ${label} looks like: done in ${(f.ms / 1000).toFixed(1)} s (score ${f.value.toPrecision(3)}).`);
+    // (the caption above already says what the image is; the status says how it went)
+    setText("imagine-status", `Done in ${(f.ms / 1000).toFixed(1)} s (score ${f.value.toPrecision(3)}).`);
   } catch (e) {
     if (current()) {
       $("imagine-stop").hidden = true;

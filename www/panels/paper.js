@@ -25,7 +25,7 @@ export function paperFacts(layers, convStack) {
  *  The chart is drawn again when its width changes: returns the ResizeObserver that does it,
  *  which replaces `previous` (the one of the model before), to hand in next time.
  *  @param {{panel: HTMLElement, list: HTMLElement, chart: Element}} parts
- *  @param {Pick<import("../engine.js").LoadReply, "layers" | "convStack" | "info">} model
+ *  @param {Pick<import("../protocol.js").LoadReply, "layers" | "convStack" | "info">} model
  *  @param {ResizeObserver | null} [previous]  @returns {ResizeObserver | null} */
 export function showPaperPanel({ panel, list, chart }, model, previous = null) {
   panel.hidden = !model.layers;

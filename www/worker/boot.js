@@ -8,7 +8,7 @@ import { chooseBuild, RELAXED_SIMD_PROBE } from "../builds.js";
 const POOL_START_S = 20; // a thread pool that has not started after this long is given up
 const PROGRESS_EVERY_MS = 100; // at most this often a download's progress is posted
 
-/** @typedef {import("../engine.js").Progress} Progress */
+/** @typedef {import("../protocol.js").Progress} Progress */
 
 /**
  * The build's .wasm as a Response that reports its progress while it streams into the
@@ -87,14 +87,21 @@ export async function boot(held, { threads = null, build = null }, progress) {
       let used = 1;
       if (name === "pkg-threads" && plan.threads > 1) {
         // a pool whose workers cannot start (blocked, or not isolated themselves) would
-        // otherwise never answer: fall back to one thread instead, with the reason
+        // otherwise never answer: this build on one thread instead, with the reason (its
+        // executor stays tract's single-threaded one until useThreads asks for more)
         let timer;
         const late = new Promise((_, reject) => {
           timer = setTimeout(() => reject(new Error(`its ${plan.threads} threads did not start within ${POOL_START_S} s`)), POOL_START_S * 1000);
         });
-        await Promise.race([api.initThreadPool(plan.threads), late]).finally(() => clearTimeout(timer));
-        api.useThreads(plan.threads);
-        used = plan.threads;
+        try {
+          await Promise.race([api.initThreadPool(plan.threads), late]);
+          api.useThreads(plan.threads);
+          used = plan.threads;
+        } catch (e) {
+          notes.push(`one thread: ${e.message ?? e}`);
+        } finally {
+          clearTimeout(timer);
+        }
       }
       // (on one thread the threaded build needs no pool: its products run on this worker)
       held.api = api;

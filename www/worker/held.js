@@ -7,8 +7,8 @@
  *   one build's module: every build has the baseline's API, the threaded one initThreadPool too
  * @typedef {import("../pkg/vgg_wasm.js").Vgg} Vgg
  * @typedef {import("../pkg/vgg_wasm.js").Teacher} Teacher
- * @typedef {import("../engine.js").Runtime} Runtime
- * @typedef {import("../engine.js").Protocol} Protocol
+ * @typedef {import("../protocol.js").Runtime} Runtime
+ * @typedef {import("../protocol.js").Protocol} Protocol
  *
  * @typedef {object} Held  the worker's state; only a successful load replaces its model
  * @property {Promise<Omit<Runtime, "memoryBytes">> | null} ready  the build's start, begun by the first request

@@ -24,7 +24,7 @@ function catchUp(held, status) {
 
 /** Conv, pool and fc layers with their most active channels, small.
  *  LayersRequest → LayersReply
- *  @param {import("../engine.js").LayersRequest} request  @param {Held} held  @param {Status} status  @returns {import("../engine.js").LayersReply} */
+ *  @param {import("../protocol.js").LayersRequest} request  @param {Held} held  @param {Status} status  @returns {import("../protocol.js").LayersReply} */
 export function layers({ channels, side }, held, status) {
   const cpuMs = catchUp(held, status);
   const vgg = model(held);
@@ -41,7 +41,7 @@ export function layers({ channels, side }, held, status) {
 }
 
 /** ChannelRequest → ChannelReply
- *  @param {import("../engine.js").ChannelRequest} request  @param {Held} held  @param {Status} status  @returns {import("../engine.js").ChannelReply} */
+ *  @param {import("../protocol.js").ChannelRequest} request  @param {Held} held  @param {Status} status  @returns {import("../protocol.js").ChannelReply} */
 export function channel({ layer, channel }, held, status) {
   catchUp(held, status);
   const { shape, data } = model(held).activation(layer);
@@ -51,7 +51,7 @@ export function channel({ layer, channel }, held, status) {
 }
 
 /** UnitFieldRequest → UnitFieldReply
- *  @param {import("../engine.js").UnitFieldRequest} request  @param {Held} held  @param {Status} status  @returns {import("../engine.js").UnitFieldReply} */
+ *  @param {import("../protocol.js").UnitFieldRequest} request  @param {Held} held  @param {Status} status  @returns {import("../protocol.js").UnitFieldReply} */
 export function unitField({ layer, channel, y, x }, held, status) {
   catchUp(held, status);
   const vgg = model(held);
@@ -62,7 +62,7 @@ export function unitField({ layer, channel, y, x }, held, status) {
 }
 
 /** SaliencyRequest → SaliencyReply
- *  @param {import("../engine.js").SaliencyRequest} request  @param {Held} held  @param {Status} status  @returns {import("../engine.js").SaliencyReply} */
+ *  @param {import("../protocol.js").SaliencyRequest} request  @param {Held} held  @param {Status} status  @returns {import("../protocol.js").SaliencyReply} */
 export function saliency({ classIndex }, held, status) {
   catchUp(held, status);
   status("computing the gradient");
@@ -70,14 +70,14 @@ export function saliency({ classIndex }, held, status) {
 }
 
 /** A gradient without its [C, H, W] part, which the page does not draw.
- *  @param {import("../pkg/vgg_wasm.js").GradientMap} g  @returns {import("../engine.js").GradientMap} */
+ *  @param {import("../pkg/vgg_wasm.js").GradientMap} g  @returns {import("../protocol.js").GradientMap} */
 function gradientMap({ target, shape, map, ms }) {
   return { target, shape, map, ms };
 }
 
 /** The `count` channels with the largest mean activation, max-pooled to at most `side`
  *  pixels a side.  @param {{shape: number[], data: Float32Array}} tensor  @param {number} count  @param {number} side
- *  @returns {import("../engine.js").ChannelMap[]} */
+ *  @returns {import("../protocol.js").ChannelMap[]} */
 export function topChannels({ shape, data }, count, side) {
   if (shape.length !== 4) return [];
   const [, c, h, w] = shape;

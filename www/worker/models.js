@@ -17,13 +17,13 @@ function runningOn(vgg) {
 /** Handles StartRequest and RuntimeRequest (the build was chosen when the first request
  *  arrived: the start request carries the choice): the build in use, with the wasm memory's
  *  size now (it never shrinks: the peak).
- *  @param {import("../engine.js").StartRequest | import("../engine.js").RuntimeRequest} _request  @param {Held} held  @returns {import("../engine.js").Runtime} */
+ *  @param {import("../protocol.js").StartRequest | import("../protocol.js").RuntimeRequest} _request  @param {Held} held  @returns {import("../protocol.js").Runtime} */
 export function runtime(_request, held) {
   return { ...held.runtime, memoryBytes: held.api.memoryBytes() };
 }
 
 /** LoadRequest → LoadReply
- *  @param {import("../engine.js").LoadRequest} request  @param {Held} held  @param {Status} status  @returns {Promise<import("../engine.js").LoadReply>} */
+ *  @param {import("../protocol.js").LoadRequest} request  @param {Held} held  @param {Status} status  @returns {Promise<import("../protocol.js").LoadReply>} */
 export async function load({ bytes, options, keepActivationsUpTo = 0, backend = "auto" }, held, status) {
   // no GPU words before the engine knows there is one: the loaded line says where it went
   status("optimising the model");
@@ -58,7 +58,7 @@ export async function load({ bytes, options, keepActivationsUpTo = 0, backend = 
 }
 
 /** PreprocessRequest → PreprocessReply
- *  @param {import("../engine.js").PreprocessRequest} request  @param {Held} held  @returns {import("../engine.js").PreprocessReply} */
+ *  @param {import("../protocol.js").PreprocessRequest} request  @param {Held} held  @returns {import("../protocol.js").PreprocessReply} */
 export function preprocess({ preprocess }, held) {
   const vgg = model(held);
   vgg.setPreprocess(preprocess);
@@ -67,7 +67,7 @@ export function preprocess({ preprocess }, held) {
 }
 
 /** BackendRequest → BackendReply
- *  @param {import("../engine.js").BackendRequest} request  @param {Held} held  @returns {import("../engine.js").BackendReply} */
+ *  @param {import("../protocol.js").BackendRequest} request  @param {Held} held  @returns {import("../protocol.js").BackendReply} */
 export function backend({ name }, held) {
   const vgg = model(held);
   vgg.useBackend(name);
@@ -75,7 +75,7 @@ export function backend({ name }, held) {
 }
 
 /** ClassifyRequest → ClassifyReply
- *  @param {import("../engine.js").ClassifyRequest} request  @param {Held} held  @param {Status} status  @returns {Promise<import("../engine.js").ClassifyReply>} */
+ *  @param {import("../protocol.js").ClassifyRequest} request  @param {Held} held  @param {Status} status  @returns {Promise<import("../protocol.js").ClassifyReply>} */
 export async function classify({ rgba, width, height, topK }, held, status) {
   const vgg = model(held);
   status(runningOn(vgg));
@@ -85,7 +85,7 @@ export async function classify({ rgba, width, height, topK }, held, status) {
 }
 
 /** ForwardRequest → ForwardReply
- *  @param {import("../engine.js").ForwardRequest} request  @param {Held} held  @param {Status} status  @returns {Promise<import("../engine.js").ForwardReply>} */
+ *  @param {import("../protocol.js").ForwardRequest} request  @param {Held} held  @param {Status} status  @returns {Promise<import("../protocol.js").ForwardReply>} */
 export async function forward({ rgba, width, height, channels }, held, status) {
   const vgg = model(held);
   status(runningOn(vgg));
@@ -95,7 +95,7 @@ export async function forward({ rgba, width, height, channels }, held, status) {
 }
 
 /** ForwardTensorRequest → ForwardTensorReply
- *  @param {import("../engine.js").ForwardTensorRequest} request  @param {Held} held  @param {Status} status  @returns {Promise<import("../engine.js").ForwardTensorReply>} */
+ *  @param {import("../protocol.js").ForwardTensorRequest} request  @param {Held} held  @param {Status} status  @returns {Promise<import("../protocol.js").ForwardTensorReply>} */
 export async function forwardTensor({ data, shape }, held, status) {
   const vgg = model(held);
   status(runningOn(vgg));
@@ -105,7 +105,7 @@ export async function forwardTensor({ data, shape }, held, status) {
 }
 
 /** ProfileRequest → ProfileReply
- *  @param {import("../engine.js").ProfileRequest} request  @param {Held} held  @param {Status} status  @returns {import("../engine.js").ProfileReply} */
+ *  @param {import("../protocol.js").ProfileRequest} request  @param {Held} held  @param {Status} status  @returns {import("../protocol.js").ProfileReply} */
 export function profile({ data, shape }, held, status) {
   status("running the model, timing each operator");
   return model(held).profileTensor(new Float32Array(data), shape);

@@ -9,7 +9,7 @@ import { teacher } from "./held.js";
  */
 
 /** The classes taught so far, with their image counts.
- *  @param {import("./held.js").Held} held  @returns {import("../engine.js").TeachState} */
+ *  @param {import("./held.js").Held} held  @returns {import("../protocol.js").TeachState} */
 function teachState(held) {
   const t = teacher(held);
   return {
@@ -19,7 +19,7 @@ function teachState(held) {
 }
 
 /** TeachStartRequest → TeachState
- *  @param {import("../engine.js").TeachStartRequest} request  @param {Held} held  @param {Status} status  @returns {Promise<import("../engine.js").TeachState>} */
+ *  @param {import("../protocol.js").TeachStartRequest} request  @param {Held} held  @param {Status} status  @returns {Promise<import("../protocol.js").TeachState>} */
 export async function teachStart({ bytes, options, teacher: teacherOptions, items, backend = "auto" }, held, status) {
   // (no GPU words before the engine knows there is one)
   status("loading the convolutional base");
@@ -47,7 +47,7 @@ export async function teachStart({ bytes, options, teacher: teacherOptions, item
 }
 
 /** TeachAddRequest → TeachAddReply
- *  @param {import("../engine.js").TeachAddRequest} request  @param {Held} held  @param {Status} status  @returns {Promise<import("../engine.js").TeachAddReply>} */
+ *  @param {import("../protocol.js").TeachAddRequest} request  @param {Held} held  @param {Status} status  @returns {Promise<import("../protocol.js").TeachAddReply>} */
 export async function teachAdd({ label, rgba, width, height }, held, status) {
   status("running the base on the example");
   const added = await teacher(held).addAsync(label, new Uint8Array(rgba), width, height);
@@ -55,7 +55,7 @@ export async function teachAdd({ label, rgba, width, height }, held, status) {
 }
 
 /** TeachClassRequest → TeachState
- *  @param {import("../engine.js").TeachClassRequest} request  @param {Held} held  @returns {import("../engine.js").TeachState} */
+ *  @param {import("../protocol.js").TeachClassRequest} request  @param {Held} held  @returns {import("../protocol.js").TeachState} */
 export function teachClass({ label, remove }, held) {
   if (remove) teacher(held).removeClass(label);
   else teacher(held).addClass(label);
@@ -63,14 +63,14 @@ export function teachClass({ label, remove }, held) {
 }
 
 /** TeachTrainRequest → TeachTrainReply
- *  @param {import("../engine.js").TeachTrainRequest} request  @param {Held} held  @param {Status} status  @returns {import("../engine.js").TeachTrainReply} */
+ *  @param {import("../protocol.js").TeachTrainRequest} request  @param {Held} held  @param {Status} status  @returns {import("../protocol.js").TeachTrainReply} */
 export function teachTrain({ options }, held, status) {
   status("training");
   return teacher(held).train(options);
 }
 
 /** TeachClassifyRequest → TeachClassifyReply
- *  @param {import("../engine.js").TeachClassifyRequest} request  @param {Held} held  @param {Status} status  @returns {Promise<import("../engine.js").TeachClassifyReply>} */
+ *  @param {import("../protocol.js").TeachClassifyRequest} request  @param {Held} held  @param {Status} status  @returns {Promise<import("../protocol.js").TeachClassifyReply>} */
 export async function teachClassify({ rgba, width, height, topK }, held, status) {
   status("running the base");
   const p = await teacher(held).classifyAsync(new Uint8Array(rgba), width, height, topK);
@@ -78,7 +78,7 @@ export async function teachClassify({ rgba, width, height, topK }, held, status)
 }
 
 /** TeachExportRequest → TeachExportReply
- *  @param {import("../engine.js").TeachExportRequest} _request  @param {Held} held  @returns {import("../engine.js").TeachExportReply} */
+ *  @param {import("../protocol.js").TeachExportRequest} _request  @param {Held} held  @returns {import("../protocol.js").TeachExportReply} */
 export function teachExport(_request, held) {
   // a copy out of wasm memory (wasm-bindgen's Vec<u8>), on its own ArrayBuffer
   const onnx = /** @type {Uint8Array<ArrayBuffer>} */ (teacher(held).export(held.teach.bytes));

@@ -7,13 +7,13 @@ import { model } from "./held.js";
 /** @typedef {import("./held.js").Held} Held  @typedef {import("./held.js").Status} Status */
 
 /** A frame as the protocol sends it.  @param {import("../pkg/vgg_wasm.js").VisualizationFrame} f
- *  @returns {import("../engine.js").VisualizeReply} */
+ *  @returns {import("../protocol.js").VisualizeReply} */
 function frame(f) {
   return { ...f, rgba: new Uint8ClampedArray(f.rgba) };
 }
 
 /** VisualizeRequest → VisualizeReply
- *  @param {import("../engine.js").VisualizeRequest} request  @param {Held} held  @returns {import("../engine.js").VisualizeReply} */
+ *  @param {import("../protocol.js").VisualizeRequest} request  @param {Held} held  @returns {import("../protocol.js").VisualizeReply} */
 export function start(request, held) {
   // the options the request carries, without the envelope's type and id
   const { target, size, steps, seed, learningRate, l2, tv, jitter, rotate, scale } = request;
@@ -24,13 +24,13 @@ export function start(request, held) {
 }
 
 /** VisualizeStepRequest → VisualizeReply
- *  @param {import("../engine.js").VisualizeStepRequest} request  @param {Held} held  @returns {import("../engine.js").VisualizeReply} */
+ *  @param {import("../protocol.js").VisualizeStepRequest} request  @param {Held} held  @returns {import("../protocol.js").VisualizeReply} */
 export function step({ steps }, held) {
   if (!held.visualization) throw new Error("no visualisation is in progress: start one first");
   return frame(held.visualization.step(steps));
 }
 
-/** VisualizeStopRequest → null  @param {import("../engine.js").VisualizeStopRequest} _  @param {Held} held  @returns {null} */
+/** VisualizeStopRequest → null  @param {import("../protocol.js").VisualizeStopRequest} _  @param {Held} held  @returns {null} */
 export function stop(_, held) {
   held.visualization?.free();
   held.visualization = null;
@@ -38,8 +38,8 @@ export function stop(_, held) {
 }
 
 /** PatchesRequest → PatchesReply
- *  @param {import("../engine.js").PatchesRequest} request  @param {Held} held  @param {Status} status
- *  @returns {import("../engine.js").PatchesReply} */
+ *  @param {import("../protocol.js").PatchesRequest} request  @param {Held} held  @param {Status} status
+ *  @returns {import("../protocol.js").PatchesReply} */
 export function patches({ layer, channel, k, files }, held, status) {
   status(`running ${files.length} images`);
   return model(held).topPatches(files.map((f) => new Uint8Array(f)), layer, channel, k);
