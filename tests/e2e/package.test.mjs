@@ -35,8 +35,8 @@ before(() => {
 test("npm pack ships only what a user needs", () => {
   const [{ files }] = JSON.parse(run("npm", ["pack", "--dry-run", "--json", "./vgg-wasm"], NPM));
   const names = files.map((f) => f.path).sort();
-  assert.deepEqual(names, ["CHANGELOG.md", "README.md", "builds.js", "common.js", "engine.js", "fetch.js", "index.d.ts", "index.js", "node.js", "package.json", "protocol.js",
-    "pkg/vgg_wasm.d.ts", "pkg/vgg_wasm.js", "pkg/vgg_wasm_bg.wasm", "pkg/vgg_wasm_bg.wasm.d.ts", "worker.js",
+  assert.deepEqual(names, ["CHANGELOG.md", "README.md", "builds.js", "common.js", "engine.js", "fetch.js", "index.d.ts", "index.js", "node.js", "package.json",
+    "pkg/vgg_wasm.d.ts", "pkg/vgg_wasm.js", "pkg/vgg_wasm_bg.wasm", "pkg/vgg_wasm_bg.wasm.d.ts", "protocol.js", "worker.js",
     "worker/boot.js", "worker/held.js", "worker/inspect.js", "worker/models.js", "worker/teach.js", "worker/visualize.js"]);
 });
 
