@@ -220,9 +220,8 @@ setup_test() {
 
 # The two builds of the wasm module; the worker picks one at run time (www/builds.js).
 # Each has its own target folder: their flags differ, and one folder would rebuild them all.
-# (A third, relaxed SIMD on one thread for pages that are not cross-origin isolated, was
-# dropped: 400 s of every cold build for what coi-sw.js makes rare; the threaded build runs
-# relaxed SIMD on one thread as well, without a pool.) Both have the WebGPU path
+# (The threaded build also runs relaxed SIMD on one thread, without a pool; the README says
+# why no third build does it without shared memory.) Both have the WebGPU path
 # (`--features webgpu`: +1.2% .wasm, see the README); the default feature set, without it,
 # is what `check_default_wasm` builds. The SIMD128 build
 # shares target/ with the browser tests (`cargo test --release`, same flags and features),

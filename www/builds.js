@@ -7,8 +7,7 @@
 //                 the int8 kernels) and threads on shared memory, on 1 thread or more; its
 //                 memory is shared, so it needs a cross-origin isolated page
 //   pkg           one thread, SIMD128: runs wherever WebAssembly SIMD does
-// (A third build, relaxed SIMD on one thread for pages that are not isolated, was dropped:
-// it cost every cold build 400 s for a page without coi-sw.js's isolation; see the README.)
+// (why there is no relaxed build without threads: the README's "Threads, SIMD and the two builds")
 
 /** A module that uses `f32x4.relaxed_madd` and nothing else of note: valid exactly where
  *  the browser implements relaxed SIMD. */

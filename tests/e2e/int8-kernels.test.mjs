@@ -1,11 +1,12 @@
 // Every int8 kernel each wasm build can run, forced in turn (`forceInt8Kernel`), gives every
 // int8 fixture its build's default answer bit for bit, and the plan says it ran that kernel
 // (`info().matmulKernels`). vgg-wasm's relaxed-dot kernels (src/model/int8_mmm.rs) are among
-// them in the threaded (relaxed-SIMD) build, on one thread, on every engine: where the engine's relaxed dot product
-// saturates or reads bytes as signed (x86 without VNNI, Arm) they are forced only on the
-// fixture whose 7-bit weights cannot reach that (zoo_vgg16_odd_int8_qdq_7bit), elsewhere on
-// all. Chromium runs twice: as it is, and with V8's use of AVX, AVX2, FMA and AVX-VNNI off
-// (how an older x86 lowers the relaxed instructions), so each CPU's lowering is met here.
+// them in the threaded (relaxed-SIMD) build, on one thread, on every engine: where the
+// engine's relaxed dot product saturates or reads bytes as signed (x86 without VNNI, Arm)
+// they are forced only on the fixture whose 7-bit weights cannot reach that
+// (zoo_vgg16_odd_int8_qdq_7bit), elsewhere on all. Chromium runs twice: as it is, and with
+// V8's use of AVX, AVX2, FMA and AVX-VNNI off (how an older x86 lowers the relaxed
+// instructions), so each CPU's lowering is met here.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";

@@ -49,7 +49,7 @@ async function fetchWasm(url, progress) {
 /** Words for a build that `./build.sh serve` is still compiling (it leaves a file BUILDING in
  *  the build's folder meanwhile), or null.  @param {string} name */
 async function stillCompiling(name) {
-  const what = { "pkg-threads": "the threaded build" }[name] ?? name;
+  const what = name === "pkg-threads" ? "the threaded build" : name;
   try {
     const r = await fetch(new URL(`../${name}/BUILDING`, import.meta.url), { cache: "no-store" });
     return r.ok ? `${what} is still compiling (${(await r.text()).trim()}): reload the page when it lands` : null;
