@@ -195,8 +195,10 @@ setup_test() {
     if apt_available firefox-esr; then
         apt_install firefox-esr
         if [ "$(geckodriver --version 2>/dev/null | awk 'NR == 1 {print $2}')" != "$GECKODRIVER_VERSION" ]; then
-            say "cargo install geckodriver --version $GECKODRIVER_VERSION --locked"
-            cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked --force
+            # a debug build: geckodriver only relays WebDriver commands, and an optimised one
+            # takes minutes longer to compile on a bare machine
+            say "cargo install geckodriver --version $GECKODRIVER_VERSION --locked --debug"
+            cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked --debug --force
         fi
     fi
     # Safari's engine: WebKitGTK's MiniBrowser, driven by WebKitWebDriver on a virtual display
