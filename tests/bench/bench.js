@@ -81,14 +81,15 @@ async function alternate({ engine, backend, session, x, shape, rounds, ours, the
 }
 
 /** One model at one thread count: both runtimes loaded, `rounds` runs each, alternating. */
-window.benchRun = async ({ url, threads, rounds, profile, baseline, convolution }) => {
+window.benchRun = async ({ url, threads, rounds, profile, baseline, convolution, build = null }) => {
   const bytes = await (await fetch(url)).arrayBuffer();
   const shape = [1, 3, 224, 224];
   const x = input(shape);
   const out = { url, threads, convolution, bytes: bytes.byteLength, crossOriginIsolated };
 
-  // the baseline: the SIMD128 build by name, to measure what relaxed SIMD gains
-  const engine = Engine.start(undefined, baseline ? { build: "pkg" } : { threads });
+  // the baseline: the SIMD128 build by name, to measure what relaxed SIMD gains; `build`:
+  // that build by name (the build another browser ran, to compare the two engines)
+  const engine = Engine.start(undefined, baseline ? { build: "pkg" } : build ? { build, threads } : { threads });
   const runtime = await engine.started;
   let t = performance.now();
   const loaded = await engine.load(bytes.slice(0), { backend: "cpu", options: { convolution } });
@@ -102,7 +103,10 @@ window.benchRun = async ({ url, threads, rounds, profile, baseline, convolution 
   ort.env.wasm.numThreads = threads;
   t = performance.now();
   const session = await ort.InferenceSession.create(new Uint8Array(bytes), { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
-  const theirs = { loadMs: performance.now() - t, threads, ms: [] };
+  // the threads it runs on: onnxruntime-web falls back to one, and says so only in the
+  // console, where the browser has no SharedArrayBuffer (WebKitGTK, even isolated)
+  const theirs = { loadMs: performance.now() - t, threads: ort.env.wasm.numThreads, ms: [] };
+  out.sharedArrayBuffer = typeof SharedArrayBuffer === "function";
   await alternate({ engine, backend: "cpu", session, x, shape, rounds, ours, theirs, out });
   ours.memoryBytes = (await engine.runtime()).memoryBytes;
   theirs.memoryBytes = Math.max(0, ...[...memories].map((m) => m.buffer.byteLength));
@@ -167,5 +171,11 @@ window.benchGpu = async ({ url, rounds }) => {
   out.ours = ours;
   out.ort = theirs;
   return out;
+};
+// For a driver that cannot await a long script (WebDriver's script timeout): starts a run and
+// leaves its result, or its error, in window.benchResult.
+window.benchStart = (fn, args) => {
+  window.benchResult = null;
+  window[fn](args).then((r) => { window.benchResult = r; }, (e) => { window.benchResult = { error: String(e?.stack ?? e) }; });
 };
 window.benchReady = true;

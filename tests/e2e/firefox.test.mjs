@@ -2,16 +2,15 @@
 // playwright-core can only drive its own Firefox build, which cannot be downloaded here.
 // Skipped where firefox-esr or geckodriver is not installed.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { ROOT, serve, skipUnless } from "./harness.mjs";
-import { webdriver, wwwWithWorkerHook } from "./webdriver.mjs";
+import { webdriver, which, wwwWithWorkerHook } from "./webdriver.mjs";
 
 const FIREFOX = "/usr/bin/firefox-esr";
-const GECKODRIVER = spawnSync("sh", ["-c", "command -v geckodriver"], { encoding: "utf8" }).stdout.trim();
+const GECKODRIVER = which("geckodriver");
 const CARD = path.join(ROOT, "training/results/fashion-vgg.json");
 const available = existsSync(FIREFOX) && GECKODRIVER !== "" && existsSync(CARD);
 

@@ -2,7 +2,7 @@
 // playwright-core cannot drive here: Debian's firefox-esr (over geckodriver) and WebKitGTK's
 // MiniBrowser, Safari's engine (over WebKitWebDriver). Each test file says how to start its
 // driver and which capabilities its session asks for.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -111,3 +111,17 @@ export function wwwWithWorkerHook(/** @type {string} */ prefix) {
   writeFileSync(path.join(dir, "index.html"), html.replace("<script type=\"module\"", "<script src=\"test-hook.js\"></script>\n  <script type=\"module\""));
   return dir;
 }
+
+/** A command's path, or "" where it is not installed. */
+export const which = (/** @type {string} */ name) => spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).stdout.trim();
+
+/** WebKitWebDriver and xvfb-run, or "" for each that is missing (Debian: webkit2gtk-driver,
+ *  xvfb). */
+export const WEBKIT = { driver: which("WebKitWebDriver"), xvfbRun: which("xvfb-run") };
+
+/** A session in MiniBrowser, Safari's engine, over WebKitWebDriver (which starts it with
+ *  `--automation`), on a virtual display of its own that goes when the driver does. */
+export const webkit = () => webdriver({
+  name: "WebKitWebDriver", command: WEBKIT.xvfbRun, args: (port) => ["-a", WEBKIT.driver, `--port=${port}`],
+  capabilities: {},
+});

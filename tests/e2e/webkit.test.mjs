@@ -4,25 +4,14 @@
 // firefox.test.mjs does for Firefox. Skipped where WebKitWebDriver or xvfb-run is missing;
 // build.sh installs both (and with CI=true fails without them).
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { ROOT, serve, skipUnless } from "./harness.mjs";
-import { webdriver, wwwWithWorkerHook } from "./webdriver.mjs";
+import { WEBKIT, webkit, wwwWithWorkerHook } from "./webdriver.mjs";
 
-const which = (/** @type {string} */ name) => spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).stdout.trim();
-const DRIVER = which("WebKitWebDriver");
-const XVFB_RUN = which("xvfb-run");
 const CARD = path.join(ROOT, "training/results/fashion-vgg.json");
-const available = DRIVER !== "" && XVFB_RUN !== "" && existsSync(CARD);
-
-/** MiniBrowser over WebKitWebDriver (which starts it with `--automation`), on a display of
- *  its own that goes when the driver does. */
-const webkit = () => webdriver({
-  name: "WebKitWebDriver", command: XVFB_RUN, args: (port) => ["-a", DRIVER, `--port=${port}`],
-  capabilities: {},
-});
+const available = WEBKIT.driver !== "" && WEBKIT.xvfbRun !== "" && existsSync(CARD);
 
 /** A script that clicks the button of `selector` whose text is `text`. */
 const clickText = (/** @type {string} */ selector, /** @type {string} */ text) =>
