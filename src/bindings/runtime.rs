@@ -33,14 +33,16 @@ pub fn memory_bytes() -> f64 {
 
 /// Which kernels run int8 models' matrix products in this build on this engine, in words:
 /// vgg-wasm's relaxed-SIMD dot product kernels (where the engine's relaxed dot product reads
-/// bytes above 127 as unsigned, without saturating: V8 on x86 with VNNI) or tract's.
+/// bytes above 127 as unsigned, without saturating: V8 on x86 with VNNI) or vgg-wasm's
+/// SIMD128 kernels (16-bit dot products: the SIMD128 build, and other engines).
 #[wasm_bindgen(js_name = int8Kernels)]
 pub fn int8_kernels() -> String {
     crate::model::int8_kernels().to_string()
 }
 
 /// The int8 matrix kernels this build can run on this engine, by name: the values
-/// `forceInt8Kernel` takes (tract's wasm kernels, and in the relaxed-SIMD builds vgg-wasm's).
+/// `forceInt8Kernel` takes (tract's wasm kernels and vgg-wasm's; the relaxed ones only in the
+/// relaxed-SIMD builds).
 #[wasm_bindgen(js_name = int8KernelNames)]
 pub fn int8_kernel_names() -> Vec<String> {
     crate::model::int8_kernel_names().into_iter().map(str::to_string).collect()

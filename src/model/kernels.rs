@@ -4,7 +4,7 @@
 //! tract picks a kernel per product when it optimises a plan, asking a ladder of tiers
 //! (highest precedence first) for a kernel by name. The tier here sits above all of them and
 //! answers only while a kernel is forced on the calling thread; otherwise tract's own choice
-//! (and, in the relaxed builds, `int8_mmm`'s tier) stands.
+//! (and, in the wasm builds, `int8_mmm`'s tier) stands.
 
 use anyhow::{anyhow, Result};
 use std::cell::Cell;
@@ -24,7 +24,7 @@ thread_local! {
 }
 
 /// The int8 matrix kernels (i32 accumulators) this build can run here, by name: tract's for
-/// this CPU or engine and, in the relaxed-SIMD builds, this crate's. tract's portable Rust
+/// this CPU or engine and, in the wasm builds, this crate's. tract's portable Rust
 /// kernels are not among them: its dispatch takes one only where nothing else can run.
 pub fn int8_kernel_names() -> Vec<&'static str> {
     MmmDispatch::native()
@@ -93,24 +93,25 @@ inventory::submit! {
 
 /// Which kernels run int8 matrix products here by default, in words: this crate's
 /// relaxed-SIMD dot product kernels (relaxed builds, on an engine whose dot product they are
-/// exact under) or tract's.
+/// exact under), its SIMD128 ones (other wasm engines and builds), or tract's (natively).
 pub fn int8_kernels() -> &'static str {
     #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
     return if super::int8_mmm::unsigned_dot() {
         "vgg-wasm's relaxed-SIMD dot product kernels"
     } else {
-        "tract's kernels (this engine's relaxed dot product saturates or reads bytes as signed)"
+        "vgg-wasm's SIMD128 kernels (16-bit dot products: this engine's relaxed dot product saturates or reads bytes as signed)"
     };
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "relaxed-simd")))]
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128", not(target_feature = "relaxed-simd")))]
+    return "vgg-wasm's SIMD128 kernels (16-bit dot products)";
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     "tract's kernels"
 }
 
 /// Whether the int8 matrix kernel tract picks here for a convolution's product reads its
 /// patches in 4-byte K groups (`PackedI8K4`), the layout this crate's im2col writes
-/// (src/model/im2col.rs): in the relaxed-SIMD wasm builds (tract's relaxed kernel and this
-/// crate's), not in the SIMD128 one; natively only on CPUs whose int8 kernels use a 4-way
-/// dot product (AVX-512 VNNI, AVX-VNNI, AMX, Arm's dot product). Elsewhere tract's own
-/// im2col packs them.
+/// (src/model/im2col.rs): in the wasm builds (tract's relaxed kernel and this crate's);
+/// natively only on CPUs whose int8 kernels use a 4-way dot product (AVX-512 VNNI, AVX-VNNI,
+/// AMX, Arm's dot product). Elsewhere tract's own im2col packs them.
 pub fn int8_patches_in_k4_panels() -> bool {
     use tract_linalg::pack::PackedI8K4;
     // conv1_2 of VGG16 at 224x224: 64 output channels, 64·3·3 inputs, 224·224 pixels

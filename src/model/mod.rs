@@ -12,8 +12,8 @@ mod fold;
 mod graph;
 mod im2col;
 mod kernels;
-// int8 kernels on relaxed SIMD's dot product, offered to tract's kernel selection
-#[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+// int8 kernels on relaxed SIMD's or SIMD128's dot product, offered to tract's kernel selection
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod int8_mmm;
 #[cfg(feature = "webgpu")]
 mod lower;

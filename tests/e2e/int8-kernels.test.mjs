@@ -1,9 +1,10 @@
 // Every int8 kernel each wasm build can run, forced in turn (`forceInt8Kernel`), gives every
 // int8 fixture its build's default answer bit for bit, and the plan says it ran that kernel
-// (`info().matmulKernels`). vgg-wasm's relaxed-dot kernels (src/model/int8_mmm.rs) are among
-// them in the threaded (relaxed-SIMD) build, on one thread, on every engine: where the
-// engine's relaxed dot product saturates or reads bytes as signed (x86 without VNNI, Arm)
-// they are forced only on the fixture whose 7-bit weights cannot reach that
+// (`info().matmulKernels`). vgg-wasm's 16-bit dot product kernels (src/model/int8_mmm.rs)
+// are among them in both builds, and run by default wherever the relaxed ones do not; its
+// relaxed-dot kernels in the threaded (relaxed-SIMD) build, on one thread, on every engine:
+// where the engine's relaxed dot product saturates or reads bytes as signed (x86 without
+// VNNI, Arm) they are forced only on the fixture whose 7-bit weights cannot reach that
 // (zoo_vgg16_odd_int8_qdq_7bit), elsewhere on all. Chromium runs twice: as it is, and with
 // V8's use of AVX, AVX2, FMA and AVX-VNNI off (how an older x86 lowers the relaxed
 // instructions), so each CPU's lowering is met here.
@@ -58,17 +59,23 @@ for (const [label, args] of [["as it is", []], ["with V8's AVX, AVX2, FMA and AV
   test(`every int8 kernel of each build answers alike, Chromium ${label}`, async () => {
     const { rows, dot, defaults } = await everyKernel(args);
     if (firstPass === null) firstPass = dot["pkg-threads"];
-    else if (firstPass.startsWith("vgg-wasm's")) assert.doesNotMatch(dot["pkg-threads"], /^vgg-wasm's/, "V8's flags did not take");
+    else if (firstPass.startsWith("vgg-wasm's relaxed")) assert.doesNotMatch(dot["pkg-threads"], /^vgg-wasm's relaxed/, "V8's flags did not take");
     console.log(`int8 kernels by default: ${JSON.stringify(dot)}`);
-    // by default vgg-wasm's kernels run only where the engine's dot product keeps them exact
+    // by default vgg-wasm's relaxed kernels run only where the engine's dot product keeps them
+    // exact; anywhere else its 16-bit ones
     for (const d of defaults) {
-      if (!d.exactDot) assert.ok(!d.kernels.some((k) => k.startsWith("vgg_wasm")), `${d.build} ${d.fixture} runs ${d.kernels}`);
+      if (!d.exactDot) {
+        assert.ok(!d.kernels.some((k) => k.startsWith("vgg_wasm_i8_dot")), `${d.build} ${d.fixture} runs ${d.kernels}`);
+        assert.ok(d.kernels.some((k) => k.startsWith("vgg_wasm_i8_i16dot")), `${d.build} ${d.fixture} runs ${d.kernels}`);
+      }
     }
     const ran = new Set(rows.map((r) => `${r.build}: ${r.name}`));
     console.log(`forced: ${[...ran].join(", ")}`);
-    // both builds run tract's kernels; the threaded one also vgg-wasm's 8x8 and 16x1, at least
-    // on the 7-bit fixture
-    assert.ok(rows.some((r) => r.build === "pkg"), "the SIMD128 build forced no kernel");
+    // both builds run vgg-wasm's 16-bit 8x8 and 16x1; the threaded one also tract's relaxed
+    // kernel and vgg-wasm's relaxed 8x8 and 16x1, at least on the 7-bit fixture
+    for (const build of ["pkg", "pkg-threads"]) {
+      for (const k of ["vgg_wasm_i8_i16dot_8x8", "vgg_wasm_i8_i16dot_16x1"]) assert.ok(ran.has(`${build}: ${k}`), `${build}: ${k} was never forced`);
+    }
     for (const k of ["vgg_wasm_i8_dot_8x8", "vgg_wasm_i8_dot_16x1"]) {
       assert.ok(ran.has(`pkg-threads: ${k}`), `${k} was never forced`);
     }
