@@ -196,7 +196,7 @@ setup_test() {
         apt_install firefox-esr
         if [ "$(geckodriver --version 2>/dev/null | awk 'NR == 1 {print $2}')" != "$GECKODRIVER_VERSION" ]; then
             # a debug build: geckodriver only relays WebDriver commands, and an optimised one
-            # takes minutes longer to compile on a bare machine
+            # takes longer to compile on a bare machine
             say "cargo install geckodriver --version $GECKODRIVER_VERSION --locked --debug"
             cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked --debug --force
         fi

@@ -50,7 +50,7 @@ pub fn int8_kernel_names() -> Vec<String> {
 
 /// For tests and benchmarks: makes the plans built while it is set (on this thread) run their
 /// int8 products on the kernel `name` (one of `int8KernelNames()`) wherever it can take them,
-/// even where this engine's relaxed dot product makes vgg-wasm's kernels inexact for inputs
+/// even where this engine's relaxed dot product makes vgg-wasm's relaxed kernels inexact for inputs
 /// that can saturate it; `undefined` gives the choice back. `new Vgg` builds its plan at once;
 /// `Vgg.create` after its first await, and a dynamic-size model again for each new input size,
 /// so keep it set until those are done. `ModelInfo.matmulKernels` says what a model runs.

@@ -65,7 +65,8 @@ trait Dot {
     /// bytes each (the packer pads k to a multiple of 4 with zeros).
     unsafe fn dot_8x8(rows: &mut [[v128; 2]; 8], k: usize, a: *const u8, b: *const u8);
 
-    /// `Σ_k a·b` for a 16x1 tile: `a` with 16 rows (64 bytes per 4 k), `b` one column (4 bytes).
+    /// Adds `Σ_k a·b` of a 16x1 tile to `ab`: `a` with 16 rows (64 bytes per 4 k), `b` one
+    /// column (4 bytes).
     ///
     /// # Safety
     /// `a` holds at least `k.div_ceil(4) * 64` bytes and `b` at least `k.div_ceil(4) * 4` (the
@@ -483,11 +484,11 @@ inventory::submit! {
 /// Above tract's wasm tier (precedence 1): every int8 product. In the relaxed builds on the
 /// relaxed kernels where the probe allows; anywhere else on the 16-bit dot product kernels,
 /// exact on every engine and faster than tract's wasm kernel (VGG16 int8 QDQ at 224 px, one
-/// thread, Chromium: 1574 ms on its relaxed 7-bit split, 4156 on its SIMD128 widening to 32
-/// bits, 850–1010 ms on these). Naming a kernel for
-/// every product is needed: tract's tier leaves matrix-vector products to its generic rules,
-/// which would pick the relaxed 16x1 kernel for their shape (so the dense layers ran on it,
-/// inexact, on engines whose dot product saturates).
+/// thread, Chromium: 1574 ms on its relaxed 7-bit split, 3366–4156 on its SIMD128 widening to
+/// 32 bits, 848–1006 ms on these). In the relaxed builds, naming a kernel for every product is
+/// needed: tract's tier leaves matrix-vector products to its generic rules, which would pick
+/// the relaxed 16x1 kernel for their shape (so the dense layers ran on it, inexact, on engines
+/// whose dot product saturates).
 fn preferred(_: &IsaSet, acc: DatumType, query: &Query, _: &[Suitable]) -> Option<&'static str> {
     if acc != DatumType::I32 {
         return None;

@@ -102,15 +102,20 @@ try {
       // Chromium after WebKit runs the build WebKit ran, on as many threads
       const other = sameAs && rows.at(-1);
       const page = await benchPage(engine);
-      machine.browsers ??= {};
-      machine.browsers[engine] ??= await page.userAgent();
-      const r = webgpu
-        ? await page.call("benchGpu", { url: `/${rel}`, rounds })
-        : await page.call("benchRun", {
-          url: `/${rel}`, threads: other ? other.ours.threads : threads, rounds, profile: !baseline && (!webkit || model === models[0]), baseline, convolution,
-          build: other ? other.ours.build : null,
-        });
-      await page.close();
+      let r;
+      try {
+        machine.browsers ??= {};
+        machine.browsers[engine] ??= await page.userAgent();
+        r = webgpu
+          ? await page.call("benchGpu", { url: `/${rel}`, rounds })
+          : await page.call("benchRun", {
+            url: `/${rel}`, threads: other ? other.ours.threads : threads, rounds, profile: !baseline && (!webkit || model === models[0]), baseline, convolution,
+            build: other ? other.ours.build : null,
+          });
+      } finally {
+        // (a MiniBrowser left behind would hold its gigabytes of wasm memory)
+        await page.close();
+      }
       Object.assign(r, { model: path.basename(model), baseline, engine, threads });
       rows.push(r);
       report(r);
