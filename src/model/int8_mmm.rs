@@ -113,6 +113,9 @@ pub fn unsigned_dot() -> bool {
 
 #[cfg(target_feature = "relaxed-simd")]
 impl Dot for Relaxed {
+    /// # Safety
+    /// As [`Dot::dot_8x8`]: `a` and `b` hold `k.div_ceil(4) * 32` bytes each (tract's padded
+    /// panels), which bounds every load below.
     #[inline(always)]
     unsafe fn dot_8x8(rows: &mut [[v128; 2]; 8], k: usize, a: *const u8, b: *const u8) {
         let flip = u8x16_splat(0x80);
@@ -134,9 +137,30 @@ impl Dot for Relaxed {
                 acc_n[1] = i32x4_relaxed_dot_i8x16_i7x16_add(a1, bn, acc_n[1]);
             }
         }
-        add_columns(rows, &acc, &c);
+        // 4x4 transposes: the columns of rows 4h..4h + 4, columns 4q..4q + 4, into those rows
+        for h in 0..2 {
+            for q in 0..2 {
+                let col = |n: usize| i32x4_sub(acc[4 * q + n][h], c[h]);
+                let (t0, t1) =
+                    (i32x4_shuffle::<0, 4, 1, 5>(col(0), col(1)), i32x4_shuffle::<2, 6, 3, 7>(col(0), col(1)));
+                let (t2, t3) =
+                    (i32x4_shuffle::<0, 4, 1, 5>(col(2), col(3)), i32x4_shuffle::<2, 6, 3, 7>(col(2), col(3)));
+                let t = [
+                    i32x4_shuffle::<0, 1, 4, 5>(t0, t2),
+                    i32x4_shuffle::<2, 3, 6, 7>(t0, t2),
+                    i32x4_shuffle::<0, 1, 4, 5>(t1, t3),
+                    i32x4_shuffle::<2, 3, 6, 7>(t1, t3),
+                ];
+                for (m, v) in t.into_iter().enumerate() {
+                    rows[4 * h + m][q] = i32x4_add(rows[4 * h + m][q], v);
+                }
+            }
+        }
     }
 
+    /// # Safety
+    /// As [`Dot::dot_16x1`]: `a` holds `k.div_ceil(4) * 64` bytes and `b`
+    /// `k.div_ceil(4) * 4`, which bounds every load below.
     #[inline(always)]
     unsafe fn dot_16x1(ab: &mut [[i32; 1]; 16], k: usize, a: *const u8, b: *const u8) {
         let flip = u8x16_splat(0x80);
@@ -163,6 +187,9 @@ impl Dot for Relaxed {
 }
 
 impl Dot for Widened {
+    /// # Safety
+    /// As [`Dot::dot_8x8`]: `a` and `b` hold `k.div_ceil(4) * 32` bytes each (tract's padded
+    /// panels), which bounds every load below.
     #[inline(always)]
     unsafe fn dot_8x8(rows: &mut [[v128; 2]; 8], k: usize, a: *const u8, b: *const u8) {
         // Each dot lane is one row times one column over a pair of k: row m's pair broadcast
@@ -181,11 +208,11 @@ impl Dot for Widened {
                 )
             };
             // columns 4h..4h + 4: their k 0-1 pairs, then their k 2-3 pairs, in 16 bits
-            let pairs_of = |v: v128| {
+            let by_k_pair = |v: v128| {
                 let p = i8x16_shuffle::<0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15>(v, v);
                 [i16x8_extend_low_i8x16(p), i16x8_extend_high_i8x16(p)]
             };
-            let (c03, c47) = (pairs_of(b0), pairs_of(b1));
+            let (c03, c47) = (by_k_pair(b0), by_k_pair(b1));
             // rows 0-1, 2-3, 4-5, 6-7 in 16 bits: as i32 lanes, row 2q's k 0-1 and k 2-3, then
             // row 2q + 1's
             let w = [
@@ -195,13 +222,15 @@ impl Dot for Widened {
                 i16x8_extend_high_i8x16(a1),
             ];
             for (q, wq) in w.into_iter().enumerate() {
-                for (half, (k01, k23)) in [
-                    (i32x4_shuffle::<0, 0, 0, 0>(wq, wq), i32x4_shuffle::<1, 1, 1, 1>(wq, wq)),
-                    (i32x4_shuffle::<2, 2, 2, 2>(wq, wq), i32x4_shuffle::<3, 3, 3, 3>(wq, wq)),
-                ]
-                .into_iter()
-                .enumerate()
-                {
+                // each lane broadcast: row 2q's k 0-1 and k 2-3, row 2q + 1's k 0-1 and k 2-3
+                let splat = [
+                    i32x4_shuffle::<0, 0, 0, 0>(wq, wq),
+                    i32x4_shuffle::<1, 1, 1, 1>(wq, wq),
+                    i32x4_shuffle::<2, 2, 2, 2>(wq, wq),
+                    i32x4_shuffle::<3, 3, 3, 3>(wq, wq),
+                ];
+                for half in 0..2 {
+                    let (k01, k23) = (splat[2 * half], splat[2 * half + 1]);
                     let row = &mut rows[2 * q + half];
                     row[0] = i32x4_add(row[0], i32x4_add(i32x4_dot_i16x8(k01, c03[0]), i32x4_dot_i16x8(k23, c03[1])));
                     row[1] = i32x4_add(row[1], i32x4_add(i32x4_dot_i16x8(k01, c47[0]), i32x4_dot_i16x8(k23, c47[1])));
@@ -210,6 +239,9 @@ impl Dot for Widened {
         }
     }
 
+    /// # Safety
+    /// As [`Dot::dot_16x1`]: `a` holds `k.div_ceil(4) * 64` bytes and `b`
+    /// `k.div_ceil(4) * 4`, which bounds every load below.
     #[inline(always)]
     unsafe fn dot_16x1(ab: &mut [[i32; 1]; 16], k: usize, a: *const u8, b: *const u8) {
         // acc[q]: the pair sums of rows 2q and 2q + 1
@@ -239,30 +271,6 @@ impl Dot for Widened {
 #[inline(always)]
 fn pairs(v: v128, w: v128) -> v128 {
     i32x4_add(i32x4_shuffle::<0, 2, 4, 6>(v, w), i32x4_shuffle::<1, 3, 5, 7>(v, w))
-}
-
-/// Adds an 8x8 tile's columns to its rows (the relaxed kernel's sums come by column):
-/// `acc[n][h]` holds column n of rows 4h..4h + 4, less `c[h]`.
-#[cfg(target_feature = "relaxed-simd")]
-#[inline(always)]
-fn add_columns(rows: &mut [[v128; 2]; 8], acc: &[[v128; 2]; 8], c: &[v128; 2]) {
-    // 4x4 transposes: the columns of rows 4h..4h + 4, columns 4q..4q + 4, into those rows
-    for h in 0..2 {
-        for q in 0..2 {
-            let col = |n: usize| i32x4_sub(acc[4 * q + n][h], c[h]);
-            let (t0, t1) = (i32x4_shuffle::<0, 4, 1, 5>(col(0), col(1)), i32x4_shuffle::<2, 6, 3, 7>(col(0), col(1)));
-            let (t2, t3) = (i32x4_shuffle::<0, 4, 1, 5>(col(2), col(3)), i32x4_shuffle::<2, 6, 3, 7>(col(2), col(3)));
-            let t = [
-                i32x4_shuffle::<0, 1, 4, 5>(t0, t2),
-                i32x4_shuffle::<2, 3, 6, 7>(t0, t2),
-                i32x4_shuffle::<0, 1, 4, 5>(t1, t3),
-                i32x4_shuffle::<2, 3, 6, 7>(t1, t3),
-            ];
-            for (m, v) in t.into_iter().enumerate() {
-                rows[4 * h + m][q] = i32x4_add(rows[4 * h + m][q], v);
-            }
-        }
-    }
 }
 
 /// One micro-op other than the matrix product on an MR x NR accumulator tile, as tract's
