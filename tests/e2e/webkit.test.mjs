@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { ROOT, serve, skipUnless } from "./harness.mjs";
-import { WEBKIT, webkit, wwwWithWorkerHook } from "./webdriver.mjs";
+import { JSC_TEST_ENV, WEBKIT, webkit, wwwWithWorkerHook } from "./webdriver.mjs";
 
 const CARD = path.join(ROOT, "training/results/fashion-vgg.json");
 const available = WEBKIT.driver !== "" && WEBKIT.xvfbRun !== "" && existsSync(CARD);
@@ -27,7 +27,7 @@ test("the page works in WebKit: first answer, a Fashion-VGG sample, the conv bas
   const sample = fashion[i];
   const expected = card.labels[card.subset_predictions[Number(sample.source.match(/image (\d+)/)[1])]];
   const server = await serve(wwwWithWorkerHook("vgg-wk-"));
-  const wk = await webkit();
+  const wk = await webkit(JSC_TEST_ENV);
   try {
     await wk.go(`${server.url}/`);
     const engine = await wk.until("return document.querySelector('#engine-runtime').textContent || null");
