@@ -83,10 +83,12 @@ test("after one visit, dist/ answers with the network off (the service worker's 
   const { server, context, page } = await distPage(t);
   await page.goto(server.url);
   await waitText(page, "#result-status", /^Top 5 for /, 120_000);
-  // the worker has kept the engine build the page ran on and its model
+  // the worker has kept the engine build the page ran on (its .wasm and glue), the glue the
+  // engine's worker imports whichever build it runs, and the model
   await page.waitForFunction(async () => {
     const keys = (await (await caches.open("vgg-wasm-offline-v1")).keys()).map((r) => new URL(r.url).pathname);
-    return keys.some((k) => k.endsWith("_bg.wasm")) && keys.includes("/models/fashion-vgg.onnx") && keys.includes("/");
+    return keys.some((k) => k.endsWith("/vgg_wasm_bg.wasm") && keys.includes(k.replace(/_bg\.wasm$/, ".js")))
+      && keys.includes("/pkg/vgg_wasm.js") && keys.includes("/models/fashion-vgg.onnx") && keys.includes("/");
   }, null, { timeout: 60_000, polling: 250 });
   const manifest = await page.evaluate(async () => (await fetch(document.querySelector("link[rel=manifest]").href)).json());
   assert.equal(manifest.start_url, "./");
