@@ -489,24 +489,19 @@ browser_test() {
         firefox) driver=(GECKODRIVER="$(command -v geckodriver)") ;;
         # the runner's Safari driver, started as WebKitWebDriver: its empty capabilities
         # start WebKitGTK's MiniBrowser, which needs a display (the command's own Xvfb);
-        # JavaScriptCore compiles its wasm tiers on the running thread, as in the page's
-        # WebKit test (its concurrent tier-up miscompiles now and then: JSC_TEST_ENV in
-        # tests/e2e/webdriver.mjs, and the README's "Safari's engine")
+        # JavaScriptCore with the page test's JSC_TEST_ENV (tests/e2e/webdriver.mjs says why)
         webkit) driver=(SAFARIDRIVER="$(command -v WebKitWebDriver)" JSC_useConcurrentJIT=false) display=(xvfb-run -a) ;;
     esac
     local log rc=0
     log="$(mktemp)"
     "${display[@]}" env "${driver[@]}" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
         cargo test --release --target wasm32-unknown-unknown "$@" 2>&1 | tee "$log" || rc=$?
-    if [ "$rc" != 0 ]; then
-        # after a failure the runner prints the page's whole console, which pushes the
-        # failing tests' panics out of a log's tail: they are said again, last
-        echo "--- $browser: what failed (repeated from above) ---"
-        grep -E -A2 '^---- |panicked at|RuntimeError|Failed to detect|timed out|^test result:' "$log" | head -60
-        rm -f "$log"
-        return "$rc"
-    fi
+    # after a failure the runner prints the page's whole console, which pushes the failing
+    # tests' panics out of a log's tail: they are said again, last
+    [ "$rc" = 0 ] || { echo "--- $browser: what failed (repeated from above) ---"
+        grep -E -A2 '^---- |panicked at|RuntimeError|Failed to detect|timed out|^test result:' "$log" | head -60 || true; }
     rm -f "$log"
+    return "$rc"
 }
 
 run_tests() {

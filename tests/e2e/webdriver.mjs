@@ -121,11 +121,9 @@ export const which = (/** @type {string} */ name) => spawnSync("sh", ["-c", `com
 export const WEBKIT = { driver: which("WebKitWebDriver"), xvfbRun: which("xvfb-run") };
 
 /** What the tests run JavaScriptCore with: its wasm tiers compiled on the thread that runs
- *  them, not beside it. WebKitGTK 2.50.6's concurrent tier-up miscompiled now and then here
- *  (about one API test run in six failed, each time somewhere else: a pointer read as a loop
- *  index, an out-of-bounds trap, a model that would not type), never with this; see the
- *  README's "Safari's engine". build.sh gives the API tests the same. The bench leaves it out:
- *  it measures WebKit as shipped. */
+ *  them, not beside it, because WebKitGTK 2.50.6's concurrent tier-up miscompiles now and then
+ *  (the counts are in the README's "Safari's engine"). build.sh's WebKit API tests set the
+ *  same; the bench leaves it out, to measure WebKit as shipped. */
 export const JSC_TEST_ENV = { JSC_useConcurrentJIT: "false" };
 
 /** A session in MiniBrowser, Safari's engine, over WebKitWebDriver (which starts it with
